@@ -1,0 +1,76 @@
+# Knowledge distillation of image classifiers on the CPU: build, test and run the three stages.
+# `make help` lists the targets.
+
+SHELL := /bin/bash
+SWIFT ?= swift
+BIN := .build/release
+
+# Debian packages the build and tests need (C libraries, h5dump, the default dataset).
+DEBIAN_PACKAGES := libdnnl-dev libhdf5-dev zlib1g-dev pkgconf hdf5-tools dataset-fashion-mnist
+# Only for regenerating fixtures and for the PyTorch side of `make bench`.
+PYTHON_PACKAGES := python3-torch python3-h5py python3-numpy
+
+# Run directories of the pipeline stages (override on the command line).
+TEACHER ?= experiments/teacher_resnet20
+STUDENT ?= experiments/student_cnn5_kd
+BASELINE ?= experiments/student_cnn5_scratch
+
+.PHONY: help deps deps-python build test fixtures demo teacher logits student baseline clean
+
+help:
+	@echo "make deps      install the Debian packages the build needs ($(DEBIAN_PACKAGES))"
+	@echo "make build     release build of teacher-train, teacher-export, student-distill"
+	@echo "make test      unit and reference tests (swift test)"
+	@echo "make demo      the whole pipeline on a small subset of Fashion-MNIST"
+	@echo "make teacher   TEACHER=dir   train a teacher"
+	@echo "make logits    TEACHER=dir   export the teacher's logits"
+	@echo "make student   STUDENT=dir   distil a student from cached logits"
+	@echo "make baseline  BASELINE=dir  train the student from scratch (alpha 0)"
+	@echo "make fixtures  regenerate Tests/Fixtures with PyTorch and h5py (needs deps-python)"
+
+# Installs only what is missing, and says what it installs.
+define apt_install
+	@missing=""; for p in $(1); do \
+	  dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q "install ok installed" || missing="$$missing $$p"; \
+	done; \
+	if [ -z "$$missing" ]; then echo "deps: already installed: $(1)"; else \
+	  echo "deps: installing with apt-get:$$missing"; \
+	  sudo=""; [ "$$(id -u)" = 0 ] || sudo=sudo; \
+	  $$sudo apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$sudo apt-get install -y -qq $$missing >/dev/null \
+	    && echo "deps: installed:$$missing"; \
+	fi
+endef
+
+deps:
+	$(call apt_install,$(DEBIAN_PACKAGES))
+
+deps-python:
+	$(call apt_install,$(PYTHON_PACKAGES))
+
+build:
+	$(SWIFT) build -c release
+
+test:
+	$(SWIFT) test
+
+fixtures: deps-python
+	/usr/bin/python3 scripts/make_fixtures.py
+
+# --- The pipeline ----------------------------------------------------------------------------
+
+teacher: build
+	$(BIN)/teacher-train --model-dir $(TEACHER)
+
+logits: build
+	$(BIN)/teacher-export --model-dir $(TEACHER)
+
+student: build
+	$(BIN)/student-distill --model-dir $(STUDENT)
+
+baseline: build
+	$(BIN)/student-distill --model-dir $(BASELINE)
+
+demo: teacher logits student baseline
+
+clean:
+	rm -rf .build

@@ -1,0 +1,50 @@
+import CZlib
+import Foundation
+
+/// Reads whole files, inflating gzip (or zlib) content through zlib when the name ends in `.gz`.
+public enum FileBytes {
+    /// The file's bytes; `.gz` files are decompressed. Errors name the file.
+    public static func read(_ path: String) throws -> [UInt8] {
+        guard let data = FileManager.default.contents(atPath: path) else {
+            let exists = FileManager.default.fileExists(atPath: path)
+            throw PipelineError(file: path, exists ? "cannot read file (permission denied?)" : "file not found")
+        }
+        let raw = [UInt8](data)
+        return path.hasSuffix(".gz") ? try gunzip(raw, path: path) : raw
+    }
+
+    /// Inflates a complete gzip or zlib stream; a truncated or corrupt stream is an error.
+    public static func gunzip(_ input: [UInt8], path: String) throws -> [UInt8] {
+        var stream = z_stream()
+        guard czlib_inflate_init_gzip(&stream) == Z_OK else {
+            throw PipelineError(file: path, "zlib could not start inflating")
+        }
+        defer { inflateEnd(&stream) }
+        var output = [UInt8]()
+        output.reserveCapacity(max(input.count * 4, 1 << 16))
+        let chunk = 1 << 20
+        var scratch = [UInt8](repeating: 0, count: chunk)
+        var status: Int32 = Z_OK
+        try input.withUnsafeBufferPointer { inBuf in
+            stream.next_in = UnsafeMutablePointer(mutating: inBuf.baseAddress)
+            stream.avail_in = UInt32(inBuf.count)
+            repeat {
+                status = scratch.withUnsafeMutableBufferPointer { outBuf -> Int32 in
+                    stream.next_out = outBuf.baseAddress
+                    stream.avail_out = UInt32(chunk)
+                    return inflate(&stream, Z_NO_FLUSH)
+                }
+                let produced = chunk - Int(stream.avail_out)
+                output.append(contentsOf: scratch[0..<produced])
+                if status == Z_BUF_ERROR && stream.avail_in == 0 { break }
+                guard status == Z_OK || status == Z_STREAM_END else {
+                    throw PipelineError(file: path, "corrupt gzip data (zlib error \(status))")
+                }
+            } while status != Z_STREAM_END
+        }
+        guard status == Z_STREAM_END else {
+            throw PipelineError(file: path, "truncated gzip data (stream ends after \(input.count) bytes)")
+        }
+        return output
+    }
+}

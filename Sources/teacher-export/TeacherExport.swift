@@ -1,0 +1,33 @@
+import ArgumentParser
+import Shared
+
+@main
+struct TeacherExport: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "teacher-export",
+        abstract: "Stage 2 of 3: run a trained teacher once over every split and cache its raw logits in HDF5.",
+        discussion: """
+        Loads the teacher checkpoint from MODEL_DIR, runs it in evaluation mode over each split \
+        in canonical order without augmentation, and writes logits/<split>.h5: float32 logits \
+        [N, K], int32 labels, int64 sample indices, stamped with the dataset fingerprint, so \
+        student-distill can check that the logits belong to the data it trains on. Logits are \
+        raw (before softmax), so any temperature can be applied later.
+        """
+    )
+
+    @Option(name: .long, help: "The teacher's run directory (holds params.json and its checkpoints).")
+    var modelDir: String
+
+    @Option(name: .long, help: "Which checkpoint to export: 'best' (highest validation accuracy) or 'last'.")
+    var checkpoint: RestorePoint = .best
+
+    @Option(name: .long, help: "Comma-separated splits to export, from train, val, test.")
+    var splits: String = "train,val,test"
+
+    @Option(name: .long, help: "Output folder for the logits files (default: MODEL_DIR/logits).")
+    var out: String?
+
+    func run() throws {
+        throw StageNotReady(stage: "teacher-export")
+    }
+}

@@ -1,0 +1,40 @@
+import XCTest
+import Foundation
+
+/// The three stages are real executables with helpful `--help`.
+final class CommandLineTests: XCTestCase {
+    /// The folder SwiftPM built the executables into (beside the test bundle).
+    private var productsFolder: URL {
+        var url = Bundle(for: Self.self).bundleURL
+        while url.pathExtension == "xctest" || url.lastPathComponent.hasSuffix(".xctest") { url.deleteLastPathComponent() }
+        return url
+    }
+
+    private func runStage(_ name: String, _ args: [String]) throws -> (status: Int32, output: String) {
+        let exe = productsFolder.appendingPathComponent(name).path
+        guard FileManager.default.isExecutableFile(atPath: exe) else {
+            XCTFail("\(exe) was not built")
+            return (-1, "")
+        }
+        return try TestSupport.run(exe, args)
+    }
+
+    func testEveryStageExplainsItselfInHelp() throws {
+        let expectations = [
+            "teacher-train": ["Stage 1 of 3", "--model-dir", "--restore-file"],
+            "teacher-export": ["Stage 2 of 3", "--checkpoint", "--splits", "--out", "raw"],
+            "student-distill": ["Stage 3 of 3", "--logits", "alpha", "never loaded"],
+        ]
+        for (stage, phrases) in expectations {
+            let r = try runStage(stage, ["--help"])
+            XCTAssertEqual(r.status, 0, r.output)
+            for p in phrases { XCTAssert(r.output.contains(p), "\(stage) --help lacks '\(p)':\n\(r.output)") }
+        }
+    }
+
+    func testMissingRequiredOptionIsAnErrorWithUsage() throws {
+        let r = try runStage("teacher-train", [])
+        XCTAssertNotEqual(r.status, 0)
+        XCTAssert(r.output.contains("Missing expected argument '--model-dir"), r.output)
+    }
+}
