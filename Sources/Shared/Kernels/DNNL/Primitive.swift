@@ -1,0 +1,95 @@
+import CDNNL
+
+/// A created oneDNN primitive and its primitive descriptor (for layout queries).
+/// Created once per shape and reused across steps.
+public final class Primitive {
+    let pd: dnnl_primitive_desc_t
+    let primitive: dnnl_primitive_t
+
+    /// Creates the primitive for an operation descriptor (`op` points to a dnnl_*_desc_t).
+    /// `hint` is the forward primitive descriptor that backward primitives require.
+    init(op: UnsafeRawPointer, hint: Primitive? = nil, what: String) {
+        var pd: dnnl_primitive_desc_t?
+        dnnlCheck(dnnl_primitive_desc_create(&pd, op, nil, DNNL.shared.engine, hint?.pd), "\(what) descriptor")
+        var prim: dnnl_primitive_t?
+        dnnlCheck(dnnl_primitive_create(&prim, pd), "\(what) primitive")
+        self.pd = pd!
+        self.primitive = prim!
+    }
+
+    init(pd: dnnl_primitive_desc_t, what: String) {
+        var prim: dnnl_primitive_t?
+        dnnlCheck(dnnl_primitive_create(&prim, pd), "\(what) primitive")
+        self.pd = pd
+        self.primitive = prim!
+    }
+
+    deinit {
+        dnnl_primitive_destroy(primitive)
+        dnnl_primitive_desc_destroy(pd)
+    }
+
+    /// The memory descriptor the primitive chose for `query` (e.g. `dnnl_query_src_md`).
+    func desc(_ query: dnnl_query_t, _ index: Int32 = 0) -> MemoryDesc {
+        guard let md = dnnl_primitive_desc_query_md(pd, query, index) else {
+            fatalError("oneDNN: primitive has no memory descriptor for query \(query.rawValue)")
+        }
+        return MemoryDesc(raw: md.pointee)
+    }
+
+    /// Runs the primitive on the shared stream with (DNNL_ARG_*, tensor) arguments, and waits.
+    func execute(_ args: [(Int32, Tensor)]) {
+        let list = args.map { dnnl_exec_arg_t(arg: $0.0, memory: $0.1.memory) }
+        dnnlCheck(dnnl_primitive_execute(primitive, DNNL.shared.stream, Int32(list.count), list), "execute")
+        DNNL.shared.wait()
+    }
+}
+
+/// Layout conversion between two tensors of the same logical shape.
+public enum Reorder {
+    /// Copies `source` into `destination`, converting the layout. Creates the primitive each
+    /// call; hot paths keep a `Reorder.Plan`.
+    public static func run(from source: Tensor, to destination: Tensor) {
+        Plan(from: source.desc, to: destination.desc).run(from: source, to: destination)
+    }
+
+    /// A reorder primitive for one pair of layouts, kept by layers between steps.
+    public final class Plan {
+        let source: MemoryDesc
+        let destination: MemoryDesc
+        let primitive: Primitive
+
+        public init(from source: MemoryDesc, to destination: MemoryDesc) {
+            precondition(source.dims == destination.dims, "reorder between shapes \(source.dims) and \(destination.dims)")
+            self.source = source
+            self.destination = destination
+            var pd: dnnl_primitive_desc_t?
+            var s = source.raw, d = destination.raw
+            let engine = DNNL.shared.engine
+            dnnlCheck(dnnl_reorder_primitive_desc_create(&pd, &s, engine, &d, engine, nil), "reorder descriptor")
+            primitive = Primitive(pd: pd!, what: "reorder")
+        }
+
+        public func run(from src: Tensor, to dst: Tensor) {
+            precondition(src.desc == source && dst.desc == destination, "reorder plan used with other layouts")
+            primitive.execute([(DNNL_ARG_FROM, src), (DNNL_ARG_TO, dst)])
+        }
+    }
+}
+
+/// Brings a tensor into a required layout, reusing the converted buffer and the reorder
+/// primitive between calls. Returns the input itself when it already has the layout.
+final class LayoutAdapter {
+    private var plan: Reorder.Plan?
+    private var converted: Tensor?
+
+    func adapt(_ x: Tensor, to desc: MemoryDesc) -> Tensor {
+        if x.desc == desc { return x }
+        if plan == nil || plan!.source != x.desc || plan!.destination != desc {
+            plan = Reorder.Plan(from: x.desc, to: desc)
+        }
+        let out = reuse(&converted, desc)
+        plan!.run(from: x, to: out)
+        return out
+    }
+}

@@ -1,0 +1,16 @@
+/// Training or evaluation behaviour (BatchNorm statistics, dropout).
+public enum Mode: Sendable { case train, eval }
+
+/// A differentiable layer with explicit forward and backward passes (no autodiff).
+///
+/// `forward` computes the output and, in `.train` mode, keeps what `backward` needs.
+/// `backward` takes dL/d(output), *adds* dL/d(parameters) into the store's gradient arena and
+/// returns dL/d(input) in the input's layout. Output and gradient buffers are owned by the
+/// layer and reused across steps: a returned tensor is valid until the next call.
+public protocol Layer: AnyObject {
+    func forward(_ x: Tensor, mode: Mode) -> Tensor
+    func backward(_ dy: Tensor) -> Tensor
+    /// False for a first layer: its input gradient is never used, so it is not computed
+    /// (`backward` then returns its argument unchanged).
+    var computesInputGradient: Bool { get set }
+}

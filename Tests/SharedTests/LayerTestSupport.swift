@@ -1,0 +1,46 @@
+import XCTest
+import Shared
+
+/// Compares a oneDNN layer with its reference kernel: forward output, input gradient and
+/// parameter gradients, for a given input and output gradient. One call per layer test.
+enum LayerCheck {
+    static func random(_ count: Int, seed: UInt64, scale: Float = 1) -> [Float] {
+        var rng = SeededRNG(seed: seed)
+        return (0..<count).map { _ in Float(rng.normal()) * scale }
+    }
+
+    /// max |a - b| / max(1, max |b|): relative to the reference's magnitude.
+    static func relativeError(_ a: [Float], _ b: [Float]) -> Float {
+        precondition(a.count == b.count, "\(a.count) vs \(b.count) values")
+        var maxDiff: Float = 0, maxRef: Float = 0
+        for (x, y) in zip(a, b) { maxDiff = max(maxDiff, abs(x - y)); maxRef = max(maxRef, abs(y)) }
+        return maxDiff / max(maxRef, 1e-6)
+    }
+
+    static func assertClose(_ a: [Float], _ b: [Float], tolerance: Float = 1e-4, _ what: String,
+                            file: StaticString = #filePath, line: UInt = #line) {
+        XCTAssertEqual(a.count, b.count, what, file: file, line: line)
+        guard a.count == b.count else { return }
+        let e = relativeError(a, b)
+        XCTAssertLessThan(e, tolerance, "\(what): relative error \(e)", file: file, line: line)
+    }
+
+    static func assertClose(_ a: [Float], _ b: [Double], tolerance: Float = 1e-4, _ what: String,
+                            file: StaticString = #filePath, line: UInt = #line) {
+        assertClose(a, b.map { Float($0) }, tolerance: tolerance, what, file: file, line: line)
+    }
+
+    /// Runs forward (train mode) and backward of `layer` on plain `x` with output gradient
+    /// `dy` (row-major), returning (y, dx) in row-major order. Parameter gradients start at zero.
+    static func run(_ layer: Layer, store: ParameterStore, x: [Float], shape: [Int], dy: (_ yShape: [Int]) -> [Float],
+                    mode: Mode = .train) -> (y: [Float], yShape: [Int], dx: [Float]) {
+        store.zeroGrads()
+        let input = Tensor(shape: shape, values: x)
+        let y = layer.forward(input, mode: mode)
+        let yValues = y.toArray(), yShape = y.shape
+        let g = Tensor(y.desc)
+        g.load(dy(yShape))
+        let dx = layer.backward(g)
+        return (yValues, yShape, dx.toArray())
+    }
+}
