@@ -34,6 +34,7 @@ enum LayerCheck {
     /// `dy` (row-major), returning (y, dx) in row-major order. Parameter gradients start at zero.
     static func run(_ layer: Layer, store: ParameterStore, x: [Float], shape: [Int], dy: (_ yShape: [Int]) -> [Float],
                     mode: Mode = .train) -> (y: [Float], yShape: [Int], dx: [Float]) {
+        if !store.isFinal { store.finalize() }
         store.zeroGrads()
         let input = Tensor(shape: shape, values: x)
         let y = layer.forward(input, mode: mode)

@@ -1,4 +1,7 @@
 import CDNNL
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// The process-wide oneDNN CPU engine and its in-order stream.
 ///
@@ -29,6 +32,7 @@ public final class DNNL: @unchecked Sendable {
 @inline(__always)
 func dnnlCheck(_ status: dnnl_status_t, _ what: @autoclosure () -> String) {
     if status != dnnl_success {
+        fflush(nil)  // keep DNNL_VERBOSE's lines, which go to stdout
         fatalError("oneDNN: \(what()) failed with status \(status.rawValue)")
     }
 }
@@ -36,7 +40,7 @@ func dnnlCheck(_ status: dnnl_status_t, _ what: @autoclosure () -> String) {
 // MARK: - Memory descriptors
 
 /// A oneDNN memory descriptor (a plain C struct in 2.x): logical dims, data type and layout.
-public struct MemoryDesc {
+public struct MemoryDesc: Equatable {
     public var raw: dnnl_memory_desc_t
 
     public init(raw: dnnl_memory_desc_t) { self.raw = raw }

@@ -5,6 +5,8 @@ import CDNNL
 public final class Primitive {
     let pd: dnnl_primitive_desc_t
     let primitive: dnnl_primitive_t
+    /// What it computes, for error messages.
+    let what: String
 
     /// Creates the primitive for an operation descriptor (`op` points to a dnnl_*_desc_t).
     /// `hint` is the forward primitive descriptor that backward primitives require.
@@ -15,6 +17,7 @@ public final class Primitive {
         dnnlCheck(dnnl_primitive_create(&prim, pd), "\(what) primitive")
         self.pd = pd!
         self.primitive = prim!
+        self.what = what
     }
 
     init(pd: dnnl_primitive_desc_t, what: String) {
@@ -22,6 +25,7 @@ public final class Primitive {
         dnnlCheck(dnnl_primitive_create(&prim, pd), "\(what) primitive")
         self.pd = pd
         self.primitive = prim!
+        self.what = what
     }
 
     deinit {
@@ -40,7 +44,7 @@ public final class Primitive {
     /// Runs the primitive on the shared stream with (DNNL_ARG_*, tensor) arguments, and waits.
     func execute(_ args: [(Int32, Tensor)]) {
         let list = args.map { dnnl_exec_arg_t(arg: $0.0, memory: $0.1.memory) }
-        dnnlCheck(dnnl_primitive_execute(primitive, DNNL.shared.stream, Int32(list.count), list), "execute")
+        dnnlCheck(dnnl_primitive_execute(primitive, DNNL.shared.stream, Int32(list.count), list), "executing \(what)")
         DNNL.shared.wait()
     }
 }
@@ -82,8 +86,11 @@ public enum Reorder {
 final class LayoutAdapter {
     private var plan: Reorder.Plan?
     private var converted: Tensor?
+    /// The layout of the last tensor passed in.
+    private(set) var lastSourceDesc: MemoryDesc?
 
     func adapt(_ x: Tensor, to desc: MemoryDesc) -> Tensor {
+        lastSourceDesc = x.desc
         if x.desc == desc { return x }
         if plan == nil || plan!.source != x.desc || plan!.destination != desc {
             plan = Reorder.Plan(from: x.desc, to: desc)
