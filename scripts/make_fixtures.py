@@ -7,8 +7,16 @@ committed, so tests never need Python packages. Each fixture is deterministic.
 import os
 import sys
 
+import json
+
 import h5py
 import numpy as np
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import models  # noqa: E402
 
 OUT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "Tests", "Fixtures")
 
@@ -32,8 +40,153 @@ def h5py_interop():
     print("wrote", path)
 
 
+def model_shapes():
+    """Parameter counts and state_dict names/shapes of every model, for 1x28x28 and 3x32x32."""
+    out = {}
+    for name in models.NAMES:
+        out[name] = {}
+        for c, size in [(1, 28), (3, 32)]:
+            m = models.build(name, in_channels=c, size=size)
+            out[name][f"{c}x{size}x{size}"] = {
+                "parameters": sum(p.numel() for p in m.parameters()),
+                "state_dict": {k: list(v.shape) for k, v in m.state_dict().items()},
+            }
+    path = os.path.join(OUT, "models.json")
+    with open(path, "w") as f:
+        json.dump(out, f, indent=1, sort_keys=True)
+    print("wrote", path)
+
+
+def _save(group, **arrays):
+    for k, v in arrays.items():
+        group.create_dataset(k, data=v.detach().numpy() if torch.is_tensor(v) else v)
+
+
+def layers():
+    """Single layers: input, parameters, output gradient -> output, input and parameter gradients."""
+    torch.manual_seed(0)
+    path = os.path.join(OUT, "layers.h5")
+    cases = {
+        "conv3x3_pad1": lambda: nn.Conv2d(8, 16, 3, padding=1),
+        "conv3x3_stride2_nobias": lambda: nn.Conv2d(16, 32, 3, stride=2, padding=1, bias=False),
+        "conv_first_layer": lambda: nn.Conv2d(1, 16, 3, padding=1, bias=False),
+        "conv1x1_stride2": lambda: nn.Conv2d(16, 32, 1, stride=2, bias=False),
+        "conv_depthwise": lambda: nn.Conv2d(16, 16, 3, padding=1, groups=16, bias=False),
+        "batchnorm2d": lambda: nn.BatchNorm2d(16),
+        "batchnorm1d": lambda: nn.BatchNorm1d(24),
+        "linear": lambda: nn.Linear(40, 10),
+        "maxpool2": lambda: nn.MaxPool2d(2),
+        "maxpool2_odd": lambda: nn.MaxPool2d(2),
+        "avgpool2": lambda: nn.AvgPool2d(2),
+    }
+    shapes = {"conv3x3_pad1": [4, 8, 9, 9], "conv3x3_stride2_nobias": [4, 16, 8, 8], "conv_first_layer": [4, 1, 12, 12],
+              "conv1x1_stride2": [4, 16, 8, 8], "conv_depthwise": [2, 16, 7, 7], "batchnorm2d": [6, 16, 5, 5],
+              "batchnorm1d": [12, 24], "linear": [5, 40], "maxpool2": [3, 16, 8, 8], "maxpool2_odd": [3, 8, 7, 7],
+              "avgpool2": [3, 16, 6, 6]}
+    with h5py.File(path, "w") as f:
+        for name, make in cases.items():
+            layer = make()
+            if isinstance(layer, nn.modules.batchnorm._BatchNorm):
+                with torch.no_grad():
+                    layer.weight.uniform_(0.5, 1.5)
+                    layer.bias.uniform_(-0.5, 0.5)
+            layer.train()
+            x = (torch.randn(*shapes[name]) * 2 + 0.5).requires_grad_(True)
+            y = layer(x)
+            dy = torch.randn_like(y)
+            y.backward(dy)
+            g = f.create_group(name)
+            _save(g, x=x, y=y, dy=dy, dx=x.grad)
+            for pname, p in layer.named_parameters():
+                _save(g, **{pname: p, pname + "_grad": p.grad})
+            for bname, b in layer.named_buffers():
+                _save(g, **{bname: b})
+    print("wrote", path)
+
+
+def losses():
+    """Cross-entropy and KD losses with their gradients, ordinary and extreme logits."""
+    torch.manual_seed(1)
+    path = os.path.join(OUT, "losses.h5")
+    n, k = 8, 10
+    labels = torch.randint(0, k, (n,))
+    logit_sets = {
+        "ordinary": (torch.randn(n, k) * 3, torch.randn(n, k) * 3),
+        "extreme": (torch.randn(n, k) * 1e4, torch.randn(n, k) * 1e4),
+    }
+    with h5py.File(path, "w") as f:
+        f.create_dataset("labels", data=labels.numpy().astype(np.int32))
+        for set_name, (s0, t) in logit_sets.items():
+            g = f.create_group(set_name)
+            _save(g, student=s0, teacher=t)
+            s = s0.clone().requires_grad_(True)
+            ce = F.cross_entropy(s, labels)
+            ce.backward()
+            _save(g, ce=ce.detach().numpy().astype(np.float64), ce_grad=s.grad)
+            for alpha in [0.0, 0.5, 0.9, 1.0]:
+                for temperature in [0.5, 1.0, 4.0, 20.0, 100.0]:
+                    for reduction in ["batchmean", "mean"]:
+                        s = s0.clone().requires_grad_(True)
+                        kl = nn.KLDivLoss(reduction=reduction)(F.log_softmax(s / temperature, dim=1),
+                                                                F.softmax(t / temperature, dim=1))
+                        loss = kl * (alpha * temperature * temperature) + F.cross_entropy(s, labels) * (1.0 - alpha)
+                        loss.backward()
+                        c = g.create_group(f"kd_a{alpha}_T{temperature}_{reduction}")
+                        c.attrs["alpha"] = alpha
+                        c.attrs["temperature"] = temperature
+                        c.attrs["reduction"] = reduction
+                        _save(c, loss=np.float64(loss.item()), grad=s.grad)
+    print("wrote", path)
+
+
+def trajectories():
+    """10 optimizer steps of cnn5 and resnet8 on one batch with the KD loss, SGD and Adam.
+
+    cnn5 runs with dropout 0 here: dropout masks come from different generators in PyTorch
+    and Swift, so they cannot be compared step for step.
+    """
+    path = os.path.join(OUT, "trajectories.h5")
+    n, steps, alpha, temperature = 16, 10, 0.7, 4.0
+    torch.manual_seed(2)
+    x = torch.randn(n, 1, 28, 28)
+    labels = torch.randint(0, 10, (n,))
+    teacher = torch.randn(n, 10) * 3
+    with h5py.File(path, "w") as f:
+        _save(f, x=x, labels=labels.numpy().astype(np.int32), teacher=teacher)
+        f.attrs["alpha"] = alpha
+        f.attrs["temperature"] = temperature
+        for name in ["cnn5", "resnet8"]:
+            torch.manual_seed(3)
+            init = models.build(name, dropout_rate=0.0) if name == "cnn5" else models.build(name)
+            state = {k: v.clone() for k, v in init.state_dict().items()}
+            g = f.create_group(name)
+            sg = g.create_group("initial")
+            for k, v in state.items():
+                sg.create_dataset(k, data=v.numpy())
+            for opt_name in ["sgd", "adam"]:
+                m = models.build(name, dropout_rate=0.0) if name == "cnn5" else models.build(name)
+                m.load_state_dict(state)
+                m.train()
+                if opt_name == "sgd":
+                    opt = torch.optim.SGD(m.parameters(), lr=0.05, momentum=0.9, weight_decay=5e-4)
+                else:
+                    opt = torch.optim.Adam(m.parameters(), lr=1e-3, weight_decay=1e-4)
+                losses_seen = []
+                for _ in range(steps):
+                    opt.zero_grad()
+                    s = m(x)
+                    kl = nn.KLDivLoss(reduction="batchmean")(F.log_softmax(s / temperature, dim=1),
+                                                              F.softmax(teacher / temperature, dim=1))
+                    loss = kl * (alpha * temperature ** 2) + F.cross_entropy(s, labels) * (1 - alpha)
+                    loss.backward()
+                    opt.step()
+                    losses_seen.append(loss.item())
+                g.create_dataset(f"{opt_name}_losses", data=np.array(losses_seen, dtype=np.float64))
+    print("wrote", path)
+
+
 if __name__ == "__main__":
     os.makedirs(OUT, exist_ok=True)
-    what = sys.argv[1:] or ["h5py_interop"]
+    what = sys.argv[1:] or ["h5py_interop", "model_shapes", "layers", "losses", "trajectories"]
     for name in what:
         globals()[name]()

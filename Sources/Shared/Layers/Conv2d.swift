@@ -48,7 +48,7 @@ public final class Conv2d: Layer {
 
     public init(_ b: ModelBuilder, _ name: String, _ inChannels: Int, _ outChannels: Int, kernel: Int,
                 stride: Int = 1, padding: Int = 0, groups: Int = 1, bias: Bool = true,
-                init weightInit: WeightInit = .pytorchDefault) {
+                init weightInit: WeightInit = .pytorchDefault, biasInit: WeightInit? = nil) {
         precondition(inChannels % groups == 0 && outChannels % groups == 0, "\(name): channels not divisible by groups")
         self.inChannels = inChannels; self.outChannels = outChannels
         self.kernel = kernel; self.stride = stride; self.padding = padding; self.groups = groups
@@ -59,7 +59,7 @@ public final class Conv2d: Layer {
         weight = b.store.add(name + ".weight", shape: shape,
                              initial: weightInit.values(count: shape.reduce(1, *), fanIn: fanIn, fanOut: fanOut, rng: &b.rng))
         self.bias = bias ? b.store.add(name + ".bias", shape: [outChannels],
-                                       initial: WeightInit.defaultBias(count: outChannels, fanIn: fanIn, rng: &b.rng)) : nil
+                                       initial: (biasInit ?? .pytorchDefault).values(count: outChannels, fanIn: fanIn, fanOut: fanOut, rng: &b.rng)) : nil
     }
 
     /// Output spatial size for an input size (PyTorch's floor formula).

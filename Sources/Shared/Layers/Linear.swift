@@ -29,13 +29,13 @@ public final class Linear: Layer {
     private let diffBias: Tensor
 
     public init(_ b: ModelBuilder, _ name: String, _ inFeatures: Int, _ outFeatures: Int, bias: Bool = true,
-                init weightInit: WeightInit = .pytorchDefault) {
+                init weightInit: WeightInit = .pytorchDefault, biasInit: WeightInit? = nil) {
         self.inFeatures = inFeatures; self.outFeatures = outFeatures
         self.store = b.store
         weight = b.store.add(name + ".weight", shape: [outFeatures, inFeatures],
                              initial: weightInit.values(count: inFeatures * outFeatures, fanIn: inFeatures, fanOut: outFeatures, rng: &b.rng))
         self.bias = bias ? b.store.add(name + ".bias", shape: [outFeatures],
-                                       initial: WeightInit.defaultBias(count: outFeatures, fanIn: inFeatures, rng: &b.rng)) : nil
+                                       initial: (biasInit ?? .pytorchDefault).values(count: outFeatures, fanIn: inFeatures, fanOut: outFeatures, rng: &b.rng)) : nil
         diffWeights = Tensor(.plain([outFeatures, inFeatures]))
         diffBias = Tensor(.plain([outFeatures]))
     }

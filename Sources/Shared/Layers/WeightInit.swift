@@ -30,10 +30,6 @@ public enum WeightInit: Sendable {
         }
     }
 
-    /// PyTorch's default bias: U(-1/sqrt(fan_in), 1/sqrt(fan_in)).
-    public static func defaultBias(count: Int, fanIn: Int, rng: inout SeededRNG) -> [Float] {
-        WeightInit.pytorchDefault.values(count: count, fanIn: fanIn, fanOut: 0, rng: &rng)
-    }
 }
 
 /// What layers need while a model is built: the parameter store and a seeded generator.

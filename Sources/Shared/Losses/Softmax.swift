@@ -1,0 +1,17 @@
+import Foundation
+
+/// Row-wise log-softmax helpers shared by the losses. Computed with the row maximum
+/// subtracted and accumulated in Double, so logits of magnitude 1e4 and temperatures from
+/// 0.5 to 100 stay finite.
+enum Softmax {
+    /// log softmax(z / temperature) of one row of `k` logits, into `out`.
+    @inline(__always)
+    static func logSoftmax(_ z: UnsafePointer<Float>, _ k: Int, temperature: Double, into out: UnsafeMutablePointer<Double>) {
+        var m = -Double.infinity
+        for j in 0..<k { m = max(m, Double(z[j]) / temperature) }
+        var s = 0.0
+        for j in 0..<k { s += exp(Double(z[j]) / temperature - m) }
+        let lse = m + log(s)
+        for j in 0..<k { out[j] = Double(z[j]) / temperature - lse }
+    }
+}
