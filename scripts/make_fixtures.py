@@ -185,8 +185,52 @@ def trajectories():
     print("wrote", path)
 
 
+def optimizers():
+    """Parameters after each of 5 steps of every optimizer setting, from fixed gradients;
+    and the learning rate of each schedule over 12 epochs."""
+    torch.manual_seed(4)
+    path = os.path.join(OUT, "optimizers.h5")
+    p0 = torch.randn(37)
+    grads = torch.randn(5, 37)
+    settings = {
+        "sgd_plain": lambda p: torch.optim.SGD([p], lr=0.1),
+        "sgd_momentum_wd": lambda p: torch.optim.SGD([p], lr=0.1, momentum=0.9, weight_decay=1e-2),
+        "sgd_nesterov": lambda p: torch.optim.SGD([p], lr=0.1, momentum=0.9, nesterov=True, weight_decay=5e-4),
+        "adam": lambda p: torch.optim.Adam([p], lr=1e-2),
+        "adam_wd": lambda p: torch.optim.Adam([p], lr=1e-2, betas=(0.8, 0.99), eps=1e-6, weight_decay=1e-2),
+        "adamw": lambda p: torch.optim.AdamW([p], lr=1e-2, weight_decay=0.05),
+    }
+    with h5py.File(path, "w") as f:
+        _save(f, initial=p0, grads=grads)
+        for name, make in settings.items():
+            p = p0.clone().requires_grad_(True)
+            opt = make(p)
+            after = []
+            for g in grads:
+                p.grad = g.clone()
+                opt.step()
+                after.append(p.detach().clone())
+            f.create_dataset(name, data=torch.stack(after).numpy())
+        sched = {
+            "step": lambda o: torch.optim.lr_scheduler.StepLR(o, step_size=3, gamma=0.5),
+            "multistep": lambda o: torch.optim.lr_scheduler.MultiStepLR(o, milestones=[2, 5, 9], gamma=0.1),
+            "cosine": lambda o: torch.optim.lr_scheduler.CosineAnnealingLR(o, T_max=12, eta_min=1e-3),
+            "warmup": lambda o: torch.optim.lr_scheduler.LinearLR(o, start_factor=0.25, total_iters=4),
+        }
+        for name, make in sched.items():
+            opt = torch.optim.SGD([torch.zeros(1, requires_grad=True)], lr=0.2)
+            s = make(opt)
+            rates = []
+            for _ in range(12):
+                rates.append(opt.param_groups[0]["lr"])
+                opt.step()
+                s.step()
+            f.create_dataset("lr_" + name, data=np.array(rates))
+    print("wrote", path)
+
+
 if __name__ == "__main__":
     os.makedirs(OUT, exist_ok=True)
-    what = sys.argv[1:] or ["h5py_interop", "model_shapes", "layers", "losses", "trajectories"]
+    what = sys.argv[1:] or ["h5py_interop", "model_shapes", "layers", "losses", "trajectories", "optimizers"]
     for name in what:
         globals()[name]()
