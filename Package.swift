@@ -41,6 +41,12 @@ let package = Package(
             dependencies: ["Shared", .product(name: "ArgumentParser", package: "swift-argument-parser")],
             path: "Sources/student-distill"
         ),
+        // Developer tool behind `make bench`; not a product.
+        .executableTarget(
+            name: "kd-bench",
+            dependencies: ["Shared", .product(name: "ArgumentParser", package: "swift-argument-parser")],
+            path: "Sources/kd-bench"
+        ),
         .testTarget(
             name: "SharedTests",
             dependencies: ["Shared", "CHDF5"],

@@ -34,6 +34,27 @@ final class LayerTests: XCTestCase {
         }
     }
 
+    /// relu(batchnorm(x)) in one oneDNN pass, against the reference composition.
+    func testBatchNormWithFusedReLU() {
+        let shape = [4, 16, 5, 5]
+        let b = ModelBuilder(seed: 1)
+        let bn = BatchNorm(b, "bn", 16, fusedReLU: true)
+        b.store.finalize()
+        let gamma = LayerCheck.random(16, seed: 5).map { 1 + 0.2 * $0 }, beta = LayerCheck.random(16, seed: 6)
+        try! b.store.set("bn.weight", gamma); try! b.store.set("bn.bias", beta)
+        let x = LayerCheck.random(shape.reduce(1, *), seed: 7)
+        var dy: [Float] = []
+        let r = LayerCheck.run(bn, store: b.store, x: x, shape: shape) { dy = LayerCheck.random($0.reduce(1, *), seed: 8); return dy }
+        let plain = Reference.batchNormForward(x, shape, gamma: gamma, beta: beta, epsilon: 1e-5).y
+        XCTAssert(plain.contains { $0 < 0 }, "the test needs negative pre-activations")
+        LayerCheck.assertClose(r.y, Reference.reluForward(plain), "forward")
+        let masked = Reference.reluBackward(plain, dy)
+        let g = Reference.batchNormBackward(x, shape, gamma: gamma, masked, epsilon: 1e-5)
+        LayerCheck.assertClose(r.dx, g.dx, tolerance: 2e-4, "dx")
+        LayerCheck.assertClose(b.store.gradArray("bn.weight")!, g.dgamma, "dgamma")
+        LayerCheck.assertClose(b.store.gradArray("bn.bias")!, g.dbeta, "dbeta")
+    }
+
     func testReLU() {
         let shape = [2, 3, 4, 4]
         let x = LayerCheck.random(96, seed: 1)
@@ -149,13 +170,16 @@ final class LayerTests: XCTestCase {
         // Identity shortcut: the gradient passes through unchanged plus the main branch's.
         let b2 = ModelBuilder(seed: 6)
         let conv = Conv2d(b2, "c", 8, 8, kernel: 3, padding: 1, bias: false)
-        let identity = Residual(conv)
+        let identity = Residual(conv, reluAfter: true)
         b2.store.finalize()
         var dy2: [Float] = []
         let r2 = LayerCheck.run(identity, store: b2.store, x: x, shape: shape) { dy2 = LayerCheck.random($0.reduce(1, *), seed: 3); return dy2 }
         let w = b2.store.array("c.weight")!
         let win = Reference.Window(kernel: 3, padding: 1)
-        LayerCheck.assertClose(r2.y, zip(Reference.conv2dForward(x, shape, w, outChannels: 8, bias: [], win), x).map(+), "identity forward")
-        LayerCheck.assertClose(r2.dx, zip(Reference.conv2dBackward(x, shape, w, outChannels: 8, dy2, win).dx, dy2).map(+), "identity dx")
+        // With the block's ReLU fused in: y = relu(conv(x) + x).
+        let sum = zip(Reference.conv2dForward(x, shape, w, outChannels: 8, bias: [], win), x).map(+)
+        LayerCheck.assertClose(r2.y, Reference.reluForward(sum), "identity forward")
+        let g2 = Reference.reluBackward(sum, dy2)
+        LayerCheck.assertClose(r2.dx, zip(Reference.conv2dBackward(x, shape, w, outChannels: 8, g2, win).dx, g2).map(+), "identity dx")
     }
 }

@@ -8,8 +8,13 @@ import CDNNL
 /// *unbiased* batch variance. Evaluation normalises with the running statistics.
 /// Parameters `<name>.weight`, `<name>.bias` [C]; buffers `running_mean`, `running_var` [C] and
 /// `num_batches_tracked` (a counter).
+///
+/// With `fusedReLU` the layer computes relu(batchnorm(x)) in one pass (oneDNN's
+/// `fuse_norm_relu`, which keeps the ReLU mask in a workspace for backward): the
+/// conv-BN-ReLU pattern then reads and writes each activation once instead of twice.
 public final class BatchNorm: Layer {
     public let channels: Int
+    public let fusedReLU: Bool
     public let epsilon: Float
     public let momentum: Float
     public var computesInputGradient = true
@@ -19,9 +24,11 @@ public final class BatchNorm: Layer {
     private final class Plan {
         let train: Primitive, eval: Primitive, backward: Primitive
         let data: MemoryDesc
-        init(train: Primitive, eval: Primitive, backward: Primitive) {
+        let workspace: MemoryDesc?
+        init(train: Primitive, eval: Primitive, backward: Primitive, fused: Bool) {
             self.train = train; self.eval = eval; self.backward = backward
             data = train.desc(dnnl_query_dst_md)
+            workspace = fused ? train.desc(dnnl_query_workspace_md) : nil
         }
     }
 
@@ -30,10 +37,12 @@ public final class BatchNorm: Layer {
     private var savedInput: Tensor?
     private var output: Tensor?
     private var inputGradient: Tensor?
+    private var workspace: Tensor?
     private let mean: Tensor, variance: Tensor, diffScale: Tensor, diffShift: Tensor
 
-    public init(_ b: ModelBuilder, _ name: String, _ channels: Int, epsilon: Float = 1e-5, momentum: Float = 0.1) {
-        self.channels = channels; self.epsilon = epsilon; self.momentum = momentum
+    public init(_ b: ModelBuilder, _ name: String, _ channels: Int, epsilon: Float = 1e-5, momentum: Float = 0.1,
+                fusedReLU: Bool = false) {
+        self.channels = channels; self.epsilon = epsilon; self.momentum = momentum; self.fusedReLU = fusedReLU
         self.store = b.store
         weight = b.store.add(name + ".weight", shape: [channels], initial: [Float](repeating: 1, count: channels))
         bias = b.store.add(name + ".bias", shape: [channels], initial: [Float](repeating: 0, count: channels))
@@ -46,7 +55,7 @@ public final class BatchNorm: Layer {
 
     private func makePlan(_ x: MemoryDesc) -> Plan {
         var data = x.raw
-        let flags = dnnl_use_scale.rawValue | dnnl_use_shift.rawValue
+        let flags = dnnl_use_scale.rawValue | dnnl_use_shift.rawValue | (fusedReLU ? dnnl_fuse_norm_relu.rawValue : 0)
         func forward(_ prop: dnnl_prop_kind_t, _ flags: UInt32) -> Primitive {
             var d = dnnl_batch_normalization_desc_t()
             dnnlCheck(dnnl_batch_normalization_forward_desc_init(&d, prop, &data, epsilon, flags), "batch norm forward desc")
@@ -56,7 +65,7 @@ public final class BatchNorm: Layer {
         let eval = forward(dnnl_forward_inference, flags | dnnl_use_global_stats.rawValue)
         var bd = dnnl_batch_normalization_desc_t()
         dnnlCheck(dnnl_batch_normalization_backward_desc_init(&bd, dnnl_backward, &data, &data, epsilon, flags), "batch norm backward desc")
-        return Plan(train: train, eval: eval, backward: Primitive(op: &bd, hint: train, what: "batch norm backward"))
+        return Plan(train: train, eval: eval, backward: Primitive(op: &bd, hint: train, what: "batch norm backward"), fused: fusedReLU)
     }
 
     private func param(_ slot: ParameterStore.Slot) -> Tensor { Tensor(wrapping: store.value(slot), .plain([channels])) }
@@ -69,8 +78,10 @@ public final class BatchNorm: Layer {
         }
         let out = reuse(&output, plan.data)
         if mode == .train {
-            plan.train.execute([(DNNL_ARG_SRC, x), (DNNL_ARG_DST, out), (DNNL_ARG_SCALE, param(weight)),
-                                (DNNL_ARG_SHIFT, param(bias)), (DNNL_ARG_MEAN, mean), (DNNL_ARG_VARIANCE, variance)])
+            var args: [(Int32, Tensor)] = [(DNNL_ARG_SRC, x), (DNNL_ARG_DST, out), (DNNL_ARG_SCALE, param(weight)),
+                                           (DNNL_ARG_SHIFT, param(bias)), (DNNL_ARG_MEAN, mean), (DNNL_ARG_VARIANCE, variance)]
+            if let ws = plan.workspace { args.append((DNNL_ARG_WORKSPACE, reuse(&workspace, ws))) }
+            plan.train.execute(args)
             updateRunningStatistics(samplesPerChannel: x.count / channels)
             savedInput = x
         } else {
@@ -97,9 +108,11 @@ public final class BatchNorm: Layer {
         precondition(dy.desc == plan.data, "BatchNorm.backward: gradient layout differs from the output's")
         let dx = reuse(&inputGradient, plan.data)
         // oneDNN 2.6 rejects the call (invalid arguments) unless SHIFT is passed too, though unused.
-        plan.backward.execute([(DNNL_ARG_SRC, x), (DNNL_ARG_MEAN, mean), (DNNL_ARG_VARIANCE, variance),
-                               (DNNL_ARG_DIFF_DST, dy), (DNNL_ARG_SCALE, param(weight)), (DNNL_ARG_SHIFT, param(bias)), (DNNL_ARG_DIFF_SRC, dx),
-                               (DNNL_ARG_DIFF_SCALE, diffScale), (DNNL_ARG_DIFF_SHIFT, diffShift)])
+        var args: [(Int32, Tensor)] = [(DNNL_ARG_SRC, x), (DNNL_ARG_MEAN, mean), (DNNL_ARG_VARIANCE, variance),
+                                       (DNNL_ARG_DIFF_DST, dy), (DNNL_ARG_SCALE, param(weight)), (DNNL_ARG_SHIFT, param(bias)),
+                                       (DNNL_ARG_DIFF_SRC, dx), (DNNL_ARG_DIFF_SCALE, diffScale), (DNNL_ARG_DIFF_SHIFT, diffShift)]
+        if plan.workspace != nil { args.append((DNNL_ARG_WORKSPACE, workspace!)) }
+        plan.backward.execute(args)
         accumulate(diffScale.floats, into: store.grad(weight), count: channels)
         accumulate(diffShift.floats, into: store.grad(bias), count: channels)
         return dx

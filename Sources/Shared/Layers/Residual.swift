@@ -1,53 +1,43 @@
-/// y = main(x) + shortcut(x), the skip connection of a residual block. The shortcut is the
-/// identity (nil), a layer (PyTorch's 1x1 conv + BN "option B"), or `ZeroPadShortcut`
-/// ("option A"). The ReLU that follows in a ResNet block is a separate layer.
+/// y = main(x) + shortcut(x), the skip connection of a residual block, optionally followed by
+/// the block's ReLU (fused into the same pass). The shortcut is the identity (nil) or a layer
+/// (PyTorch's 1x1 conv + BN, "option B").
 public final class Residual: Layer {
     public let main: Layer
     public let shortcut: Layer?
+    public let reluAfter: Bool
     public var computesInputGradient = true
     private let shortcutAdapter = LayoutAdapter()
     private let gradientAdapter = LayoutAdapter()
     private let sumAdapter = LayoutAdapter()
     private var output: Tensor?
+    private var sumGradient: Tensor?
     private var inputGradient: Tensor?
 
-    public init(_ main: Layer, shortcut: Layer? = nil) {
+    public init(_ main: Layer, shortcut: Layer? = nil, reluAfter: Bool = false) {
         self.main = main
         self.shortcut = shortcut
+        self.reluAfter = reluAfter
     }
 
     public func forward(_ x: Tensor, mode: Mode) -> Tensor {
         let a = main.forward(x, mode: mode)
         let b = shortcutAdapter.adapt(shortcut?.forward(x, mode: mode) ?? x, to: a.desc)
         let out = reuse(&output, a.desc)
-        add(a, b, into: out)
+        ElementWise.add(a.floats, b.floats, into: out.floats, count: out.physicalCount, relu: reluAfter)
         return out
     }
 
     public func backward(_ dy: Tensor) -> Tensor {
-        let shortcutGrad = shortcut?.backward(gradientAdapter.adapt(dy, to: shortcutOutputDesc(dy))) ?? dy
-        let mainGrad = main.backward(dy)
+        var g = dy
+        if reluAfter, let y = output {
+            g = reuse(&sumGradient, y.desc)
+            ElementWise.reluGradient(dy.floats, output: y.floats, into: g.floats, count: y.physicalCount)
+        }
+        let shortcutGrad = shortcut?.backward(gradientAdapter.adapt(g, to: shortcutAdapter.lastSourceDesc ?? g.desc)) ?? g
+        let mainGrad = main.backward(g)
         let out = reuse(&inputGradient, mainGrad.desc)
-        add(mainGrad, sumAdapter.adapt(shortcutGrad, to: mainGrad.desc), into: out)
+        let other = sumAdapter.adapt(shortcutGrad, to: mainGrad.desc)
+        ElementWise.add(mainGrad.floats, other.floats, into: out.floats, count: out.physicalCount, relu: false)
         return out
     }
-
-    /// The layout the shortcut produced in forward (its gradient must come in that layout).
-    private func shortcutOutputDesc(_ dy: Tensor) -> MemoryDesc {
-        shortcutAdapter.lastSourceDesc ?? dy.desc
-    }
-}
-
-/// out = a + b over the physical storage (same layout), 8 floats at a time.
-func add(_ a: Tensor, _ b: Tensor, into out: Tensor) {
-    precondition(a.desc == b.desc && a.desc == out.desc, "add needs equal layouts")
-    let n = a.physicalCount
-    let x = a.floats, y = b.floats, z = out.floats
-    var i = 0
-    while i &+ 8 <= n {
-        let s = UnsafeRawPointer(x + i).load(as: SIMD8<Float>.self) + UnsafeRawPointer(y + i).load(as: SIMD8<Float>.self)
-        UnsafeMutableRawPointer(z + i).storeBytes(of: s, as: SIMD8<Float>.self)
-        i &+= 8
-    }
-    while i < n { z[i] = x[i] + y[i]; i &+= 1 }
 }

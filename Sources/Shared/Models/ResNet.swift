@@ -8,7 +8,7 @@ enum CIFARResNet {
         let b = ModelBuilder(seed: o.seed)
         let blocks = (depth - 2) / 6
         var layers: [Layer] = [Conv2d(b, "conv1", inputShape[0], widths[0], kernel: 3, padding: 1, bias: false, init: .kaimingNormalFanOut),
-                               BatchNorm(b, "bn1", widths[0]), ReLU()]
+                               BatchNorm(b, "bn1", widths[0], fusedReLU: true)]
         var inPlanes = widths[0]
         for stage in 0..<3 {
             let planes = widths[stage + 1]
@@ -17,7 +17,7 @@ enum CIFARResNet {
                 let p = "layer\(stage + 1).\(i)"
                 let main = Sequential([
                     Conv2d(b, p + ".conv1", inPlanes, planes, kernel: 3, stride: stride, padding: 1, bias: false, init: .kaimingNormalFanOut),
-                    BatchNorm(b, p + ".bn1", planes), ReLU(),
+                    BatchNorm(b, p + ".bn1", planes, fusedReLU: true),
                     Conv2d(b, p + ".conv2", planes, planes, kernel: 3, padding: 1, bias: false, init: .kaimingNormalFanOut),
                     BatchNorm(b, p + ".bn2", planes),
                 ])
@@ -28,7 +28,7 @@ enum CIFARResNet {
                         BatchNorm(b, p + ".downsample.1", planes),
                     ])
                 }
-                layers += [Residual(main, shortcut: shortcut), ReLU()]
+                layers.append(Residual(main, shortcut: shortcut, reluAfter: true))
                 inPlanes = planes
             }
         }
@@ -44,7 +44,7 @@ enum ResNet18 {
     static func make(_ inputShape: [Int], _ numClasses: Int, _ o: ModelOptions) -> Model {
         let b = ModelBuilder(seed: o.seed)
         var layers: [Layer] = [Conv2d(b, "conv1", inputShape[0], 64, kernel: 3, padding: 1, bias: false),
-                               BatchNorm(b, "bn1", 64), ReLU()]
+                               BatchNorm(b, "bn1", 64, fusedReLU: true)]
         var inPlanes = 64
         for (stage, planes) in [64, 128, 256, 512].enumerated() {
             for i in 0..<2 {
@@ -52,7 +52,7 @@ enum ResNet18 {
                 let p = "layer\(stage + 1).\(i)"
                 let main = Sequential([
                     Conv2d(b, p + ".conv1", inPlanes, planes, kernel: 3, stride: stride, padding: 1, bias: false),
-                    BatchNorm(b, p + ".bn1", planes), ReLU(),
+                    BatchNorm(b, p + ".bn1", planes, fusedReLU: true),
                     Conv2d(b, p + ".conv2", planes, planes, kernel: 3, padding: 1, bias: false),
                     BatchNorm(b, p + ".bn2", planes),
                 ])
@@ -61,7 +61,7 @@ enum ResNet18 {
                     shortcut = Sequential([Conv2d(b, p + ".shortcut.0", inPlanes, planes, kernel: 1, stride: stride, bias: false),
                                            BatchNorm(b, p + ".shortcut.1", planes)])
                 }
-                layers += [Residual(main, shortcut: shortcut), ReLU()]
+                layers.append(Residual(main, shortcut: shortcut, reluAfter: true))
                 inPlanes = planes
             }
         }

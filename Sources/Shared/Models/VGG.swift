@@ -19,8 +19,7 @@ enum VGG {
             for width in block {
                 layers.append(Conv2d(b, "block\(i).\(index)", channels, width, kernel: 3, padding: 1,
                                      init: .kaimingNormalFanOut, biasInit: .constant(0)))
-                layers.append(BatchNorm(b, "block\(i).\(index + 1)", width))
-                layers.append(ReLU())
+                layers.append(BatchNorm(b, "block\(i).\(index + 1)", width, fusedReLU: true))
                 index += 3
                 channels = width
             }
