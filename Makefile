@@ -15,7 +15,7 @@ TEACHER ?= experiments/teacher_resnet20
 STUDENT ?= experiments/student_cnn5_kd
 BASELINE ?= experiments/student_cnn5_scratch
 
-.PHONY: help deps deps-python build test fixtures demo teacher logits student baseline clean
+.PHONY: help deps deps-python build test fixtures bench demo teacher logits student baseline clean
 
 help:
 	@echo "make deps      install the Debian packages the build needs ($(DEBIAN_PACKAGES))"
@@ -26,6 +26,7 @@ help:
 	@echo "make logits    TEACHER=dir   export the teacher's logits"
 	@echo "make student   STUDENT=dir   distil a student from cached logits"
 	@echo "make baseline  BASELINE=dir  train the student from scratch (alpha 0)"
+	@echo "make bench     Swift against PyTorch, training and inference images/s (needs deps-python)"
 	@echo "make fixtures  regenerate Tests/Fixtures with PyTorch and h5py (needs deps-python)"
 
 # Installs only what is missing, and says what it installs.
@@ -55,6 +56,11 @@ test:
 
 fixtures: deps-python
 	/usr/bin/python3 scripts/make_fixtures.py
+
+# Swift against PyTorch on this machine, interleaved; see BENCHMARKS.md.
+bench: deps-python
+	$(SWIFT) build -c release --product kd-bench
+	/usr/bin/python3 scripts/bench_report.py
 
 # --- The pipeline ----------------------------------------------------------------------------
 

@@ -56,8 +56,12 @@ struct Bench: ParsableCommand {
                 steps += 1
                 elapsed = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
             } while elapsed < seconds
+            let imagesPerSecond = Double(steps * batch) / elapsed
+            // Training: forward, backward-data (all but the first layer) and backward-weights, about 3x forward.
+            let flopsPerImage = Double(net.lastForwardFLOPs) / Double(batch) * (m == "train" ? 3 : 1)
             let line: [String: Any] = ["impl": "swift", "model": model, "mode": m, "batch": batch,
-                                       "images_per_s": (Double(steps * batch) / elapsed * 10).rounded() / 10,
+                                       "images_per_s": (imagesPerSecond * 10).rounded() / 10,
+                                       "gflops": (imagesPerSecond * flopsPerImage / 1e8).rounded() / 10,
                                        "steps": steps, "peak_rss_mib": peakRSSMiB()]
             let json = try JSONSerialization.data(withJSONObject: line, options: [.sortedKeys])
             print(String(decoding: json, as: UTF8.self))

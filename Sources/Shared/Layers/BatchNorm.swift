@@ -36,7 +36,6 @@ public final class BatchNorm: Layer {
     private var plan: Plan!
     private var savedInput: Tensor?
     private var output: Tensor?
-    private var inputGradient: Tensor?
     private var workspace: Tensor?
     private let mean: Tensor, variance: Tensor, diffScale: Tensor, diffShift: Tensor
 
@@ -76,7 +75,7 @@ public final class BatchNorm: Layer {
             let key = x.shape
             if let p = plans[key], p.data == x.desc { plan = p } else { plan = makePlan(x.desc); plans[key] = plan }
         }
-        let out = reuse(&output, plan.data)
+        let out = layerOutput(&output, plan.data, mode)
         if mode == .train {
             var args: [(Int32, Tensor)] = [(DNNL_ARG_SRC, x), (DNNL_ARG_DST, out), (DNNL_ARG_SCALE, param(weight)),
                                            (DNNL_ARG_SHIFT, param(bias)), (DNNL_ARG_MEAN, mean), (DNNL_ARG_VARIANCE, variance)]
@@ -106,7 +105,7 @@ public final class BatchNorm: Layer {
     public func backward(_ dy: Tensor) -> Tensor {
         guard let x = savedInput else { fatalError("BatchNorm.backward without a training forward") }
         precondition(dy.desc == plan.data, "BatchNorm.backward: gradient layout differs from the output's")
-        let dx = reuse(&inputGradient, plan.data)
+        let dx = Tensor(pooled: plan.data)
         // oneDNN 2.6 rejects the call (invalid arguments) unless SHIFT is passed too, though unused.
         var args: [(Int32, Tensor)] = [(DNNL_ARG_SRC, x), (DNNL_ARG_MEAN, mean), (DNNL_ARG_VARIANCE, variance),
                                        (DNNL_ARG_DIFF_DST, dy), (DNNL_ARG_SCALE, param(weight)), (DNNL_ARG_SHIFT, param(bias)),

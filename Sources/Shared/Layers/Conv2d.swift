@@ -41,7 +41,6 @@ public final class Conv2d: Layer {
     private var diffWeightReorder: Reorder.Plan?
     private var savedInput: Tensor?
     private var output: Tensor?
-    private var inputGradient: Tensor?
     private var diffWeights: Tensor?
     private var diffWeightsPlain: Tensor?
     private var diffBias: Tensor?
@@ -109,6 +108,9 @@ public final class Conv2d: Layer {
                     plainWeights: .plain(weightDims))
     }
 
+    /// Floating-point operations of the last forward pass (2 per multiply-add).
+    public private(set) var lastForwardFLOPs = 0
+
     public func forward(_ x: Tensor, mode: Mode) -> Tensor {
         let dims = x.shape
         precondition(dims.count == 4 && dims[1] == inChannels, "Conv2d expects [N, \(inChannels), H, W], got \(dims)")
@@ -117,7 +119,8 @@ public final class Conv2d: Layer {
         }
         let input = inputAdapter.adapt(x, to: plan.source)
         let weights = weightAdapter.adapt(Tensor(wrapping: store.value(weight), plan.plainWeights), to: plan.weightsForward)
-        let out = reuse(&output, plan.output)
+        let out = layerOutput(&output, plan.output, mode)
+        lastForwardFLOPs = 2 * out.count * (inChannels / groups) * kernel * kernel
         var args: [(Int32, Tensor)] = [(DNNL_ARG_SRC, input), (DNNL_ARG_WEIGHTS, weights), (DNNL_ARG_DST, out)]
         if let bias { args.append((DNNL_ARG_BIAS, Tensor(wrapping: store.value(bias), .plain([outChannels])))) }
         (mode == .train ? plan.forward : plan.inference).execute(args)
@@ -150,7 +153,7 @@ public final class Conv2d: Layer {
 
         guard computesInputGradient else { return dy }
         let weightsB = weightBackwardAdapter.adapt(Tensor(wrapping: store.value(weight), plan.plainWeights), to: plan.weightsBackward)
-        let dx = reuse(&inputGradient, plan.source)
+        let dx = Tensor(pooled: plan.source)
         plan.backwardData.execute([(DNNL_ARG_DIFF_DST, dy), (DNNL_ARG_WEIGHTS, weightsB), (DNNL_ARG_DIFF_SRC, dx)])
         return dx
     }

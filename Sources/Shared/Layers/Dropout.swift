@@ -8,7 +8,6 @@ public final class Dropout: Layer {
     public var rng: SeededRNG
     private var mask: [Float] = []
     private var output: Tensor?
-    private var inputGradient: Tensor?
 
     public init(_ b: ModelBuilder, probability: Float) {
         precondition(probability >= 0 && probability < 1, "dropout probability must be in [0, 1)")
@@ -31,7 +30,7 @@ public final class Dropout: Layer {
 
     public func backward(_ dy: Tensor) -> Tensor {
         guard probability > 0 else { return dy }
-        let dx = reuse(&inputGradient, dy.desc)
+        let dx = Tensor(pooled: dy.desc)
         let n = dy.physicalCount
         let g = dy.floats, dst = dx.floats
         mask.withUnsafeBufferPointer { m in for i in 0..<n { dst[i] = g[i] * m[i] } }

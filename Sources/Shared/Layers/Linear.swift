@@ -24,7 +24,6 @@ public final class Linear: Layer {
     private var plan: Plan!
     private var savedInput: Tensor?
     private var output: Tensor?
-    private var inputGradient: Tensor?
     private let diffWeights: Tensor
     private let diffBias: Tensor
 
@@ -65,6 +64,9 @@ public final class Linear: Layer {
                     source: .plain([n, inFeatures]))
     }
 
+    /// Floating-point operations of the last forward pass (2 per multiply-add).
+    public private(set) var lastForwardFLOPs = 0
+
     public func forward(_ x: Tensor, mode: Mode) -> Tensor {
         precondition(x.shape.count == 2 && x.shape[1] == inFeatures && x.desc.isPlain,
                      "Linear expects plain [N, \(inFeatures)], got \(x.shape)")
@@ -72,7 +74,8 @@ public final class Linear: Layer {
         if plan == nil || plan.source.dims[0] != n {
             if let p = plans[n] { plan = p } else { plan = makePlan(batch: n); plans[n] = plan }
         }
-        let out = reuse(&output, plan.output)
+        let out = layerOutput(&output, plan.output, mode)
+        lastForwardFLOPs = 2 * n * inFeatures * outFeatures
         var args: [(Int32, Tensor)] = [(DNNL_ARG_SRC, x), (DNNL_ARG_WEIGHTS, Tensor(wrapping: store.value(weight), weightDesc)),
                                        (DNNL_ARG_DST, out)]
         if let bias { args.append((DNNL_ARG_BIAS, Tensor(wrapping: store.value(bias), .plain([outFeatures])))) }
@@ -89,7 +92,7 @@ public final class Linear: Layer {
         accumulate(diffWeights.floats, into: store.grad(weight), count: inFeatures * outFeatures)
         if let bias { accumulate(diffBias.floats, into: store.grad(bias), count: outFeatures) }
         guard computesInputGradient else { return dy }
-        let dx = reuse(&inputGradient, plan.source)
+        let dx = Tensor(pooled: plan.source)
         plan.backwardData.execute([(DNNL_ARG_DIFF_DST, dy), (DNNL_ARG_WEIGHTS, Tensor(wrapping: store.value(weight), weightDesc)),
                                    (DNNL_ARG_DIFF_SRC, dx)])
         return dx

@@ -23,7 +23,6 @@ public final class Pool2d: Layer {
     private var plan: Plan!
     private var output: Tensor?
     private var workspace: Tensor?
-    private var inputGradient: Tensor?
     private var trained = false
 
     public init(_ kind: Kind, kernel: Int, stride: Int? = nil, padding: Int = 0) {
@@ -58,7 +57,7 @@ public final class Pool2d: Layer {
         if plan == nil || plan.source != x.desc {
             if let p = plans[x.shape], p.source == x.desc { plan = p } else { plan = makePlan(x.desc); plans[x.shape] = plan }
         }
-        let out = reuse(&output, plan.output)
+        let out = layerOutput(&output, plan.output, mode)
         if mode == .train {
             var args: [(Int32, Tensor)] = [(DNNL_ARG_SRC, x), (DNNL_ARG_DST, out)]
             if let ws = plan.workspace { args.append((DNNL_ARG_WORKSPACE, reuse(&workspace, ws))) }
@@ -73,7 +72,7 @@ public final class Pool2d: Layer {
     public func backward(_ dy: Tensor) -> Tensor {
         precondition(trained, "Pool2d.backward without a training forward")
         precondition(dy.desc == plan.output, "Pool2d.backward: gradient layout differs from the output's")
-        let dx = reuse(&inputGradient, plan.source)
+        let dx = Tensor(pooled: plan.source)
         var args: [(Int32, Tensor)] = [(DNNL_ARG_DIFF_DST, dy), (DNNL_ARG_DIFF_SRC, dx)]
         if plan.workspace != nil { args.append((DNNL_ARG_WORKSPACE, workspace!)) }
         plan.backward.execute(args)

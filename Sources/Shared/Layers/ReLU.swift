@@ -6,12 +6,11 @@ public final class ReLU: Layer {
     public var computesInputGradient = true
     private var savedOutput: Tensor?
     private var output: Tensor?
-    private var inputGradient: Tensor?
 
     public init() {}
 
     public func forward(_ x: Tensor, mode: Mode) -> Tensor {
-        let out = reuse(&output, x.desc)
+        let out = layerOutput(&output, x.desc, mode)
         ElementWise.relu(x.floats, into: out.floats, count: x.physicalCount)
         savedOutput = mode == .train ? out : nil
         return out
@@ -21,7 +20,7 @@ public final class ReLU: Layer {
     public func backward(_ dy: Tensor) -> Tensor {
         guard let y = savedOutput else { fatalError("ReLU.backward without a training forward") }
         precondition(dy.desc == y.desc, "ReLU.backward: gradient layout differs from the output's")
-        let dx = reuse(&inputGradient, y.desc)
+        let dx = Tensor(pooled: y.desc)
         ElementWise.reluGradient(dy.floats, output: y.floats, into: dx.floats, count: y.physicalCount)
         return dx
     }

@@ -10,8 +10,6 @@ public final class Residual: Layer {
     private let gradientAdapter = LayoutAdapter()
     private let sumAdapter = LayoutAdapter()
     private var output: Tensor?
-    private var sumGradient: Tensor?
-    private var inputGradient: Tensor?
 
     public init(_ main: Layer, shortcut: Layer? = nil, reluAfter: Bool = false) {
         self.main = main
@@ -22,7 +20,7 @@ public final class Residual: Layer {
     public func forward(_ x: Tensor, mode: Mode) -> Tensor {
         let a = main.forward(x, mode: mode)
         let b = shortcutAdapter.adapt(shortcut?.forward(x, mode: mode) ?? x, to: a.desc)
-        let out = reuse(&output, a.desc)
+        let out = layerOutput(&output, a.desc, mode)
         ElementWise.add(a.floats, b.floats, into: out.floats, count: out.physicalCount, relu: reluAfter)
         return out
     }
@@ -30,12 +28,12 @@ public final class Residual: Layer {
     public func backward(_ dy: Tensor) -> Tensor {
         var g = dy
         if reluAfter, let y = output {
-            g = reuse(&sumGradient, y.desc)
+            g = Tensor(pooled: y.desc)
             ElementWise.reluGradient(dy.floats, output: y.floats, into: g.floats, count: y.physicalCount)
         }
         let shortcutGrad = shortcut?.backward(gradientAdapter.adapt(g, to: shortcutAdapter.lastSourceDesc ?? g.desc)) ?? g
         let mainGrad = main.backward(g)
-        let out = reuse(&inputGradient, mainGrad.desc)
+        let out = Tensor(pooled: mainGrad.desc)
         let other = sumAdapter.adapt(shortcutGrad, to: mainGrad.desc)
         ElementWise.add(mainGrad.floats, other.floats, into: out.floats, count: out.physicalCount, relu: false)
         return out

@@ -27,14 +27,24 @@ public final class Model {
     public func backward(_ logitsGradient: Tensor) { _ = network.backward(logitsGradient) }
 
     /// Every Dropout layer, in order (their generator states belong in checkpoints).
-    public var dropoutLayers: [Dropout] { Self.collect(network) }
+    public var dropoutLayers: [Dropout] { allLayers.compactMap { $0 as? Dropout } }
 
-    private static func collect(_ layer: Layer) -> [Dropout] {
+    /// Convolution and fully connected FLOPs of the last forward pass (the arithmetic that
+    /// dominates; a training step costs about three times this).
+    public var lastForwardFLOPs: Int {
+        allLayers.reduce(0) { total, layer in
+            total + ((layer as? Conv2d)?.lastForwardFLOPs ?? 0) + ((layer as? Linear)?.lastForwardFLOPs ?? 0)
+        }
+    }
+
+    /// Every layer, depth first, containers included.
+    public var allLayers: [Layer] { Self.flatten(network) }
+
+    private static func flatten(_ layer: Layer) -> [Layer] {
         switch layer {
-        case let d as Dropout: return [d]
-        case let s as Sequential: return s.layers.flatMap { collect($0) }
-        case let r as Residual: return collect(r.main) + (r.shortcut.map { collect($0) } ?? [])
-        default: return []
+        case let s as Sequential: return [s] + s.layers.flatMap { flatten($0) }
+        case let r as Residual: return [r] + flatten(r.main) + (r.shortcut.map { flatten($0) } ?? [])
+        default: return [layer]
         }
     }
 }

@@ -13,6 +13,8 @@ public final class Tensor {
     let memory: dnnl_memory_t
     /// False for views over someone else's memory.
     private let ownsStorage: Bool
+    /// Storage borrowed from `StoragePool`, returned on release.
+    private var pooled = false
     private let owner: AnyObject?
 
     public init(_ desc: MemoryDesc) {
@@ -23,6 +25,20 @@ public final class Tensor {
         self.ownsStorage = true
         self.owner = nil
         self.memory = Self.makeMemory(desc, data)
+    }
+
+    /// A tensor whose storage comes from the pool and goes back to it when released: for
+    /// activations and gradients that live only until the next layer has read them.
+    /// Padded (blocked) layouts are zeroed, since oneDNN reads the padding.
+    public init(pooled desc: MemoryDesc) {
+        self.desc = desc
+        self.byteCount = max(desc.byteCount, 4)
+        self.data = StoragePool.shared.take(byteCount)
+        if byteCount != desc.dims.reduce(1, *) * 4 { data.initializeMemory(as: UInt8.self, repeating: 0, count: byteCount) }
+        self.ownsStorage = false
+        self.owner = nil
+        self.memory = Self.makeMemory(desc, data)
+        self.pooled = true
     }
 
     init(unowned pointer: UnsafeMutableRawPointer, _ desc: MemoryDesc, owner: AnyObject?) {
@@ -56,6 +72,7 @@ public final class Tensor {
     deinit {
         dnnl_memory_destroy(memory)
         if ownsStorage { data.deallocate() }
+        if pooled { StoragePool.shared.give(data, byteCount) }
     }
 
     public var shape: [Int] { desc.dims }
@@ -84,6 +101,13 @@ public final class Tensor {
             Reorder.run(from: Tensor(shape: shape, values: values), to: self)
         }
     }
+}
+
+/// A layer's output: in training kept in the layer's own buffer (backward needs it), in
+/// evaluation a pooled tensor that is recycled as soon as the next layer is done with it.
+@inline(__always)
+func layerOutput(_ slot: inout Tensor?, _ desc: MemoryDesc, _ mode: Mode) -> Tensor {
+    mode == .train ? reuse(&slot, desc) : Tensor(pooled: desc)
 }
 
 /// Returns `slot` if it already has `desc`, else a new zeroed tensor of `desc` (stored back):
