@@ -163,6 +163,12 @@ def trajectories():
             sg = g.create_group("initial")
             for k, v in state.items():
                 sg.create_dataset(k, data=v.numpy())
+            # Evaluation path alone: one training-mode forward (moves the running statistics), then eval.
+            with torch.no_grad():
+                init.train()
+                init(x)
+                init.eval()
+                g.create_dataset("eval_logits_after_one_forward", data=init(x).numpy())
             for opt_name in ["sgd", "adam"]:
                 m = models.build(name, dropout_rate=0.0) if name == "cnn5" else models.build(name)
                 m.load_state_dict(state)
@@ -182,6 +188,9 @@ def trajectories():
                     opt.step()
                     losses_seen.append(loss.item())
                 g.create_dataset(f"{opt_name}_losses", data=np.array(losses_seen, dtype=np.float64))
+                m.eval()
+                with torch.no_grad():
+                    g.create_dataset(f"{opt_name}_eval_logits", data=m(x).numpy())
     print("wrote", path)
 
 

@@ -19,6 +19,8 @@ final class Conv2dTests: XCTestCase {
         let ref = Reference.conv2dForward(x, shape, w, outChannels: o, bias: biasValues, win, groups: groups)
         XCTAssertEqual(r.yShape, [n, o, win.outputSize(h), win.outputSize(h)], file: file, line: line)
         LayerCheck.assertClose(r.y, ref, "forward", file: file, line: line)
+        let eval = conv.forward(Tensor(shape: shape, values: x), mode: .eval).toArray()
+        LayerCheck.assertClose(eval, ref, "evaluation forward", file: file, line: line)
         let g = Reference.conv2dBackward(x, shape, w, outChannels: o, dyUsed, win, groups: groups)
         LayerCheck.assertClose(r.dx, g.dx, "dx", file: file, line: line)
         LayerCheck.assertClose(b.store.gradArray("conv.weight")!, g.dw, "dw", file: file, line: line)

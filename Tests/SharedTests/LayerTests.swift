@@ -55,6 +55,31 @@ final class LayerTests: XCTestCase {
         LayerCheck.assertClose(b.store.gradArray("bn.bias")!, g.dbeta, "dbeta")
     }
 
+    /// Evaluation folds the norm into the convolution; it must equal running the two layers,
+    /// and follow parameter changes (the folded weights are cached by store version).
+    func testConvBNFoldedEvaluationEqualsConvThenNorm() {
+        for relu in [false, true] {
+            let b = ModelBuilder(seed: 9)
+            let conv = Conv2d(b, "c", 8, 16, kernel: 3, stride: 2, padding: 1)
+            let norm = BatchNorm(b, "n", 16, fusedReLU: relu)
+            let block = ConvBN(conv, norm)
+            b.store.finalize()
+            let shape = [4, 8, 9, 9]
+            let x = Tensor(shape: shape, values: LayerCheck.random(shape.reduce(1, *), seed: 1, scale: 2))
+            for _ in 0..<3 { _ = block.forward(x, mode: .train) }  // move the running statistics
+            try! b.store.set("n.weight", LayerCheck.random(16, seed: 2).map { 1 + 0.3 * $0 })
+            let separate = norm.forward(conv.forward(x, mode: .eval), mode: .eval).toArray()
+            let folded = block.forward(x, mode: .eval).toArray()
+            LayerCheck.assertClose(folded, separate, "relu \(relu)")
+            XCTAssertEqual(relu, folded.allSatisfy { $0 >= 0 })
+            // A parameter update must reach the next evaluation.
+            try! b.store.set("c.bias", [Float](repeating: 1, count: 16))
+            let again = block.forward(x, mode: .eval).toArray()
+            LayerCheck.assertClose(again, norm.forward(conv.forward(x, mode: .eval), mode: .eval).toArray(), "after update, relu \(relu)")
+            XCTAssertNotEqual(again, folded)
+        }
+    }
+
     func testReLU() {
         let shape = [2, 3, 4, 4]
         let x = LayerCheck.random(96, seed: 1)
@@ -77,6 +102,8 @@ final class LayerTests: XCTestCase {
             let r = LayerCheck.run(layer, store: store, x: x, shape: shape) { dy = LayerCheck.random($0.reduce(1, *), seed: 4); return dy }
             let win = Reference.Window(kernel: k, stride: s, padding: p)
             XCTAssertEqual(r.yShape, [shape[0], shape[1], win.outputSize(shape[2]), win.outputSize(shape[3])])
+            let eval = layer.forward(Tensor(shape: shape, values: x), mode: .eval).toArray()
+            LayerCheck.assertClose(eval, r.y, "evaluation forward \(shape)")
             if kind == .max {
                 LayerCheck.assertClose(r.y, Reference.maxPoolForward(x, shape, win).y, "max forward \(shape)")
                 LayerCheck.assertClose(r.dx, Reference.maxPoolBackward(x, shape, win, dy), "max dx \(shape)")

@@ -102,6 +102,21 @@ final class PyTorchFixtureTests: XCTestCase {
 
     // MARK: - Training trajectories
 
+    /// Evaluation mode (running statistics, norms folded into convolutions) against PyTorch's
+    /// eval() after one training-mode forward from the same weights.
+    func testEvaluationLogitsMatchPyTorch() throws {
+        let f = try fixture("trajectories.h5")
+        let x = try f.read("x", as: Float.self)
+        for name in ["cnn5", "resnet8"] {
+            let model = try ModelRegistry.make(name, inputShape: [1, 28, 28], numClasses: 10, options: ModelOptions(dropoutRate: 0))
+            for entry in model.store.entries { try model.store.set(entry.name, try floats(f, "\(name)/initial/\(entry.name)")) }
+            let input = Tensor(shape: x.shape, values: x.values)
+            _ = model.forward(input, mode: .train)
+            let eval = model.forward(input, mode: .eval).toArray()
+            LayerCheck.assertClose(eval, try floats(f, "\(name)/eval_logits_after_one_forward"), "\(name) evaluation logits")
+        }
+    }
+
     func testTenStepsOfSGDAndAdamFollowPyTorchsLossTrajectory() throws {
         let f = try fixture("trajectories.h5")
         let x = try f.read("x", as: Float.self)
@@ -132,6 +147,10 @@ final class PyTorchFixtureTests: XCTestCase {
                 for (i, (a, e)) in zip(losses, expected).enumerated() {
                     XCTAssertEqual(a, e, accuracy: 1e-3 * abs(e), "\(name) \(optimizer) step \(i + 1): \(losses) vs \(expected)")
                 }
+                // Evaluation after the 10 steps: the weights carry the trajectory's float drift,
+                // so this tolerance is looser than the one-forward check below.
+                let eval = model.forward(input, mode: .eval).toArray()
+                LayerCheck.assertClose(eval, try floats(f, "\(name)/\(optimizer)_eval_logits"), tolerance: 5e-3, "\(name) \(optimizer) evaluation logits")
             }
         }
     }

@@ -62,6 +62,7 @@ public final class BatchNorm: Layer {
         }
         let train = forward(dnnl_forward_training, flags)
         let eval = forward(dnnl_forward_inference, flags | dnnl_use_global_stats.rawValue)
+        precondition(eval.desc(dnnl_query_dst_md) == train.desc(dnnl_query_dst_md), "batch norm layouts differ between modes")
         var bd = dnnl_batch_normalization_desc_t()
         dnnlCheck(dnnl_batch_normalization_backward_desc_init(&bd, dnnl_backward, &data, &data, epsilon, flags), "batch norm backward desc")
         return Plan(train: train, eval: eval, backward: Primitive(op: &bd, hint: train, what: "batch norm backward"), fused: fusedReLU)
@@ -100,6 +101,15 @@ public final class BatchNorm: Layer {
             rv[c] = (1 - momentum) * rv[c] + momentum * variance.floats[c] * unbias
         }
         store.value(batchesTracked)[0] += 1
+        store.version &+= 1
+    }
+
+    /// The evaluation-mode affine map y = scale * x + shift per channel, from the running
+    /// statistics: what a preceding convolution folds into its weights.
+    func evaluationScaleShift() -> (scale: [Float], shift: [Float]) {
+        let g = store.value(weight), b = store.value(bias), rm = store.value(runningMean), rv = store.value(runningVar)
+        let scale = (0..<channels).map { g[$0] / (rv[$0] + epsilon).squareRoot() }
+        return (scale, (0..<channels).map { b[$0] - rm[$0] * scale[$0] })
     }
 
     public func backward(_ dy: Tensor) -> Tensor {

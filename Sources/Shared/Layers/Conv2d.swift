@@ -12,6 +12,8 @@ public final class Conv2d: Layer {
     let store: ParameterStore
     let weight: ParameterStore.Slot
     let bias: ParameterStore.Slot?
+    /// Evaluation primitives with a folded BatchNorm (Conv2d+Folded.swift), by input shape.
+    var foldedPlans: [[Int]: FoldedPlan] = [:]
 
     /// Primitives and buffers for one input shape.
     private final class Plan {
@@ -64,23 +66,25 @@ public final class Conv2d: Layer {
     /// Output spatial size for an input size (PyTorch's floor formula).
     public func outputSize(_ size: Int) -> Int { (size + 2 * padding - kernel) / stride + 1 }
 
-    private var weightDims: [Int] {
+    var weightDims: [Int] {
         groups == 1 ? [outChannels, inChannels, kernel, kernel]
             : [groups, outChannels / groups, inChannels / groups, kernel, kernel]
     }
 
-    private func makePlan(_ inputDims: [Int]) -> Plan {
+    /// Output dims, strides and paddings for an input shape. The right padding makes oneDNN's
+    /// size formula give PyTorch's floor output size.
+    func geometry(_ inputDims: [Int]) -> (outDims: [Int], strides: [Int64], padL: [Int64], padR: [Int64]) {
         let (n, h, w) = (inputDims[0], inputDims[2], inputDims[3])
         let outDims = [n, outChannels, outputSize(h), outputSize(w)]
-        var src = MemoryDesc.any(inputDims).raw, dst = MemoryDesc.any(outDims).raw
+        let padR = [Int64((outDims[2] - 1) * stride + kernel - h - padding), Int64((outDims[3] - 1) * stride + kernel - w - padding)]
+        return (outDims, [Int64(stride), Int64(stride)], [Int64(padding), Int64(padding)], padR)
+    }
+
+    private func makePlan(_ inputDims: [Int]) -> Plan {
+        let g = geometry(inputDims)
+        var src = MemoryDesc.any(inputDims).raw, dst = MemoryDesc.any(g.outDims).raw
         var wts = MemoryDesc.any(weightDims).raw, bia = MemoryDesc.plain([outChannels]).raw
-        let strides: [Int64] = [Int64(stride), Int64(stride)]
-        let pad: [Int64] = [Int64(padding), Int64(padding)]
-        // Right padding that makes oneDNN's size formula give PyTorch's floor output size.
-        let padR: [Int64] = [
-            Int64((outDims[2] - 1) * stride + kernel - h - padding),
-            Int64((outDims[3] - 1) * stride + kernel - w - padding),
-        ]
+        let (strides, pad, padR) = (g.strides, g.padL, g.padR)
         func forward(_ prop: dnnl_prop_kind_t) -> Primitive {
             var d = dnnl_convolution_desc_t()
             withOptionalPointer(bias != nil ? bia : nil) { biasPtr in
@@ -90,6 +94,11 @@ public final class Conv2d: Layer {
             return Primitive(op: &d, what: "conv forward")
         }
         let fwd = forward(dnnl_forward_training)
+        // Inference uses the training primitive's layouts, so the buffers and adapters of one
+        // plan serve both modes (oneDNN may otherwise choose other layouts for inference).
+        src = fwd.desc(dnnl_query_src_md).raw
+        dst = fwd.desc(dnnl_query_dst_md).raw
+        wts = fwd.desc(dnnl_query_weights_md).raw
         let inf = forward(dnnl_forward_inference)
         // Gradients share their tensors' layouts: diff_src = src, diff_dst = dst.
         var fsrc = fwd.desc(dnnl_query_src_md).raw, fdst = fwd.desc(dnnl_query_dst_md).raw
@@ -109,7 +118,7 @@ public final class Conv2d: Layer {
     }
 
     /// Floating-point operations of the last forward pass (2 per multiply-add).
-    public private(set) var lastForwardFLOPs = 0
+    public internal(set) var lastForwardFLOPs = 0
 
     public func forward(_ x: Tensor, mode: Mode) -> Tensor {
         let dims = x.shape

@@ -24,6 +24,9 @@ public final class ParameterStore {
     public private(set) var parameterCount = 0
     public private(set) var bufferCount = 0
     public private(set) var isFinal = false
+    /// Changes whenever values or buffers change (optimizer step, BN statistics, `set`), so
+    /// layers can cache what they derive from them (folded evaluation weights).
+    public internal(set) var version = 0
 
     public private(set) var values: UnsafeMutablePointer<Float>!
     public private(set) var grads: UnsafeMutablePointer<Float>!
@@ -101,6 +104,7 @@ public final class ParameterStore {
             throw PipelineError("'\(name)' has shape \(entries[slot].shape), not \(newValues.count) values")
         }
         newValues.withUnsafeBufferPointer { value(slot).update(from: $0.baseAddress!, count: newValues.count) }
+        version &+= 1
     }
 
     /// Number of trainable scalars (what PyTorch's `sum(p.numel() for p in parameters())` counts).

@@ -45,6 +45,7 @@ public final class Pool2d: Layer {
             return Primitive(op: &d, what: "pooling forward")
         }
         let fwd = forward(dnnl_forward_training)
+        dst = fwd.desc(dnnl_query_dst_md).raw  // inference writes the training layout too
         var fdst = fwd.desc(dnnl_query_dst_md).raw
         var bd = dnnl_pooling_v2_desc_t()
         dnnlCheck(dnnl_pooling_v2_backward_desc_init(&bd, alg, &src, &fdst, s, k, dil, padL, padL), "pooling backward desc")

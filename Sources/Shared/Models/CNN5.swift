@@ -10,8 +10,9 @@ enum CNN5 {
         var layers: [Layer] = []
         var (channels, size) = (inputShape[0], inputShape[1])
         for (i, width) in [c, 2 * c, 4 * c].enumerated() {
-            layers += [Conv2d(b, "conv\(i + 1)", channels, width, kernel: 3, padding: 1),
-                       BatchNorm(b, "bn\(i + 1)", width, fusedReLU: true), Pool2d(.max, kernel: 2)]
+            layers += [ConvBN(Conv2d(b, "conv\(i + 1)", channels, width, kernel: 3, padding: 1),
+                              BatchNorm(b, "bn\(i + 1)", width, fusedReLU: true)),
+                       Pool2d(.max, kernel: 2)]
             channels = width
             size /= 2
         }

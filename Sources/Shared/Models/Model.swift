@@ -44,6 +44,7 @@ public final class Model {
         switch layer {
         case let s as Sequential: return [s] + s.layers.flatMap { flatten($0) }
         case let r as Residual: return [r] + flatten(r.main) + (r.shortcut.map { flatten($0) } ?? [])
+        case let c as ConvBN: return [c, c.conv, c.norm]
         default: return [layer]
         }
     }

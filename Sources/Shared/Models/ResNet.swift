@@ -7,8 +7,8 @@ enum CIFARResNet {
         precondition((depth - 2) % 6 == 0, "CIFAR ResNet depth must be 6n + 2")
         let b = ModelBuilder(seed: o.seed)
         let blocks = (depth - 2) / 6
-        var layers: [Layer] = [Conv2d(b, "conv1", inputShape[0], widths[0], kernel: 3, padding: 1, bias: false, init: .kaimingNormalFanOut),
-                               BatchNorm(b, "bn1", widths[0], fusedReLU: true)]
+        var layers: [Layer] = [ConvBN(Conv2d(b, "conv1", inputShape[0], widths[0], kernel: 3, padding: 1, bias: false, init: .kaimingNormalFanOut),
+                                      BatchNorm(b, "bn1", widths[0], fusedReLU: true))]
         var inPlanes = widths[0]
         for stage in 0..<3 {
             let planes = widths[stage + 1]
@@ -16,17 +16,15 @@ enum CIFARResNet {
                 let stride = (i == 0 && stage > 0) ? 2 : 1
                 let p = "layer\(stage + 1).\(i)"
                 let main = Sequential([
-                    Conv2d(b, p + ".conv1", inPlanes, planes, kernel: 3, stride: stride, padding: 1, bias: false, init: .kaimingNormalFanOut),
-                    BatchNorm(b, p + ".bn1", planes, fusedReLU: true),
-                    Conv2d(b, p + ".conv2", planes, planes, kernel: 3, padding: 1, bias: false, init: .kaimingNormalFanOut),
-                    BatchNorm(b, p + ".bn2", planes),
+                    ConvBN(Conv2d(b, p + ".conv1", inPlanes, planes, kernel: 3, stride: stride, padding: 1, bias: false, init: .kaimingNormalFanOut),
+                           BatchNorm(b, p + ".bn1", planes, fusedReLU: true)),
+                    ConvBN(Conv2d(b, p + ".conv2", planes, planes, kernel: 3, padding: 1, bias: false, init: .kaimingNormalFanOut),
+                           BatchNorm(b, p + ".bn2", planes)),
                 ])
                 var shortcut: Layer?
                 if stride != 1 || inPlanes != planes {
-                    shortcut = Sequential([
-                        Conv2d(b, p + ".downsample.0", inPlanes, planes, kernel: 1, stride: stride, bias: false, init: .kaimingNormalFanOut),
-                        BatchNorm(b, p + ".downsample.1", planes),
-                    ])
+                    shortcut = ConvBN(Conv2d(b, p + ".downsample.0", inPlanes, planes, kernel: 1, stride: stride, bias: false, init: .kaimingNormalFanOut),
+                                      BatchNorm(b, p + ".downsample.1", planes))
                 }
                 layers.append(Residual(main, shortcut: shortcut, reluAfter: true))
                 inPlanes = planes
@@ -43,23 +41,23 @@ enum CIFARResNet {
 enum ResNet18 {
     static func make(_ inputShape: [Int], _ numClasses: Int, _ o: ModelOptions) -> Model {
         let b = ModelBuilder(seed: o.seed)
-        var layers: [Layer] = [Conv2d(b, "conv1", inputShape[0], 64, kernel: 3, padding: 1, bias: false),
-                               BatchNorm(b, "bn1", 64, fusedReLU: true)]
+        var layers: [Layer] = [ConvBN(Conv2d(b, "conv1", inputShape[0], 64, kernel: 3, padding: 1, bias: false),
+                                      BatchNorm(b, "bn1", 64, fusedReLU: true))]
         var inPlanes = 64
         for (stage, planes) in [64, 128, 256, 512].enumerated() {
             for i in 0..<2 {
                 let stride = (i == 0 && stage > 0) ? 2 : 1
                 let p = "layer\(stage + 1).\(i)"
                 let main = Sequential([
-                    Conv2d(b, p + ".conv1", inPlanes, planes, kernel: 3, stride: stride, padding: 1, bias: false),
-                    BatchNorm(b, p + ".bn1", planes, fusedReLU: true),
-                    Conv2d(b, p + ".conv2", planes, planes, kernel: 3, padding: 1, bias: false),
-                    BatchNorm(b, p + ".bn2", planes),
+                    ConvBN(Conv2d(b, p + ".conv1", inPlanes, planes, kernel: 3, stride: stride, padding: 1, bias: false),
+                           BatchNorm(b, p + ".bn1", planes, fusedReLU: true)),
+                    ConvBN(Conv2d(b, p + ".conv2", planes, planes, kernel: 3, padding: 1, bias: false),
+                           BatchNorm(b, p + ".bn2", planes)),
                 ])
                 var shortcut: Layer?
                 if stride != 1 || inPlanes != planes {
-                    shortcut = Sequential([Conv2d(b, p + ".shortcut.0", inPlanes, planes, kernel: 1, stride: stride, bias: false),
-                                           BatchNorm(b, p + ".shortcut.1", planes)])
+                    shortcut = ConvBN(Conv2d(b, p + ".shortcut.0", inPlanes, planes, kernel: 1, stride: stride, bias: false),
+                                      BatchNorm(b, p + ".shortcut.1", planes))
                 }
                 layers.append(Residual(main, shortcut: shortcut, reluAfter: true))
                 inPlanes = planes

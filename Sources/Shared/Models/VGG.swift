@@ -17,9 +17,9 @@ enum VGG {
         for (i, block) in cfg.enumerated() {
             var index = 0
             for width in block {
-                layers.append(Conv2d(b, "block\(i).\(index)", channels, width, kernel: 3, padding: 1,
-                                     init: .kaimingNormalFanOut, biasInit: .constant(0)))
-                layers.append(BatchNorm(b, "block\(i).\(index + 1)", width, fusedReLU: true))
+                layers.append(ConvBN(Conv2d(b, "block\(i).\(index)", channels, width, kernel: 3, padding: 1,
+                                            init: .kaimingNormalFanOut, biasInit: .constant(0)),
+                                     BatchNorm(b, "block\(i).\(index + 1)", width, fusedReLU: true)))
                 index += 3
                 channels = width
             }

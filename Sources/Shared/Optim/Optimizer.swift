@@ -70,5 +70,6 @@ public final class Optimizer {
             }
         }
         step += 1
+        store.version &+= 1
     }
 }

@@ -10,9 +10,9 @@ public final class Primitive {
 
     /// Creates the primitive for an operation descriptor (`op` points to a dnnl_*_desc_t).
     /// `hint` is the forward primitive descriptor that backward primitives require.
-    init(op: UnsafeRawPointer, hint: Primitive? = nil, what: String) {
+    init(op: UnsafeRawPointer, hint: Primitive? = nil, attributes: PostOps? = nil, what: String) {
         var pd: dnnl_primitive_desc_t?
-        dnnlCheck(dnnl_primitive_desc_create(&pd, op, nil, DNNL.shared.engine, hint?.pd), "\(what) descriptor")
+        dnnlCheck(dnnl_primitive_desc_create(&pd, op, attributes?.attr, DNNL.shared.engine, hint?.pd), "\(what) descriptor")
         var prim: dnnl_primitive_t?
         dnnlCheck(dnnl_primitive_create(&prim, pd), "\(what) primitive")
         self.pd = pd!
@@ -99,4 +99,24 @@ final class LayoutAdapter {
         plan!.run(from: x, to: out)
         return out
     }
+}
+
+/// Primitive attributes with post-ops: operations oneDNN applies to a result before writing
+/// it, saving a pass over memory.
+final class PostOps {
+    let attr: dnnl_primitive_attr_t
+
+    /// `relu`: max(result, 0) on the way out.
+    init(relu: Bool) {
+        var a: dnnl_primitive_attr_t?
+        dnnlCheck(dnnl_primitive_attr_create(&a), "primitive_attr_create")
+        var ops: dnnl_post_ops_t?
+        dnnlCheck(dnnl_post_ops_create(&ops), "post_ops_create")
+        if relu { dnnlCheck(dnnl_post_ops_append_eltwise(ops, 1, dnnl_eltwise_relu, 0, 0), "post_ops_append_eltwise") }
+        dnnlCheck(dnnl_primitive_attr_set_post_ops(a, ops), "primitive_attr_set_post_ops")
+        dnnl_post_ops_destroy(ops)
+        attr = a!
+    }
+
+    deinit { dnnl_primitive_attr_destroy(attr) }
 }
