@@ -174,11 +174,65 @@ class VGG(nn.Module):
         return self.classifier(F.adaptive_avg_pool2d(x, 1).flatten(1))
 
 
+class InvertedResidual(nn.Module):
+    def __init__(self, inp, oup, stride, expand_ratio):
+        super().__init__()
+        self.use_res_connect = stride == 1 and inp == oup
+        h = inp * expand_ratio
+        self.conv = nn.Sequential(
+            nn.Conv2d(inp, h, 1, 1, 0, bias=False), nn.BatchNorm2d(h), nn.ReLU(inplace=True),
+            nn.Conv2d(h, h, 3, stride, 1, groups=h, bias=False), nn.BatchNorm2d(h), nn.ReLU(inplace=True),
+            nn.Conv2d(h, oup, 1, 1, 0, bias=False), nn.BatchNorm2d(oup),
+        )
+
+    def forward(self, x):
+        return x + self.conv(x) if self.use_res_connect else self.conv(x)
+
+
+class MobileNetV2(nn.Module):
+    """RepDistiller's mobile_half: expansion 6, width 0.5, global average pooling."""
+
+    def __init__(self, in_channels=1, num_classes=10, T=6, width_mult=0.5):
+        super().__init__()
+        setting = [[1, 16, 1, 1], [T, 24, 2, 1], [T, 32, 3, 2], [T, 64, 4, 2], [T, 96, 3, 1], [T, 160, 3, 2], [T, 320, 1, 1]]
+        c = int(32 * width_mult)
+        self.conv1 = nn.Sequential(nn.Conv2d(in_channels, c, 3, 2, 1, bias=False), nn.BatchNorm2d(c), nn.ReLU(inplace=True))
+        self.blocks = nn.ModuleList([])
+        for t, ch, n, s in setting:
+            out = int(ch * width_mult)
+            layers = []
+            for stride in [s] + [1] * (n - 1):
+                layers.append(InvertedResidual(c, out, stride, t))
+                c = out
+            self.blocks.append(nn.Sequential(*layers))
+        self.conv2 = nn.Sequential(nn.Conv2d(c, 1280, 1, 1, 0, bias=False), nn.BatchNorm2d(1280), nn.ReLU(inplace=True))
+        self.classifier = nn.Sequential(nn.Linear(1280, num_classes))
+        for m in self.modules():
+            if isinstance(m, nn.Conv2d):
+                n = m.kernel_size[0] * m.kernel_size[1] * m.out_channels
+                m.weight.data.normal_(0, math.sqrt(2.0 / n))
+            elif isinstance(m, nn.BatchNorm2d):
+                m.weight.data.fill_(1)
+                m.bias.data.zero_()
+            elif isinstance(m, nn.Linear):
+                m.weight.data.normal_(0, 0.01)
+                m.bias.data.zero_()
+
+    def forward(self, x):
+        out = self.conv1(x)
+        for b in self.blocks:
+            out = b(out)
+        out = self.conv2(out)
+        return self.classifier(F.adaptive_avg_pool2d(out, 1).flatten(1))
+
+
 def build(name, in_channels=1, size=28, num_classes=10, **kw):
     if name == "cnn5":
         return CNN5(in_channels, size, num_classes, **kw)
     if name == "resnet18":
         return ResNet18(in_channels, num_classes)
+    if name == "mobilenetv2":
+        return MobileNetV2(in_channels, num_classes)
     if name in VGG_CFG:
         return VGG(VGG_CFG[name], in_channels, num_classes)
     if name.startswith("resnet"):
@@ -190,4 +244,4 @@ def build(name, in_channels=1, size=28, num_classes=10, **kw):
 
 
 NAMES = ["cnn5", "resnet8", "resnet14", "resnet20", "resnet32", "resnet56", "resnet110", "resnet8x4",
-         "resnet32x4", "resnet18", "vgg8", "vgg11", "vgg13", "vgg16"]
+         "resnet32x4", "resnet18", "vgg8", "vgg11", "vgg13", "vgg16", "mobilenetv2"]

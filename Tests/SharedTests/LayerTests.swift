@@ -80,6 +80,24 @@ final class LayerTests: XCTestCase {
         }
     }
 
+    /// Option A: every second pixel, channels zero-padded on both sides.
+    func testZeroPadShortcut() {
+        let shape = [2, 4, 5, 5]
+        let x = LayerCheck.random(shape.reduce(1, *), seed: 1)
+        var dy: [Float] = []
+        let r = LayerCheck.run(ZeroPadShortcut(inChannels: 4, outChannels: 8), store: ParameterStore(), x: x, shape: shape) {
+            dy = LayerCheck.random($0.reduce(1, *), seed: 2); return dy
+        }
+        XCTAssertEqual(r.yShape, [2, 8, 3, 3])
+        var expected = [Float](repeating: 0, count: 2 * 8 * 9), expectedDx = [Float](repeating: 0, count: x.count)
+        for n in 0..<2 { for c in 0..<4 { for i in 0..<3 { for j in 0..<3 {
+            let o = ((n * 8 + c + 2) * 3 + i) * 3 + j, s = ((n * 4 + c) * 5 + 2 * i) * 5 + 2 * j
+            expected[o] = x[s]; expectedDx[s] = dy[o]
+        } } } }
+        XCTAssertEqual(r.y, expected)
+        XCTAssertEqual(r.dx, expectedDx)
+    }
+
     func testReLU() {
         let shape = [2, 3, 4, 4]
         let x = LayerCheck.random(96, seed: 1)
