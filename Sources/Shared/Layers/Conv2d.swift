@@ -99,7 +99,7 @@ public final class Conv2d: Layer {
         src = fwd.desc(dnnl_query_src_md).raw
         dst = fwd.desc(dnnl_query_dst_md).raw
         wts = fwd.desc(dnnl_query_weights_md).raw
-        let inf = forward(dnnl_forward_inference)
+        let inf = forward(dnnl_forward_training)  // see Conv2d+Folded.swift: faster than forward_inference
         // Gradients share their tensors' layouts: diff_src = src, diff_dst = dst.
         var fsrc = fwd.desc(dnnl_query_src_md).raw, fdst = fwd.desc(dnnl_query_dst_md).raw
         var anyW = MemoryDesc.any(weightDims).raw
