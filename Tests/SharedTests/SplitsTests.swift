@@ -48,24 +48,25 @@ final class SplitsTests: XCTestCase {
         }
     }
 
-    func testSubsetIsStratifiedAndSeeded() throws {
+    func testSubsetIsStratifiedSeededAndIndexesTheTrainSplit() throws {
         let data = unevenDataset()
-        let s = try DatasetSplits(officialTrain: data, officialTest: data, valCount: 100, subsetFraction: 0.25, seed: 3)
-        XCTAssertEqual(s.train.count, 225)
-        XCTAssert(Set(s.trainSourceIndices).isDisjoint(with: s.valSourceIndices))
-        let rest = try DatasetSplits(officialTrain: data, officialTest: data, valCount: 100, seed: 3)
-        XCTAssertEqual(s.valSourceIndices, rest.valSourceIndices, "the subset does not change validation")
-        for c in 0..<10 {
-            let share = Double(rest.train.classCounts()[c]) / 4
-            XCTAssertLessThanOrEqual(abs(Double(s.train.classCounts()[c]) - share), 1.0)
-        }
+        let s = try DatasetSplits(officialTrain: data, officialTest: data, valCount: 100, seed: 3)
+        let subset = try s.subsetIndices(fraction: 0.25)
+        XCTAssertEqual(subset.count, 225)
+        XCTAssertEqual(subset, try s.subsetIndices(fraction: 0.25), "seeded")
+        XCTAssertEqual(subset, subset.sorted())
+        XCTAssert(subset.allSatisfy { $0 < s.train.count })
+        XCTAssertEqual(try s.subsetIndices(fraction: 1), Array(0..<s.train.count))
+        let counts = s.train.subset(subset).classCounts()
+        for c in 0..<10 { XCTAssertLessThanOrEqual(abs(Double(counts[c]) - Double(s.train.classCounts()[c]) / 4), 1.0) }
+        XCTAssertThrowsError(try s.subsetIndices(fraction: 0))
+        XCTAssertThrowsError(try s.subsetIndices(fraction: 1.5))
     }
 
     func testOutOfRangeSettingsAreErrors() {
         let data = unevenDataset()
         XCTAssertThrowsError(try DatasetSplits(officialTrain: data, officialTest: data, valCount: 1000, seed: 1))
-        XCTAssertThrowsError(try DatasetSplits(officialTrain: data, officialTest: data, subsetFraction: 0, seed: 1))
-        XCTAssertThrowsError(try DatasetSplits(officialTrain: data, officialTest: data, subsetFraction: 1.5, seed: 1))
+        XCTAssertThrowsError(try DatasetSplits(officialTrain: data, officialTest: data, valCount: -1, seed: 1))
     }
 
     func testBatchSamplerCoversEveryIndexOncePerEpochAndReshuffles() {

@@ -5,9 +5,10 @@ public enum SplitName: String, CaseIterable, Codable, Sendable {
 
 /// Train / validation / test, carved deterministically from a dataset's official sets.
 ///
-/// `val` is a seeded, stratified hold-out from the official training set; `train` is the rest,
-/// optionally reduced to a seeded, stratified `subsetFraction`. Both keep the official file
-/// order (their "canonical order"), which is the row order of every logits file.
+/// `val` is a seeded, stratified hold-out from the official training set; `train` is all the
+/// rest. Both keep the official file order (their "canonical order"), which is the row order of
+/// every logits file. A run that trains on a fraction of `train` takes `subsetIndices`, so its
+/// samples keep their row numbers in the teacher's logits.
 public struct DatasetSplits: Sendable {
     public let train: Dataset
     public let val: Dataset
@@ -16,35 +17,38 @@ public struct DatasetSplits: Sendable {
     public let trainSourceIndices: [Int]
     /// Row of each `val` sample in the official training file.
     public let valSourceIndices: [Int]
+    public let seed: UInt64
 
     /// - Parameters:
     ///   - valCount: size of the hold-out (0 for none).
-    ///   - subsetFraction: fraction of the remaining training samples to keep, in (0, 1].
     ///   - seed: the split seed; the same seed gives the same splits on any machine.
-    public init(officialTrain: Dataset, officialTest: Dataset, valCount: Int = 5000,
-                subsetFraction: Double = 1.0, seed: UInt64) throws {
+    public init(officialTrain: Dataset, officialTest: Dataset, valCount: Int = 5000, seed: UInt64) throws {
         guard valCount >= 0, valCount < officialTrain.count else {
             throw PipelineError("validation size \(valCount) must be in 0..<\(officialTrain.count) (the training set's size)")
-        }
-        guard subsetFraction > 0, subsetFraction <= 1 else {
-            throw PipelineError("subset fraction \(subsetFraction) must be in (0, 1]")
         }
         var rng = SeededRNG(seed: seed, stream: 0x5EED_0001)
         let all = Array(0..<officialTrain.count)
         let valIdx = Stratified.sample(all, labels: officialTrain.labels, count: valCount,
                                        numClasses: officialTrain.numClasses, rng: &rng)
         let inVal = Set(valIdx)
-        var rest = all.filter { !inVal.contains($0) }
-        if subsetFraction < 1 {
-            let keep = max(1, Int((Double(rest.count) * subsetFraction).rounded()))
-            rest = Stratified.sample(rest, labels: officialTrain.labels, count: keep,
-                                     numClasses: officialTrain.numClasses, rng: &rng)
-        }
+        let rest = all.filter { !inVal.contains($0) }
         self.trainSourceIndices = rest
         self.valSourceIndices = valIdx
         self.train = officialTrain.subset(rest)
         self.val = officialTrain.subset(valIdx)
         self.test = officialTest
+        self.seed = seed
+    }
+
+    /// A seeded, stratified `fraction` of `train`, as ascending row numbers of `train`
+    /// (all rows for fraction 1).
+    public func subsetIndices(fraction: Double) throws -> [Int] {
+        guard fraction > 0, fraction <= 1 else { throw PipelineError("subset fraction \(fraction) must be in (0, 1]") }
+        let all = Array(0..<train.count)
+        guard fraction < 1 else { return all }
+        var rng = SeededRNG(seed: seed, stream: 0x5EED_0002)
+        let keep = max(1, Int((Double(train.count) * fraction).rounded()))
+        return Stratified.sample(all, labels: train.labels, count: keep, numClasses: train.numClasses, rng: &rng)
     }
 
     public subscript(_ split: SplitName) -> Dataset {
