@@ -15,13 +15,13 @@ TEACHER ?= experiments/teacher_resnet20
 STUDENT ?= experiments/student_cnn5_kd
 BASELINE ?= experiments/student_cnn5_scratch
 
-.PHONY: help deps deps-python build test fixtures bench demo teacher logits student baseline clean
+.PHONY: help deps deps-python build test fixtures bench demo teacher logits student baseline results clean
 
 help:
 	@echo "make deps      install the Debian packages the build needs ($(DEBIAN_PACKAGES))"
 	@echo "make build     release build of teacher-train, teacher-export, student-distill"
 	@echo "make test      unit and reference tests (swift test)"
-	@echo "make demo      the whole pipeline on a small subset of Fashion-MNIST"
+	@echo "make demo      the whole pipeline on a 20% subset of Fashion-MNIST, with a summary"
 	@echo "make teacher   TEACHER=dir   train a teacher"
 	@echo "make logits    TEACHER=dir   export the teacher's logits"
 	@echo "make student   STUDENT=dir   distil a student from cached logits"
@@ -76,7 +76,20 @@ student: build
 baseline: build
 	$(BIN)/student-distill --model-dir $(BASELINE)
 
-demo: teacher logits student baseline
+# The whole chain on a 20% stratified subset of Fashion-MNIST (a few minutes), then a summary.
+DEMO := experiments/demo
+demo: deps build
+	$(BIN)/teacher-train --model-dir $(DEMO)/teacher
+	$(BIN)/teacher-export --model-dir $(DEMO)/teacher
+	$(BIN)/student-distill --model-dir $(DEMO)/student_kd
+	$(BIN)/student-distill --model-dir $(DEMO)/student_scratch
+	@echo
+	@python3 scripts/summarize_runs.py $(DEMO)/teacher $(DEMO)/student_kd $(DEMO)/student_scratch
+
+# One line per run: make results RUNS="experiments/teacher_resnet20 experiments/student_cnn5_kd"
+RUNS ?= $(TEACHER) $(STUDENT) $(BASELINE)
+results:
+	@python3 scripts/summarize_runs.py $(RUNS)
 
 clean:
 	rm -rf .build

@@ -1,4 +1,5 @@
 import ArgumentParser
+import Foundation
 import Shared
 
 @main
@@ -11,7 +12,9 @@ struct TeacherExport: ParsableCommand {
         in canonical order without augmentation, and writes logits/<split>.h5: float32 logits \
         [N, K], int32 labels, int64 sample indices, stamped with the dataset fingerprint, so \
         student-distill can check that the logits belong to the data it trains on. Logits are \
-        raw (before softmax), so any temperature can be applied later.
+        raw (before softmax), so any temperature can be applied later. The train split is \
+        exported whole, whatever subset the teacher trained on, so students of any subset \
+        find their rows.
         """
     )
 
@@ -27,7 +30,49 @@ struct TeacherExport: ParsableCommand {
     @Option(name: .long, help: "Output folder for the logits files (default: MODEL_DIR/logits).")
     var out: String?
 
+    func validate() throws {
+        for s in splits.split(separator: ",") where SplitName(rawValue: String(s)) == nil {
+            throw ValidationError("unknown split '\(s)' in --splits; use train, val and test")
+        }
+    }
+
     func run() throws {
-        throw StageNotReady(stage: "teacher-export")
+        let setup = try RunSetup(runDir: modelDir)
+        let model = try setup.makeModel()
+        let checkpointPath = setup.path(checkpoint.fileName)
+        try Checkpoint.load(checkpointPath, into: model)
+        let checkpointHash = try Checkpoint.sha256(of: checkpointPath)
+        let outDir = out ?? setup.path("logits")
+        do {
+            try FileManager.default.createDirectory(atPath: outDir, withIntermediateDirectories: true)
+        } catch {
+            throw PipelineError(file: outDir, "cannot create the output folder")
+        }
+        let started = Date()
+        var exported = 0
+        for name in splits.split(separator: ",").map(String.init) {
+            let split = SplitName(rawValue: name)!
+            let data = setup.splits[split]
+            let t0 = Date()
+            let result = Evaluator(model: model, data: data, normalization: setup.normalization).run()
+            let meta = LogitsFile.Metadata(dataset: data.name, datasetFingerprint: data.fingerprint(), split: split,
+                                           numClasses: data.numClasses, teacherModel: setup.params.modelVersion,
+                                           checkpointSHA256: checkpointHash, teacherAccuracy: result.accuracy,
+                                           normalization: setup.normalization.summary)
+            let path = (outDir as NSString).appendingPathComponent("\(name).h5")
+            try LogitsFile(metadata: meta, logits: result.logits, labels: data.labels.map { Int32($0) }).write(to: path)
+            // The accuracy printed is recomputed from what was written.
+            let written = try LogitsFile.load(path, for: data, split: split)
+            let accuracy = LogitsFile.accuracy(logits: written.logits, labels: written.labels, classes: data.numClasses)
+            let seconds = Date().timeIntervalSince(t0)
+            print(String(format: "%@: %d samples, teacher accuracy %@, %.1f s (%.0f images/s) -> %@",
+                         name, data.count, percent(accuracy), seconds, Double(data.count) / max(seconds, 1e-9), path))
+            exported += data.count
+        }
+        let seconds = Date().timeIntervalSince(started)
+        try writeJSON(["seconds": seconds, "images": exported, "images_per_s": Double(exported) / max(seconds, 1e-9),
+                       "checkpoint": checkpointPath, "checkpoint_sha256": checkpointHash],
+                      to: (outDir as NSString).appendingPathComponent("export.json"))
+        print(String(format: "exported %d samples in %.1f s", exported, seconds))
     }
 }

@@ -3,20 +3,8 @@ import Foundation
 
 /// The three stages are real executables with helpful `--help`.
 final class CommandLineTests: XCTestCase {
-    /// The folder SwiftPM built the executables into (beside the test bundle).
-    private var productsFolder: URL {
-        var url = Bundle(for: Self.self).bundleURL
-        while url.pathExtension == "xctest" || url.lastPathComponent.hasSuffix(".xctest") { url.deleteLastPathComponent() }
-        return url
-    }
-
     private func runStage(_ name: String, _ args: [String]) throws -> (status: Int32, output: String) {
-        let exe = productsFolder.appendingPathComponent(name).path
-        guard FileManager.default.isExecutableFile(atPath: exe) else {
-            XCTFail("\(exe) was not built")
-            return (-1, "")
-        }
-        return try TestSupport.run(exe, args)
+        try TestSupport.stage(name, args)
     }
 
     func testEveryStageExplainsItselfInHelp() throws {

@@ -37,14 +37,9 @@ public struct Normalization: Codable, Equatable, Sendable {
         return Normalization(mean: mean, std: std)
     }
 
-    /// A short description, stamped into logits files: "mean=[0.2860] std=[0.3530]".
+    /// Stamped into logits files at full float precision, e.g. "mean=[0.28604063] std=[0.35302424]".
     public var summary: String {
-        func list(_ v: [Float]) -> String { "[" + v.map { String(format4($0)) }.joined(separator: ",") + "]" }
+        func list(_ v: [Float]) -> String { "[" + v.map { "\($0)" }.joined(separator: ",") + "]" }
         return "mean=\(list(mean)) std=\(list(std))"
     }
-}
-
-func format4(_ x: Float) -> String {
-    let scaled = (Double(x) * 10000).rounded() / 10000
-    return String(scaled)
 }

@@ -40,6 +40,10 @@ public final class Conv2d: Layer {
     private let inputAdapter = LayoutAdapter()
     private let weightAdapter = LayoutAdapter()
     private let weightBackwardAdapter = LayoutAdapter()
+    /// Brings the input gradient back to the layout the input came in (the forward pass may
+    /// have reordered the input into the convolution's preferred layout).
+    private let gradientAdapter = LayoutAdapter()
+    private var givenInputDesc: MemoryDesc?
     private var diffWeightReorder: Reorder.Plan?
     private var savedInput: Tensor?
     private var output: Tensor?
@@ -127,6 +131,7 @@ public final class Conv2d: Layer {
             if let p = plans[dims] { plan = p } else { plan = makePlan(dims); plans[dims] = plan }
         }
         let input = inputAdapter.adapt(x, to: plan.source)
+        givenInputDesc = x.desc
         let weights = weightAdapter.adapt(Tensor(wrapping: store.value(weight), plan.plainWeights), to: plan.weightsForward)
         let out = layerOutput(&output, plan.output, mode)
         lastForwardFLOPs = 2 * out.count * (inChannels / groups) * kernel * kernel
@@ -164,7 +169,7 @@ public final class Conv2d: Layer {
         let weightsB = weightBackwardAdapter.adapt(Tensor(wrapping: store.value(weight), plan.plainWeights), to: plan.weightsBackward)
         let dx = Tensor(pooled: plan.source)
         plan.backwardData.execute([(DNNL_ARG_DIFF_DST, dy), (DNNL_ARG_WEIGHTS, weightsB), (DNNL_ARG_DIFF_SRC, dx)])
-        return dx
+        return gradientAdapter.adapt(dx, to: givenInputDesc ?? plan.source)
     }
 }
 

@@ -9,7 +9,7 @@ import Foundation
 /// by batch x classes instead, reproducing the classic repository's `nn.KLDivLoss()` default.
 /// alpha = 0 is plain cross-entropy (the scratch baseline) and needs no teacher logits.
 public struct DistillationLoss: Sendable {
-    public enum KLReduction: String, Codable, Sendable { case batchmean, mean }
+    public enum KLReduction: String, Codable, CaseIterable, Sendable { case batchmean, mean }
 
     public var alpha: Float
     public var temperature: Float

@@ -3,7 +3,7 @@ import Foundation
 /// Learning rate as a closed-form function of the epoch (so a resumed run needs only the
 /// epoch number), matching torch.optim.lr_scheduler stepped once per epoch.
 public struct LRSchedule: Codable, Equatable, Sendable {
-    public enum Kind: String, Codable, Sendable {
+    public enum Kind: String, Codable, CaseIterable, Sendable {
         /// The base rate throughout.
         case constant
         /// StepLR: times gamma every `stepSize` epochs.

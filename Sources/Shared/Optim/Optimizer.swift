@@ -5,7 +5,7 @@ import Foundation
 /// State (momentum buffers, Adam moments, step count) lives in flat arrays parallel to the
 /// arena, so checkpoints save it as three datasets.
 public final class Optimizer {
-    public enum Kind: String, Codable, Sendable { case sgd, adam, adamw }
+    public enum Kind: String, Codable, CaseIterable, Sendable { case sgd, adam, adamw }
 
     public let kind: Kind
     public var learningRate: Float
