@@ -25,8 +25,12 @@ final class PipelineTests: XCTestCase {
                     "teacher_logits": teacherDir + "/logits", "optimizer": "adam", "learning_rate": 1e-3].merging(extra) { $1 })
     }
 
+    /// Builds the shared fixture once per test process (BadInputTests uses it too) and removes
+    /// it when the process exits.
     override class func setUp() {
         super.setUp()
+        guard root.isEmpty else { return }
+        atexit { try? FileManager.default.removeItem(atPath: PipelineTests.root) }
         root = FileManager.default.temporaryDirectory.appendingPathComponent("kd-pipeline-\(UUID().uuidString)").path
         do {
             try FileManager.default.createDirectory(atPath: dataDir, withIntermediateDirectories: true)
@@ -39,11 +43,6 @@ final class PipelineTests: XCTestCase {
         } catch {
             setUpError = "\(error)"
         }
-    }
-
-    override class func tearDown() {
-        try? FileManager.default.removeItem(atPath: root)
-        super.tearDown()
     }
 
     override func setUpWithError() throws {
@@ -91,6 +90,21 @@ final class PipelineTests: XCTestCase {
         let s = try TestSupport.stage("student-distill", ["--model-dir", scratch])
         XCTAssertEqual(s.status, 0, s.output)
         XCTAssert(exists(scratch + "/best.h5") && exists(scratch + "/metrics_test_best_weights.json"))
+    }
+
+    /// h5py reads the checkpoint and logits as they are: the weights load into the PyTorch
+    /// definition with strict names and shapes, and reproduce the exported test logits.
+    func testPyTorchLoadsTheCheckpointAndReproducesTheLogits() throws {
+        guard (try? TestSupport.run("/usr/bin/python3", ["-c", "import torch, h5py"]).status) == 0 else {
+            throw XCTSkip("Debian's python3-torch and python3-h5py are not installed (make deps-python; CI installs them)")
+        }
+        let script = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+            .deletingLastPathComponent().appendingPathComponent("scripts/check_interop.py").path
+        let t = Self.teacherDir
+        let r = try TestSupport.run("/usr/bin/python3", [script, t + "/best.h5", t + "/logits/test.h5",
+                                                         Self.dataDir + "/t10k-images-idx3-ubyte.gz", "resnet8"])
+        XCTAssertEqual(r.status, 0, r.output)
+        XCTAssert(r.output.hasPrefix("ok"), r.output)
     }
 
     // MARK: - Resume
