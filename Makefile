@@ -51,7 +51,7 @@ deps-python:
 build:
 	$(SWIFT) build -c release
 
-test:
+test: deps
 	$(SWIFT) test
 
 fixtures: deps-python
