@@ -15,7 +15,7 @@ TEACHER ?= experiments/teacher_resnet20
 STUDENT ?= experiments/student_cnn5_kd
 BASELINE ?= experiments/student_cnn5_scratch
 
-.PHONY: help deps deps-python build test fixtures bench demo teacher logits student baseline results clean
+.PHONY: help deps deps-python build test fixtures bench demo teacher logits student baseline summary sweep results clean
 
 help:
 	@echo "make deps      install the Debian packages the build needs ($(DEBIAN_PACKAGES))"
@@ -27,6 +27,9 @@ help:
 	@echo "make student   STUDENT=dir   distil a student from cached logits"
 	@echo "make baseline  BASELINE=dir  train the student from scratch (alpha 0)"
 	@echo "make bench     Swift against PyTorch, training and inference images/s (needs deps-python)"
+	@echo "make sweep     SWEEP=dir     run every point of dir/sweep.json (resumable)"
+	@echo "make results   SWEEP=dir     results.md, results.csv and SVG pictures of a sweep"
+	@echo "make summary   RUNS=\"dirs\"   one line per finished run"
 	@echo "make fixtures  regenerate Tests/Fixtures with PyTorch and h5py (needs deps-python)"
 
 # Installs only what is missing, and says what it installs.
@@ -86,10 +89,19 @@ demo: deps build
 	@echo
 	@python3 scripts/summarize_runs.py $(DEMO)/teacher $(DEMO)/student_kd $(DEMO)/student_scratch
 
-# One line per run: make results RUNS="experiments/teacher_resnet20 experiments/student_cnn5_kd"
+# One line per run: make summary RUNS="experiments/teacher_resnet20 experiments/student_cnn5_kd"
 RUNS ?= $(TEACHER) $(STUDENT) $(BASELINE)
-results:
+summary:
 	@python3 scripts/summarize_runs.py $(RUNS)
+
+# A temperature x alpha sweep against one teacher export (run `make teacher logits` first).
+# Interrupted? Run it again: finished points are skipped, a stopped one resumes.
+SWEEP ?= experiments/sweep_cnn5_fashion
+sweep: build
+	$(BIN)/student-distill sweep $(SWEEP)
+
+results: build
+	$(BIN)/student-distill results $(SWEEP)
 
 clean:
 	rm -rf .build

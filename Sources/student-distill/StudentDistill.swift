@@ -8,13 +8,27 @@ struct StudentDistill: ParsableCommand {
         commandName: "student-distill",
         abstract: "Stage 3 of 3: train a small student CNN against a teacher's cached logits.",
         discussion: """
-        Reads MODEL_DIR/params.json and trains the student with Hinton's loss, \
+        Trains the student with Hinton's loss, \
         alpha * T^2 * KL(softmax(teacher/T) || softmax(student/T)) + (1 - alpha) * CE(student, label), \
         where alpha weighs the soft (teacher) term. The teacher's logits come from the files \
         teacher-export wrote; the teacher itself is never loaded, so a temperature x alpha sweep \
-        reuses one export. Each logits file is checked against the data first (format, dataset \
-        fingerprint, sample and class counts, labels, finite values). alpha = 0 trains the \
-        scratch baseline and needs no logits.
+        reuses one export. alpha = 0 trains the scratch baseline and needs no logits. \
+        'student-distill --model-dir DIR' trains one run ('train' is the default subcommand); \
+        'sweep' runs every point of a sweep.json, 'results' tabulates and draws them.
+        """,
+        subcommands: [Train.self, Sweep.self, Results.self],
+        defaultSubcommand: Train.self
+    )
+}
+
+struct Train: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Train one student from its run directory's params.json.",
+        discussion: """
+        Each logits file is checked against the data before training (format, dataset \
+        fingerprint, sample and class counts, labels row by row, finite values). Writes \
+        last.h5, best.h5, the metrics files, history.json and train.log beside params.json, \
+        then evaluates the best weights on the test split (with the teacher agreement).
         """
     )
 
@@ -28,33 +42,46 @@ struct StudentDistill: ParsableCommand {
     var restoreFile: RestorePoint?
 
     func run() throws {
-        let setup = try RunSetup(runDir: modelDir)
-        let p = setup.params
-        let folder = logits ?? p.teacherLogits.map { RunSetup.resolve($0, relativeTo: modelDir) }
-        guard p.alpha == 0 || folder != nil else {
-            throw PipelineError(file: setup.paramsPath, "key 'alpha' is \(p.alpha) but no teacher logits are given: set 'teacher_logits' or pass --logits")
-        }
-        // Check every file before training: a wrong one must stop the run, not skew it.
-        var files: [SplitName: LogitsFile] = [:]
-        if let folder {
-            for split in SplitName.allCases {
-                let path = (folder as NSString).appendingPathComponent("\(split.rawValue).h5")
-                guard FileManager.default.fileExists(atPath: path) else {
-                    if split == .train && p.alpha > 0 { throw PipelineError(file: path, "file not found (run teacher-export first)") }
-                    continue
-                }
-                files[split] = try LogitsFile.load(path, for: setup.splits[split], split: split)
-            }
-        }
-        let log = try RunLog(runDir: modelDir)
-        if let t = files[.train] {
-            log.info("Teacher logits: \(t.metadata.teacherModel) from \(folder!), checked against the data (train \(t.count) rows, teacher train accuracy \(percent(t.metadata.teacherAccuracy)))")
-        }
-        let trainer = try Trainer(setup: setup, log: log, teacherTrainLogits: files[.train]?.logits)
-        let outcome = try trainer.train(restore: restoreFile)
-        let test = try StageReport.testBestWeights(setup: setup, model: trainer.model, log: log, teacherTest: files[.test])
-        var summary = "student \(p.modelVersion) (alpha \(p.alpha), T \(p.temperature)): best validation accuracy \(percent(outcome.bestAccuracy)) (epoch \(outcome.bestEpoch + 1)), test accuracy \(percent(test.accuracy))"
-        if let a = test.agreement { summary += ", teacher agreement \(percent(a))" }
-        log.info(summary)
+        try StudentRun.run(modelDir: modelDir, logits: logits, restore: restoreFile)
+    }
+}
+
+struct Sweep: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Run every point of SWEEP_DIR/sweep.json against the one teacher export.",
+        discussion: """
+        Writes one child run directory per point (alpha_0.9_T_4_seed_1/, scratch_seed_1/) and \
+        trains them one after another. Finished children are skipped and an interrupted one is \
+        resumed from its last.h5, so running the command again continues a stopped sweep. The \
+        teacher is never run.
+        """
+    )
+
+    @Argument(help: "The sweep folder, holding sweep.json.")
+    var sweepDir: String
+
+    func run() throws {
+        try SweepRunner.run(sweepDir: sweepDir)
+    }
+}
+
+struct Results: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Tabulate a sweep: results.md, results.csv, heatmap.svg and curves.svg in SWEEP_DIR.",
+        discussion: """
+        For each (T, alpha) and for scratch: mean and standard deviation over seeds of the best \
+        validation accuracy, the test accuracy of the best-on-validation weights, the teacher \
+        agreement and the wall time. The configuration chosen on validation is marked and \
+        compared with scratch on test, against the seed-to-seed spread.
+        """
+    )
+
+    @Argument(help: "The sweep folder, holding sweep.json and its finished children.")
+    var sweepDir: String
+
+    func run() throws {
+        let results = try SweepResults(sweepDir: sweepDir)
+        try results.write()
+        print(results.markdown())
     }
 }

@@ -11,13 +11,20 @@ final class CommandLineTests: XCTestCase {
         let expectations = [
             "teacher-train": ["Stage 1 of 3", "--model-dir", "--restore-file"],
             "teacher-export": ["Stage 2 of 3", "--checkpoint", "--splits", "--out", "raw"],
-            "student-distill": ["Stage 3 of 3", "--logits", "alpha", "never loaded"],
+            "student-distill": ["Stage 3 of 3", "alpha", "never loaded", "sweep", "results"],
         ]
         for (stage, phrases) in expectations {
             let r = try runStage(stage, ["--help"])
             XCTAssertEqual(r.status, 0, r.output)
             for p in phrases { XCTAssert(r.output.contains(p), "\(stage) --help lacks '\(p)':\n\(r.output)") }
         }
+    }
+
+    func testStudentSubcommandsExplainThemselves() throws {
+        let train = try runStage("student-distill", ["train", "--help"])
+        XCTAssert(train.output.contains("--logits") && train.output.contains("--restore-file"), train.output)
+        let sweep = try runStage("student-distill", ["sweep", "--help"])
+        XCTAssert(sweep.output.contains("sweep.json") && sweep.output.contains("skipped"), sweep.output)
     }
 
     func testMissingRequiredOptionIsAnErrorWithUsage() throws {

@@ -69,6 +69,8 @@ public final class Trainer {
         var teacherRows = [Float]()
         var lastAccuracy = 0.0
         var epochSeconds: [Double] = []
+        // Per-epoch validation history (history.json), kept consistent with the checkpoint on resume.
+        var history = Array(readHistory().prefix(state.epoch))
         log.info("Training \(p.modelVersion) (\(model.store.trainableScalarCount) parameters) on \(trainIndices.count) \(data.name) images, validating on \(setup.splits.val.count); \(p.numEpochs) epochs of \(sampler.batchesPerEpoch) batches" + (p.alpha > 0 ? "; KD alpha \(p.alpha), T \(p.temperature)" : ""))
 
         for epoch in state.epoch..<p.numEpochs {
@@ -133,6 +135,10 @@ public final class Trainer {
             }
             try Checkpoint.save(setup.path("last.h5"), model: model, optimizer: optimizer, state: state, datasetFingerprint: fingerprint)
             try writeJSON(metrics, to: setup.path("metrics_val_last_weights.json"))
+            history.append(["epoch": epoch + 1, "val_accuracy": val.accuracy, "val_loss": val.loss,
+                            "train_accuracy": Double(correct) / Double(max(seen, 1)), "train_loss": lossSum / Double(max(seen, 1)),
+                            "learning_rate": lr, "seconds": epochSeconds.last!])
+            try writeJSON(["epochs": history], to: setup.path("history.json"))
             log.info(String(format: "epoch %d/%d  lr %.3g  train loss %.4f acc %@  val loss %.4f acc %@%@  %.1f s (%.0f img/s)",
                             epoch + 1, p.numEpochs, lr, lossSum / Double(max(seen, 1)), percent(Double(correct) / Double(max(seen, 1))),
                             val.loss, percent(val.accuracy), improved ? " (best)" : "", epochSeconds.last!,
@@ -140,6 +146,16 @@ public final class Trainer {
         }
         return Outcome(bestAccuracy: state.bestAccuracy, bestEpoch: state.bestEpoch, lastAccuracy: lastAccuracy,
                        epochs: state.epoch, secondsPerEpoch: epochSeconds.isEmpty ? 0 : epochSeconds.reduce(0, +) / Double(epochSeconds.count))
+    }
+}
+
+extension Trainer {
+    /// The epochs recorded in history.json, or none.
+    func readHistory() -> [[String: Any]] {
+        guard let data = FileManager.default.contents(atPath: setup.path("history.json")),
+              let object = try? JSONSerialization.jsonObject(with: data) as? [String: Any],
+              let epochs = object["epochs"] as? [[String: Any]] else { return [] }
+        return epochs
     }
 }
 
