@@ -36,11 +36,10 @@ public final class RunLog {
     }
 
     /// Progress within an epoch: redrawn in place on a terminal, else printed every `every` batches.
+    /// The ETA comes from `elapsedPerBatch`, which the trainer keeps current.
     public func progress(epoch: Int, epochs: Int, batch: Int, batches: Int, loss: Double, accuracy: Double,
                          imagesPerSecond: Double, every: Int) {
-        let remaining = imagesPerSecond > 0 ? Double(batches - batch) / Double(batches) : 0
-        _ = remaining
-        let etaSeconds = imagesPerSecond > 0 ? Int(Double(batches - batch) * (Double(batch) > 0 ? elapsedPerBatch : 0)) : 0
+        let etaSeconds = Int(Double(batches - batch) * elapsedPerBatch)
         let text = String(format: "epoch %d/%d  %d/%d  loss %.4f  acc %.2f%%  %.0f img/s  ETA %@",
                           epoch, epochs, batch, batches, loss, accuracy * 100, imagesPerSecond, Self.clock(etaSeconds))
         if isTerminal {
