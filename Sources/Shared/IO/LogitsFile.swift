@@ -49,8 +49,13 @@ public struct LogitsFile: Sendable {
     }
 
     static func argmax(_ logits: [Float], row: Int, classes k: Int) -> Int {
+        logits.withUnsafeBufferPointer { argmax($0.baseAddress! + row * k, classes: k) }
+    }
+
+    /// Index of the largest of `k` values (the first one on ties).
+    static func argmax(_ row: UnsafePointer<Float>, classes k: Int) -> Int {
         var best = 0
-        for j in 1..<k where logits[row * k + j] > logits[row * k + best] { best = j }
+        for j in 1..<k where row[j] > row[best] { best = j }
         return best
     }
 

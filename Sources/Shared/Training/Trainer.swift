@@ -100,18 +100,14 @@ public final class Trainer {
                     loss.compute(student: logits.floats, teacher: teacher == nil ? nil : t.baseAddress, labels: labels,
                                  classes: k, gradient: gradient.floats)
                 }
-                for r in 0..<n {
-                    var best = 0
-                    for j in 1..<k where logits.floats[r * k + j] > logits.floats[r * k + best] { best = j }
-                    if best == Int(labels[r]) { correct += 1 }
-                }
-                model.backward(gradient)
-                optimizer.update()
-                batchesRun += 1
-                if let k = killAfterBatches, batchesRun >= k { kill(getpid(), SIGKILL) }
                 guard value.loss.isFinite else {
                     throw PipelineError(file: setup.paramsPath, "training diverged at epoch \(epoch + 1), batch \(b + 1): loss is \(value.loss) (lower learning_rate?)")
                 }
+                for r in 0..<n where LogitsFile.argmax(logits.floats + r * k, classes: k) == Int(labels[r]) { correct += 1 }
+                model.backward(gradient)
+                optimizer.update()
+                batchesRun += 1
+                if let limit = killAfterBatches, batchesRun >= limit { kill(getpid(), SIGKILL) }
                 lossSum += value.loss * Double(n)
                 seen += n
                 let elapsed = Date().timeIntervalSince(start)
