@@ -83,6 +83,10 @@ public enum Checkpoint {
             }
         }
         if let optimizer, f.exists("optimizer") {
+            let kind = try f.stringAttribute("kind", of: "optimizer")
+            guard kind == optimizer.kind.rawValue else {
+                throw PipelineError(file: path, "was trained with optimizer '\(kind)', params.json now asks for '\(optimizer.kind.rawValue)'; resume with the same optimizer")
+            }
             optimizer.step = Int(try f.intAttribute("step", of: "optimizer"))
             if f.exists("optimizer/first_moment") { optimizer.firstMoment = try f.read("optimizer/first_moment", as: Float.self).values }
             if f.exists("optimizer/second_moment") { optimizer.secondMoment = try f.read("optimizer/second_moment", as: Float.self).values }
