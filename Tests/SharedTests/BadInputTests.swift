@@ -163,6 +163,18 @@ final class BadInputTests: XCTestCase {
         XCTAssert(m.output.contains(dir + "/last.h5: file not found"), m.output)
     }
 
+    /// Resuming with another optimizer would apply Adam moments to SGD (or none at all).
+    func testResumeWithAnotherOptimizerIsRefused() throws {
+        let dir = folder("optimizer")
+        try TestSupport.writeParams(dir, PipelineTests.studentParams(["alpha": 0, "num_epochs": 1]).filter { $0.key != "teacher_logits" })
+        XCTAssertEqual(try TestSupport.stage("student-distill", ["--model-dir", dir]).status, 0)
+        try TestSupport.writeParams(dir, PipelineTests.studentParams(["alpha": 0, "num_epochs": 2, "optimizer": "sgd"]).filter { $0.key != "teacher_logits" })
+        let r = try TestSupport.stage("student-distill", ["--model-dir", dir, "--restore-file", "last"])
+        XCTAssertEqual(r.status, 1, r.output)
+        XCTAssert(r.output.contains(dir + "/last.h5: was trained with optimizer 'adam', params.json now asks for 'sgd'"), r.output)
+        XCTAssertEqual(try Checkpoint.peekEpoch(dir + "/last.h5"), 1, "the checkpoint is untouched")
+    }
+
     func testUnwritableOutputFolder() throws {
         let blocker = folder("blocker")
         try Data("a file, not a folder".utf8).write(to: URL(fileURLWithPath: blocker))
