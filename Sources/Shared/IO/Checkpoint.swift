@@ -90,7 +90,8 @@ public enum Checkpoint {
             optimizer.step = Int(try f.intAttribute("step", of: "optimizer"))
             if f.exists("optimizer/first_moment") { optimizer.firstMoment = try f.read("optimizer/first_moment", as: Float.self).values }
             if f.exists("optimizer/second_moment") { optimizer.secondMoment = try f.read("optimizer/second_moment", as: Float.self).values }
-            guard optimizer.firstMoment.count == (optimizer.firstMoment.isEmpty ? 0 : model.store.parameterCount) else {
+            let n = model.store.parameterCount
+            guard [optimizer.firstMoment, optimizer.secondMoment].allSatisfy({ $0.isEmpty || $0.count == n }) else {
                 throw PipelineError(file: path, "optimizer state does not fit the model")
             }
         }

@@ -44,11 +44,10 @@ public final class Conv2d: Layer {
     /// have reordered the input into the convolution's preferred layout).
     private let gradientAdapter = LayoutAdapter()
     private var givenInputDesc: MemoryDesc?
-    private var diffWeightReorder: Reorder.Plan?
+    private let diffWeightAdapter = LayoutAdapter()
     private var savedInput: Tensor?
     private var output: Tensor?
     private var diffWeights: Tensor?
-    private var diffWeightsPlain: Tensor?
     private var diffBias: Tensor?
 
     public init(_ b: ModelBuilder, _ name: String, _ inChannels: Int, _ outChannels: Int, kernel: Int,
@@ -152,17 +151,8 @@ public final class Conv2d: Layer {
             args.append((DNNL_ARG_DIFF_BIAS, reuse(&diffBias, .plain([outChannels]))))
         }
         plan.backwardWeights.execute(args)
-        let count = weightDims.reduce(1, *)
-        if plan.diffWeights == plan.plainWeights {
-            accumulate(dW.floats, into: store.grad(weight), count: count)
-        } else {
-            let plainGrad = reuse(&diffWeightsPlain, plan.plainWeights)
-            if diffWeightReorder == nil || diffWeightReorder!.source != plan.diffWeights {
-                diffWeightReorder = Reorder.Plan(from: plan.diffWeights, to: plan.plainWeights)
-            }
-            diffWeightReorder!.run(from: dW, to: plainGrad)
-            accumulate(plainGrad.floats, into: store.grad(weight), count: count)
-        }
+        let plainGrad = diffWeightAdapter.adapt(dW, to: plan.plainWeights)
+        accumulate(plainGrad.floats, into: store.grad(weight), count: weightDims.reduce(1, *))
         if let bias { accumulate(diffBias!.floats, into: store.grad(bias), count: outChannels) }
 
         guard computesInputGradient else { return dy }

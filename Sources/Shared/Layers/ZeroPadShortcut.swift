@@ -7,6 +7,7 @@ public final class ZeroPadShortcut: Layer {
     public var computesInputGradient = true
     private let toPlain = LayoutAdapter()
     private let fromPlain = LayoutAdapter()
+    private let gradientToPlain = LayoutAdapter()
     private var inputDesc: MemoryDesc?
     private var output: Tensor?
 
@@ -35,7 +36,7 @@ public final class ZeroPadShortcut: Layer {
     public func backward(_ dy: Tensor) -> Tensor {
         guard let desc = inputDesc else { fatalError("ZeroPadShortcut.backward before forward") }
         let (n, c, h, w) = (desc.dims[0], desc.dims[1], desc.dims[2], desc.dims[3])
-        let g = dy.desc.isPlain ? dy : { let t = Tensor(.plain(dy.shape)); Reorder.run(from: dy, to: t); return t }()
+        let g = gradientToPlain.adapt(dy, to: .plain(dy.shape))
         let (oh, ow) = (g.shape[2], g.shape[3])
         let pad = (outChannels - inChannels) / 2
         let dx = Tensor(pooled: .plain(desc.dims))

@@ -117,6 +117,7 @@ public final class Trainer {
                              every: p.saveSummarySteps)
             }
             let trainSeconds = Date().timeIntervalSince(start)
+            let trainLoss = lossSum / Double(max(seen, 1)), trainAccuracy = Double(correct) / Double(max(seen, 1))
             let val = Evaluator(model: model, data: setup.splits.val, normalization: setup.normalization).run()
             epochSeconds.append(Date().timeIntervalSince(start))
             lastAccuracy = val.accuracy
@@ -124,7 +125,7 @@ public final class Trainer {
             let improved = val.accuracy > state.bestAccuracy
             if improved { state.bestAccuracy = val.accuracy; state.bestEpoch = epoch }
             let metrics: [String: Any] = ["accuracy": val.accuracy, "loss": val.loss, "epoch": epoch + 1,
-                                          "train_accuracy": Double(correct) / Double(max(seen, 1)), "train_loss": lossSum / Double(max(seen, 1))]
+                                          "train_accuracy": trainAccuracy, "train_loss": trainLoss]
             if improved {
                 try Checkpoint.save(setup.path("best.h5"), model: model, optimizer: optimizer, state: state, datasetFingerprint: fingerprint)
                 try writeJSON(metrics, to: setup.path("metrics_val_best_weights.json"))
@@ -132,11 +133,11 @@ public final class Trainer {
             try Checkpoint.save(setup.path("last.h5"), model: model, optimizer: optimizer, state: state, datasetFingerprint: fingerprint)
             try writeJSON(metrics, to: setup.path("metrics_val_last_weights.json"))
             history.append(["epoch": epoch + 1, "val_accuracy": val.accuracy, "val_loss": val.loss,
-                            "train_accuracy": Double(correct) / Double(max(seen, 1)), "train_loss": lossSum / Double(max(seen, 1)),
+                            "train_accuracy": trainAccuracy, "train_loss": trainLoss,
                             "learning_rate": lr, "seconds": epochSeconds.last!])
             try writeJSON(["epochs": history], to: setup.path("history.json"))
             log.info(String(format: "epoch %d/%d  lr %.3g  train loss %.4f acc %@  val loss %.4f acc %@%@  %.1f s (%.0f img/s)",
-                            epoch + 1, p.numEpochs, lr, lossSum / Double(max(seen, 1)), percent(Double(correct) / Double(max(seen, 1))),
+                            epoch + 1, p.numEpochs, lr, trainLoss, percent(trainAccuracy),
                             val.loss, percent(val.accuracy), improved ? " (best)" : "", epochSeconds.last!,
                             Double(seen) / max(trainSeconds, 1e-9)))
         }
