@@ -22,6 +22,9 @@ public final class Conv2d: Layer {
         let backwardData: Primitive
         let backwardWeights: Primitive
         let source, output, weightsForward, weightsBackward, diffWeights: MemoryDesc
+        /// The input and output-gradient layouts backward-weights reads: the forward ones,
+        /// or plain ones where oneDNN has only a reference kernel for those (see makePlan).
+        let weightsSource, weightsDiffDst: MemoryDesc
         let plainWeights: MemoryDesc
         init(forward: Primitive, inference: Primitive, backwardData: Primitive, backwardWeights: Primitive, plainWeights: MemoryDesc) {
             self.forward = forward; self.inference = inference
@@ -31,6 +34,8 @@ public final class Conv2d: Layer {
             weightsForward = forward.desc(dnnl_query_weights_md)
             weightsBackward = backwardData.desc(dnnl_query_weights_md)
             diffWeights = backwardWeights.desc(dnnl_query_diff_weights_md)
+            weightsSource = backwardWeights.desc(dnnl_query_src_md)
+            weightsDiffDst = backwardWeights.desc(dnnl_query_diff_dst_md)
             self.plainWeights = plainWeights
         }
     }
@@ -45,6 +50,8 @@ public final class Conv2d: Layer {
     private let gradientAdapter = LayoutAdapter()
     private var givenInputDesc: MemoryDesc?
     private let diffWeightAdapter = LayoutAdapter()
+    private let weightsSourceAdapter = LayoutAdapter()
+    private let weightsDiffDstAdapter = LayoutAdapter()
     private var savedInput: Tensor?
     private var output: Tensor?
     private var diffWeights: Tensor?
@@ -110,10 +117,23 @@ public final class Conv2d: Layer {
         dnnlCheck(dnnl_convolution_backward_data_desc_init(&bd, dnnl_convolution_direct, &fsrc, &anyW, &fdst, strides, pad, padR),
                   "conv backward-data desc")
         let bwdData = Primitive(op: &bd, hint: fwd, what: "conv backward data")
-        var bw = dnnl_convolution_desc_t()
-        withOptionalPointer(bias != nil ? bia : nil) { biasPtr in
-            dnnlCheck(dnnl_convolution_backward_weights_desc_init(&bw, dnnl_convolution_direct, &fsrc, &anyW, biasPtr, &fdst,
-                                                                  strides, pad, padR), "conv backward-weights desc")
+        func backwardWeightsDesc(_ src: inout dnnl_memory_desc_t, _ diffDst: inout dnnl_memory_desc_t) -> dnnl_convolution_desc_t {
+            var bw = dnnl_convolution_desc_t()
+            withOptionalPointer(bias != nil ? bia : nil) { biasPtr in
+                dnnlCheck(dnnl_convolution_backward_weights_desc_init(&bw, dnnl_convolution_direct, &src, &anyW, biasPtr, &diffDst,
+                                                                      strides, pad, padR), "conv backward-weights desc")
+            }
+            return bw
+        }
+        var bw = backwardWeightsDesc(&fsrc, &fdst)
+        // oneDNN 2.6 below AVX-512 has no JIT backward-weights for blocked layouts with one input
+        // channel (every first layer on grey images) or for depthwise convolutions on 2x2 planes:
+        // it picks `ref:any`, a naive loop (~1 s per cnn5 step). On plain layouts it runs im2col +
+        // its JIT GEMM ("gemm:jit") instead, ~300x faster, at the price of reordering the
+        // output gradient.
+        if Primitive.implementation(op: &bw, hint: fwd, what: "conv backward weights").hasPrefix("ref:") {
+            var plainSrc = MemoryDesc.plain(inputDims).raw, plainDst = MemoryDesc.plain(g.outDims).raw
+            bw = backwardWeightsDesc(&plainSrc, &plainDst)
         }
         let bwdWeights = Primitive(op: &bw, hint: fwd, what: "conv backward weights")
         return Plan(forward: fwd, inference: inf, backwardData: bwdData, backwardWeights: bwdWeights,
@@ -146,7 +166,9 @@ public final class Conv2d: Layer {
         precondition(dy.desc == plan.output, "Conv2d.backward: gradient layout differs from the output's")
         // Weight (and bias) gradients: computed in oneDNN's layout, reordered to plain, added.
         let dW = reuse(&diffWeights, plan.diffWeights)
-        var args: [(Int32, Tensor)] = [(DNNL_ARG_SRC, input), (DNNL_ARG_DIFF_DST, dy), (DNNL_ARG_DIFF_WEIGHTS, dW)]
+        var args: [(Int32, Tensor)] = [(DNNL_ARG_SRC, weightsSourceAdapter.adapt(input, to: plan.weightsSource)),
+                                       (DNNL_ARG_DIFF_DST, weightsDiffDstAdapter.adapt(dy, to: plan.weightsDiffDst)),
+                                       (DNNL_ARG_DIFF_WEIGHTS, dW)]
         if bias != nil {
             args.append((DNNL_ARG_DIFF_BIAS, reuse(&diffBias, .plain([outChannels]))))
         }

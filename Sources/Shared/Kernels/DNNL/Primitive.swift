@@ -7,17 +7,18 @@ public final class Primitive {
     let primitive: dnnl_primitive_t
     /// What it computes, for error messages.
     let what: String
+    /// The implementation oneDNN chose, e.g. "jit:avx2", "x64:gemm:jit" or "ref:any".
+    let implementation: String
+    /// A `ref:` implementation is a naive loop, 10-100x slower than a JIT kernel: each run is
+    /// recorded in `ReferenceKernels` so a test can name it.
+    private let isReference: Bool
 
     /// Creates the primitive for an operation descriptor (`op` points to a dnnl_*_desc_t).
     /// `hint` is the forward primitive descriptor that backward primitives require.
-    init(op: UnsafeRawPointer, hint: Primitive? = nil, attributes: PostOps? = nil, what: String) {
+    convenience init(op: UnsafeRawPointer, hint: Primitive? = nil, attributes: PostOps? = nil, what: String) {
         var pd: dnnl_primitive_desc_t?
         dnnlCheck(dnnl_primitive_desc_create(&pd, op, attributes?.attr, DNNL.shared.engine, hint?.pd), "\(what) descriptor")
-        var prim: dnnl_primitive_t?
-        dnnlCheck(dnnl_primitive_create(&prim, pd), "\(what) primitive")
-        self.pd = pd!
-        self.primitive = prim!
-        self.what = what
+        self.init(pd: pd!, what: what)
     }
 
     init(pd: dnnl_primitive_desc_t, what: String) {
@@ -26,6 +27,35 @@ public final class Primitive {
         self.pd = pd
         self.primitive = prim!
         self.what = what
+        implementation = Self.implementation(of: pd)
+        isReference = implementation.hasPrefix("ref:")
+    }
+
+    /// The implementation oneDNN would choose for an operation descriptor, without creating
+    /// the primitive: how a layer finds out that a layout would fall to a `ref:` kernel.
+    static func implementation(op: UnsafeRawPointer, hint: Primitive? = nil, what: String) -> String {
+        var pd: dnnl_primitive_desc_t?
+        dnnlCheck(dnnl_primitive_desc_create(&pd, op, nil, DNNL.shared.engine, hint?.pd), "\(what) descriptor")
+        defer { dnnl_primitive_desc_destroy(pd) }
+        return implementation(of: pd!)
+    }
+
+    private static func implementation(of pd: dnnl_primitive_desc_t) -> String {
+        var info: UnsafePointer<CChar>?
+        guard dnnl_primitive_desc_query(pd, dnnl_query_impl_info_str, 0, &info) == dnnl_success, let info else { return "?" }
+        return String(cString: info)
+    }
+
+    /// "what (impl) src [dims] weights [dims] ...": enough to find the layer.
+    var summary: String {
+        let queries: [(String, dnnl_query_t)] = [("src", dnnl_query_src_md), ("weights", dnnl_query_weights_md),
+                                                 ("diff_weights", dnnl_query_diff_weights_md), ("dst", dnnl_query_dst_md),
+                                                 ("diff_dst", dnnl_query_diff_dst_md)]
+        let shapes = queries.compactMap { name, q -> String? in
+            guard let md = dnnl_primitive_desc_query_md(pd, q, 0), md.pointee.ndims > 0 else { return nil }
+            return "\(name) \(MemoryDesc(raw: md.pointee).dims)"
+        }
+        return "\(what) (\(implementation)) " + shapes.joined(separator: " ")
     }
 
     deinit {
@@ -43,10 +73,26 @@ public final class Primitive {
 
     /// Runs the primitive on the shared stream with (DNNL_ARG_*, tensor) arguments, and waits.
     func execute(_ args: [(Int32, Tensor)]) {
+        if isReference { ReferenceKernels.record(self) }
         let list = args.map { dnnl_exec_arg_t(arg: $0.0, memory: $0.1.memory) }
         dnnlCheck(dnnl_primitive_execute(primitive, DNNL.shared.stream, Int32(list.count), list), "executing \(what)")
         DNNL.shared.wait()
     }
+}
+
+/// The `ref:` (naive) oneDNN kernels this process has run, by summary, each once.
+/// `kd-bench audit` prints them; the engine's layers avoid them where oneDNN offers a JIT
+/// kernel under another layout.
+public enum ReferenceKernels {
+    nonisolated(unsafe) private static var seen: [String] = []
+
+    static func record(_ p: Primitive) {
+        let s = p.summary
+        if !seen.contains(s) { seen.append(s) }
+    }
+
+    /// Summaries of the reference kernels run so far, in first-run order.
+    public static var executed: [String] { seen }
 }
 
 /// Layout conversion between two tensors of the same logical shape.
