@@ -9,13 +9,16 @@ BIN := .build/release
 DEBIAN_PACKAGES := libdnnl-dev libhdf5-dev zlib1g-dev pkgconf hdf5-tools dataset-fashion-mnist
 # Only for regenerating fixtures and for the PyTorch side of `make bench`.
 PYTHON_PACKAGES := python3-torch python3-h5py python3-numpy
+# The current PyTorch from PyPI, the second peer of `make bench` (about 5.5 GiB with the CUDA
+# libraries its wheel depends on; it runs on the CPU). Ignored by git.
+TORCH_VENV := .venv-torch
 
 # Run directories of the pipeline stages (override on the command line).
 TEACHER ?= experiments/teacher_resnet20
 STUDENT ?= experiments/student_cnn5_kd
 BASELINE ?= experiments/student_cnn5_scratch
 
-.PHONY: help deps deps-python build test fixtures bench demo teacher logits student baseline summary sweep results clean
+.PHONY: help deps deps-python deps-bench build test fixtures bench demo teacher logits student baseline summary sweep results clean
 
 help:
 	@echo "make deps      install the Debian packages the build needs ($(DEBIAN_PACKAGES))"
@@ -26,7 +29,8 @@ help:
 	@echo "make logits    TEACHER=dir   export the teacher's logits"
 	@echo "make student   STUDENT=dir   distil a student from cached logits"
 	@echo "make baseline  BASELINE=dir  train the student from scratch (alpha 0)"
-	@echo "make bench     Swift against PyTorch, training and inference images/s (needs deps-python)"
+	@echo "make bench     Swift against PyTorch 1.13 (Debian) and the current PyTorch (PyPI), images/s per ISA"
+	@echo "make deps-bench  install both PyTorch peers (the PyPI one into $(TORCH_VENV), about 5.5 GiB)"
 	@echo "make sweep     SWEEP=dir     run every point of dir/sweep.json (resumable)"
 	@echo "make results   SWEEP=dir     results.md, results.csv and SVG pictures of a sweep"
 	@echo "make summary   RUNS=\"dirs\"   one line per finished run"
@@ -60,10 +64,19 @@ test: deps
 fixtures: deps-python
 	/usr/bin/python3 scripts/make_fixtures.py
 
-# Swift against PyTorch on this machine, interleaved; see BENCHMARKS.md.
-bench: deps-python
+deps-bench: deps-python
+	@if $(TORCH_VENV)/bin/python -c "import torch" 2>/dev/null; then \
+	  echo "deps-bench: PyTorch $$($(TORCH_VENV)/bin/python -c 'import torch; print(torch.__version__)') already in $(TORCH_VENV)"; \
+	else \
+	  echo "deps-bench: installing the current PyTorch from PyPI into $(TORCH_VENV) (about 5.5 GiB)"; \
+	  python3 -m venv $(TORCH_VENV) && $(TORCH_VENV)/bin/pip install -q torch numpy; \
+	fi
+
+# Swift against both PyTorch peers on this machine, interleaved, per ISA; see BENCHMARKS.md.
+# BENCH_ARGS passes options to scripts/bench_report.py (e.g. --isa AVX2 --rounds 5).
+bench: deps deps-bench
 	$(SWIFT) build -c release --product kd-bench
-	/usr/bin/python3 scripts/bench_report.py
+	/usr/bin/python3 scripts/bench_report.py $(BENCH_ARGS)
 
 # --- The pipeline ----------------------------------------------------------------------------
 

@@ -1,9 +1,11 @@
 #!/usr/bin/env python3
-"""The peer of `make bench`: PyTorch (Debian's python3-torch, 2 threads) training and
-inference throughput on random 1x28x28 batches, in NCHW and channels_last.
+"""The peer of `make bench`: PyTorch (Debian's python3-torch 1.13, or the current release from
+PyPI in .venv-torch; 2 threads) training and inference throughput on random 1x28x28 batches,
+in NCHW and channels_last.
 
 Prints one JSON line per measurement, like kd-bench:
-{"impl": "pytorch", "model": ..., "mode": "train"|"infer", "batch": 128, "images_per_s": ..., "layout": ...}
+{"impl": "pytorch", "version": "2.15.0", "isa": "AVX2", "model": ..., "mode": "train"|"infer",
+ "batch": 128, "images_per_s": ..., "layout": ...}
 The training step matches the Swift one: forward, CE + KD loss against stored logits,
 backward, SGD with momentum.
 """
@@ -32,6 +34,14 @@ def measure(step, seconds):
         elapsed = time.perf_counter() - start
         if elapsed >= seconds:
             return steps, elapsed
+
+
+def capability():
+    """The vector ISA ATen's own kernels use (PyTorch 2.x); oneDNN inside follows ONEDNN_MAX_CPU_ISA."""
+    try:
+        return torch.backends.cpu.get_cpu_capability()
+    except AttributeError:  # 1.13 has no such query
+        return os.environ.get("ATEN_CPU_CAPABILITY", "default").upper()
 
 
 def main():
@@ -70,7 +80,8 @@ def main():
         for mode in args.mode or ["train", "infer"]:
             net.train(mode == "train")
             steps, elapsed = measure(train_step if mode == "train" else infer_step, args.seconds)
-            print(json.dumps({"impl": "pytorch", "model": args.model, "mode": mode, "batch": n, "layout": layout,
+            print(json.dumps({"impl": "pytorch", "version": torch.__version__.split("+")[0], "isa": capability(),
+                              "model": args.model, "mode": mode, "batch": n, "layout": layout,
                               "images_per_s": round(steps * n / elapsed, 1), "steps": steps}), flush=True)
 
 

@@ -26,6 +26,15 @@ public final class DNNL: @unchecked Sendable {
 
     /// Blocks until every submitted primitive has run.
     public func wait() { dnnl_stream_wait(stream) }
+
+    /// The instruction set oneDNN dispatches to, in `DNNL_MAX_CPU_ISA`'s spelling ("AVX2",
+    /// "AVX512_CORE_BF16", ...): the machine's, or lower where that variable caps it.
+    public static var effectiveISA: String {
+        let names: [UInt32: String] = [0x1: "SSE41", 0x3: "AVX", 0x7: "AVX2", 0x407: "AVX2_VNNI", 0x27: "AVX512_CORE",
+                                       0x67: "AVX512_CORE_VNNI", 0xe7: "AVX512_CORE_BF16", 0x3e7: "AVX512_CORE_AMX"]
+        let isa = dnnl_get_effective_cpu_isa().rawValue
+        return names[isa] ?? "ISA 0x\(String(isa, radix: 16))"
+    }
 }
 
 /// Fails loudly on a oneDNN error: these are programming errors (bad shapes), not user input.

@@ -49,7 +49,7 @@ public final class Primitive {
     /// "what (impl) src [dims] weights [dims] ...": enough to find the layer.
     var summary: String {
         let queries: [(String, dnnl_query_t)] = [("src", dnnl_query_src_md), ("weights", dnnl_query_weights_md),
-                                                 ("diff_weights", dnnl_query_diff_weights_md), ("dst", dnnl_query_dst_md),
+                                                 ("diff_weights", dnnl_query_diff_weights_md), ("diff_src", dnnl_query_diff_src_md), ("dst", dnnl_query_dst_md),
                                                  ("diff_dst", dnnl_query_diff_dst_md)]
         let shapes = queries.compactMap { name, q -> String? in
             guard let md = dnnl_primitive_desc_query_md(pd, q, 0), md.pointee.ndims > 0 else { return nil }
@@ -91,8 +91,10 @@ public enum ReferenceKernels {
         if !seen.contains(s) { seen.append(s) }
     }
 
-    /// Summaries of the reference kernels run so far, in first-run order.
+    /// Summaries of the reference kernels run since the start (or `clear()`), in first-run order.
     public static var executed: [String] { seen }
+
+    public static func clear() { seen.removeAll() }
 }
 
 /// Layout conversion between two tensors of the same logical shape.
