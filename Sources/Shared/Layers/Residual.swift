@@ -10,18 +10,22 @@ public final class Residual: Layer {
     private let gradientAdapter = LayoutAdapter()
     private let sumAdapter = LayoutAdapter()
     private var output: Tensor?
+    private let forwardSum: TensorSum
+    private let gradientSum = TensorSum(relu: false)
+    private let reluGradient = ReLUGradient()
 
     public init(_ main: Layer, shortcut: Layer? = nil, reluAfter: Bool = false) {
         self.main = main
         self.shortcut = shortcut
         self.reluAfter = reluAfter
+        forwardSum = TensorSum(relu: reluAfter)
     }
 
     public func forward(_ x: Tensor, mode: Mode) -> Tensor {
         let a = main.forward(x, mode: mode)
         let b = shortcutAdapter.adapt(shortcut?.forward(x, mode: mode) ?? x, to: a.desc)
         let out = layerOutput(&output, a.desc, mode)
-        ElementWise.add(a.floats, b.floats, into: out.floats, count: out.physicalCount, relu: reluAfter)
+        forwardSum.run(a, b, into: out)
         return out
     }
 
@@ -29,13 +33,13 @@ public final class Residual: Layer {
         var g = dy
         if reluAfter, let y = output {
             g = Tensor(pooled: y.desc)
-            ElementWise.reluGradient(dy.floats, output: y.floats, into: g.floats, count: y.physicalCount)
+            reluGradient.run(dy: dy, output: y, into: g)
         }
         let shortcutGrad = shortcut?.backward(gradientAdapter.adapt(g, to: shortcutAdapter.lastSourceDesc ?? g.desc)) ?? g
         let mainGrad = main.backward(g)
         let out = Tensor(pooled: mainGrad.desc)
         let other = sumAdapter.adapt(shortcutGrad, to: mainGrad.desc)
-        ElementWise.add(mainGrad.floats, other.floats, into: out.floats, count: out.physicalCount, relu: false)
+        gradientSum.run(mainGrad, other, into: out)
         return out
     }
 }
