@@ -30,13 +30,16 @@ enum LayerCheck {
         assertClose(a, b.map { Float($0) }, tolerance: tolerance, what, file: file, line: line)
     }
 
-    /// Runs forward (train mode) and backward of `layer` on plain `x` with output gradient
-    /// `dy` (row-major), returning (y, dx) in row-major order. Parameter gradients start at zero.
+    /// Runs forward (train mode) and backward of `layer` on `x` with output gradient `dy`
+    /// (both row-major), returning (y, dx) in row-major order. Parameter gradients start at
+    /// zero. `layout` puts the input in another layout first (the models feed layers oneDNN's
+    /// blocked nChw8c).
     static func run(_ layer: Layer, store: ParameterStore, x: [Float], shape: [Int], dy: (_ yShape: [Int]) -> [Float],
-                    mode: Mode = .train) -> (y: [Float], yShape: [Int], dx: [Float]) {
+                    mode: Mode = .train, layout: MemoryDesc? = nil) -> (y: [Float], yShape: [Int], dx: [Float]) {
         if !store.isFinal { store.finalize() }
         store.zeroGrads()
-        let input = Tensor(shape: shape, values: x)
+        let input = Tensor(layout ?? .plain(shape))
+        input.load(x)
         let y = layer.forward(input, mode: mode)
         let yValues = y.toArray(), yShape = y.shape
         let g = Tensor(y.desc)

@@ -112,15 +112,22 @@ final class LayerTests: XCTestCase {
             (.max, 2, 2, 0, [2, 16, 8, 8]), (.max, 2, 2, 0, [2, 8, 7, 7]),  // floor: 7 -> 3
             (.max, 3, 2, 1, [2, 8, 9, 9]), (.average, 2, 2, 0, [2, 16, 6, 6]), (.average, 3, 1, 1, [1, 3, 5, 5]),
         ]
-        for (kind, k, s, p, shape) in cases {
+        // Plain and blocked (nChw8c, what the models feed) inputs; 12 channels pad the last block
+        // of 8. Ties (many zeros, as after a ReLU) send the gradient to the first maximum, as
+        // the reference does.
+        let blockedCases = cases + [(.max, 2, 2, 0, [2, 12, 7, 9])]
+        for (kind, k, s, p, shape) in blockedCases {
+          for layout in [MemoryDesc.plain(shape), MemoryDesc.blocked8(shape)] {
             let store = ParameterStore(); store.finalize()
-            let x = LayerCheck.random(shape.reduce(1, *), seed: 3)
+            let x = LayerCheck.random(shape.reduce(1, *), seed: 3).map { $0 < -0.3 ? 0 : $0 }
             var dy: [Float] = []
             let layer = Pool2d(kind, kernel: k, stride: s, padding: p)
-            let r = LayerCheck.run(layer, store: store, x: x, shape: shape) { dy = LayerCheck.random($0.reduce(1, *), seed: 4); return dy }
+            let r = LayerCheck.run(layer, store: store, x: x, shape: shape, dy: { dy = LayerCheck.random($0.reduce(1, *), seed: 4); return dy },
+                                   layout: layout)
             let win = Reference.Window(kernel: k, stride: s, padding: p)
             XCTAssertEqual(r.yShape, [shape[0], shape[1], win.outputSize(shape[2]), win.outputSize(shape[3])])
-            let eval = layer.forward(Tensor(shape: shape, values: x), mode: .eval).toArray()
+            let input = Tensor(layout); input.load(x)
+            let eval = layer.forward(input, mode: .eval).toArray()
             LayerCheck.assertClose(eval, r.y, "evaluation forward \(shape)")
             if kind == .max {
                 LayerCheck.assertClose(r.y, Reference.maxPoolForward(x, shape, win).y, "max forward \(shape)")
@@ -129,6 +136,7 @@ final class LayerTests: XCTestCase {
                 LayerCheck.assertClose(r.y, Reference.avgPoolForward(x, shape, win), "avg forward \(shape)")
                 LayerCheck.assertClose(r.dx, Reference.avgPoolBackward(shape, win, dy), "avg dx \(shape)")
             }
+          }
         }
     }
 

@@ -68,6 +68,10 @@ public struct MemoryDesc: Equatable {
         return MemoryDesc(dims, tags[dims.count - 1])
     }
 
+    /// float32 [N, C, H, W] in oneDNN's nChw8c: channels in blocks of 8 (zero-padded),
+    /// innermost; the layout oneDNN's AVX2 kernels pick for activations.
+    public static func blocked8(_ dims: [Int]) -> MemoryDesc { MemoryDesc(dims, dnnl_nChw8c) }
+
     /// Lets the primitive pick the layout.
     public static func any(_ dims: [Int]) -> MemoryDesc { MemoryDesc(dims, dnnl_format_tag_any) }
 
