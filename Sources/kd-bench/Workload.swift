@@ -5,7 +5,6 @@ import Shared
 /// that `kd-bench` times and audits. The PyTorch peer (scripts/bench_pytorch.py) runs the same.
 final class Workload {
     let net: Model
-    let batch: Int
     private let images: Tensor
     private let labels: [Int32]
     private let teacher: [Float]
@@ -15,7 +14,6 @@ final class Workload {
 
     init(model: String, batch: Int, classes: Int = 10) throws {
         net = try ModelRegistry.make(model, inputShape: [1, 28, 28], numClasses: classes)
-        self.batch = batch
         var rng = SeededRNG(seed: 1)
         images = Tensor(shape: [batch, 1, 28, 28], values: (0..<batch * 784).map { _ in Float(rng.normal()) })
         labels = (0..<batch).map { _ in Int32(rng.below(classes)) }

@@ -126,16 +126,17 @@ public final class Conv2d: Layer {
             return bw
         }
         var bw = backwardWeightsDesc(&fsrc, &fdst)
+        var bwdWeights = Primitive(op: &bw, hint: fwd, what: "conv backward weights")
         // oneDNN 2.6 below AVX-512 has no JIT backward-weights for blocked layouts with one input
         // channel (every first layer on grey images) or for depthwise convolutions on 2x2 planes:
         // it picks `ref:any`, a naive loop (~1 s per cnn5 step). On plain layouts it runs im2col +
         // its JIT GEMM ("gemm:jit") instead, ~300x faster, at the price of reordering the
         // output gradient.
-        if Primitive.implementation(op: &bw, hint: fwd, what: "conv backward weights").hasPrefix("ref:") {
+        if bwdWeights.implementation.hasPrefix("ref:") {
             var plainSrc = MemoryDesc.plain(inputDims).raw, plainDst = MemoryDesc.plain(g.outDims).raw
             bw = backwardWeightsDesc(&plainSrc, &plainDst)
+            bwdWeights = Primitive(op: &bw, hint: fwd, what: "conv backward weights")
         }
-        let bwdWeights = Primitive(op: &bw, hint: fwd, what: "conv backward weights")
         return Plan(forward: fwd, inference: inf, backwardData: bwdData, backwardWeights: bwdWeights,
                     plainWeights: .plain(weightDims))
     }

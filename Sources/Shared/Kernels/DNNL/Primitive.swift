@@ -31,15 +31,6 @@ public final class Primitive {
         isReference = implementation.hasPrefix("ref:")
     }
 
-    /// The implementation oneDNN would choose for an operation descriptor, without creating
-    /// the primitive: how a layer finds out that a layout would fall to a `ref:` kernel.
-    static func implementation(op: UnsafeRawPointer, hint: Primitive? = nil, what: String) -> String {
-        var pd: dnnl_primitive_desc_t?
-        dnnlCheck(dnnl_primitive_desc_create(&pd, op, nil, DNNL.shared.engine, hint?.pd), "\(what) descriptor")
-        defer { dnnl_primitive_desc_destroy(pd) }
-        return implementation(of: pd!)
-    }
-
     private static func implementation(of pd: dnnl_primitive_desc_t) -> String {
         var info: UnsafePointer<CChar>?
         guard dnnl_primitive_desc_query(pd, dnnl_query_impl_info_str, 0, &info) == dnnl_success, let info else { return "?" }
