@@ -6,7 +6,7 @@ SWIFT ?= swift
 BIN := .build/release
 
 # Debian packages the build and tests need (C libraries, h5dump, the default dataset).
-DEBIAN_PACKAGES := libdnnl-dev libhdf5-dev zlib1g-dev pkgconf hdf5-tools dataset-fashion-mnist
+DEBIAN_PACKAGES := libdnnl-dev libgcc-12-dev libhdf5-dev zlib1g-dev pkgconf hdf5-tools dataset-fashion-mnist
 # Only for regenerating fixtures and for the PyTorch side of `make bench`.
 PYTHON_PACKAGES := python3-torch python3-h5py python3-numpy
 # The current PyTorch from PyPI, the second peer of `make bench` (about 5.5 GiB with the CUDA

@@ -20,10 +20,11 @@ let package = Package(
         .systemLibrary(name: "CHDF5", path: "Sources/CHDF5"),
         .systemLibrary(name: "CDNNL", path: "Sources/CDNNL"),
         .systemLibrary(name: "CZlib", path: "Sources/CZlib"),
+        .systemLibrary(name: "COpenMP", path: "Sources/COpenMP"),
 
         .target(
             name: "Shared",
-            dependencies: ["CHDF5", "CDNNL", "CZlib"],
+            dependencies: ["CHDF5", "CDNNL", "CZlib", "COpenMP"],
             path: "Sources/Shared"
         ),
         .executableTarget(

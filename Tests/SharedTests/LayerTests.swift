@@ -112,12 +112,13 @@ final class LayerTests: XCTestCase {
             (.max, 2, 2, 0, [2, 16, 8, 8]), (.max, 2, 2, 0, [2, 8, 7, 7]),  // floor: 7 -> 3
             (.max, 3, 2, 1, [2, 8, 9, 9]), (.average, 2, 2, 0, [2, 16, 6, 6]), (.average, 3, 1, 1, [1, 3, 5, 5]),
         ]
-        // Plain and blocked (nChw8c, what the models feed) inputs; 12 channels pad the last block
-        // of 8. Ties (many zeros, as after a ReLU) send the gradient to the first maximum, as
-        // the reference does.
-        let blockedCases = cases + [(.max, 2, 2, 0, [2, 12, 7, 9])]
+        // Plain, blocked (nChw8c and nChw16c, what the models feed on AVX2 and AVX-512) and nhwc
+        // inputs: 2x2 max pooling on the last three runs the project's kernel, the rest oneDNN.
+        // 12 channels pad the last block. Ties (many zeros, as after a ReLU) send the gradient
+        // to the first maximum, as the reference does.
+        let blockedCases = cases + [(.max, 2, 2, 0, [2, 12, 7, 9]), (.max, 2, 2, 0, [3, 24, 5, 4])]
         for (kind, k, s, p, shape) in blockedCases {
-          for layout in [MemoryDesc.plain(shape), MemoryDesc.blocked8(shape)] {
+          for (name, layout) in [("nchw", MemoryDesc.plain(shape)), ("nChw8c", .blocked8(shape)), ("nChw16c", .blocked16(shape)), ("nhwc", .channelsLast(shape))] {
             let store = ParameterStore(); store.finalize()
             let x = LayerCheck.random(shape.reduce(1, *), seed: 3).map { $0 < -0.3 ? 0 : $0 }
             var dy: [Float] = []
@@ -128,16 +129,27 @@ final class LayerTests: XCTestCase {
             XCTAssertEqual(r.yShape, [shape[0], shape[1], win.outputSize(shape[2]), win.outputSize(shape[3])])
             let input = Tensor(layout); input.load(x)
             let eval = layer.forward(input, mode: .eval).toArray()
-            LayerCheck.assertClose(eval, r.y, "evaluation forward \(shape)")
+            LayerCheck.assertClose(eval, r.y, "evaluation forward \(shape) \(name)")
             if kind == .max {
-                LayerCheck.assertClose(r.y, Reference.maxPoolForward(x, shape, win).y, "max forward \(shape)")
-                LayerCheck.assertClose(r.dx, Reference.maxPoolBackward(x, shape, win, dy), "max dx \(shape)")
+                LayerCheck.assertClose(r.y, Reference.maxPoolForward(x, shape, win).y, "max forward \(shape) \(name)")
+                LayerCheck.assertClose(r.dx, Reference.maxPoolBackward(x, shape, win, dy), "max dx \(shape) \(name)")
             } else {
-                LayerCheck.assertClose(r.y, Reference.avgPoolForward(x, shape, win), "avg forward \(shape)")
-                LayerCheck.assertClose(r.dx, Reference.avgPoolBackward(shape, win, dy), "avg dx \(shape)")
+                LayerCheck.assertClose(r.y, Reference.avgPoolForward(x, shape, win), "avg forward \(shape) \(name)")
+                LayerCheck.assertClose(r.dx, Reference.avgPoolBackward(shape, win, dy), "avg dx \(shape) \(name)")
             }
           }
         }
+    }
+
+    func testMaxPoolingPropagatesNaN() {
+        // PyTorch's max pooling lets a NaN win its window, so a diverging run shows as NaN.
+        let shape = [1, 8, 2, 4]
+        var x = [Float](repeating: 1, count: 64)
+        x[1] = .nan  // channel 0, row 0, column 1: the first window of channel 0
+        let input = Tensor(.blocked8(shape)); input.load(x)
+        let y = Pool2d(.max, kernel: 2).forward(input, mode: .train).toArray()
+        XCTAssertTrue(y[0].isNaN, "window with a NaN: \(y[0])")
+        XCTAssertEqual(Array(y[1...]), [Float](repeating: 1, count: 15))
     }
 
     func testGlobalAveragePooling() {

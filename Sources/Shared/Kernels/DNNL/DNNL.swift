@@ -72,6 +72,12 @@ public struct MemoryDesc: Equatable {
     /// innermost; the layout oneDNN's AVX2 kernels pick for activations.
     public static func blocked8(_ dims: [Int]) -> MemoryDesc { MemoryDesc(dims, dnnl_nChw8c) }
 
+    /// nChw16c, what oneDNN's AVX-512 kernels pick.
+    public static func blocked16(_ dims: [Int]) -> MemoryDesc { MemoryDesc(dims, dnnl_nChw16c) }
+
+    /// float32 [N, C, H, W] stored as nhwc (PyTorch's channels_last).
+    public static func channelsLast(_ dims: [Int]) -> MemoryDesc { MemoryDesc(dims, dnnl_nhwc) }
+
     /// Lets the primitive pick the layout.
     public static func any(_ dims: [Int]) -> MemoryDesc { MemoryDesc(dims, dnnl_format_tag_any) }
 
