@@ -55,9 +55,11 @@ struct TeacherExport: ParsableCommand {
             let data = setup.splits[split]
             let t0 = Date()
             let result = Evaluator(model: model, data: data, normalization: setup.normalization).run()
+            // Recorded as the rows give it, so that a student can recompute and compare it.
+            let rowAccuracy = LogitsFile.accuracy(logits: result.logits, labels: data.labels.map { Int32($0) }, classes: data.numClasses)
             let meta = LogitsFile.Metadata(dataset: data.name, datasetFingerprint: data.fingerprint(), split: split,
                                            numClasses: data.numClasses, teacherModel: setup.params.modelVersion,
-                                           checkpointSHA256: checkpointHash, teacherAccuracy: result.accuracy,
+                                           checkpointSHA256: checkpointHash, teacherAccuracy: rowAccuracy,
                                            normalization: setup.normalization.summary)
             let path = (outDir as NSString).appendingPathComponent("\(name).h5")
             try LogitsFile(metadata: meta, logits: result.logits, labels: data.labels.map { Int32($0) }).write(to: path)

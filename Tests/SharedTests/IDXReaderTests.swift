@@ -79,6 +79,19 @@ final class IDXReaderTests: XCTestCase {
         }
     }
 
+    /// A gzip'ed file whose content runs far past the size its header gives (here 64 MiB of
+    /// zeros after 2 images of 2x2) is an error as soon as it runs past, not inflated to the end.
+    func testCompressedStreamRunningPastItsHeaderStopsThere() throws {
+        let dir = try TestSupport.temporaryFolder(self)
+        let path = dir + "/imgs"
+        try SyntheticData.write(SyntheticData.idxImages(count: 2, rows: 2, cols: 2, pixels: [UInt8](repeating: 7, count: 8))
+                                + [UInt8](repeating: 0, count: 64 << 20), to: path)
+        XCTAssertEqual(try TestSupport.run("gzip", ["-f", "-n", path]).status, 0)
+        XCTAssertThrowsError(try IDXReader.readImages(path + ".gz")) {
+            XCTAssertEqual("\($0)", "\(path).gz: decompressed content runs past the 24 bytes its header describes; stopped inflating there")
+        }
+    }
+
     func testWrongMagicNumbersAreRejected() throws {
         let dir = try TestSupport.temporaryFolder(self)
         let images = dir + "/imgs", labels = dir + "/labs"

@@ -9,7 +9,10 @@ public enum IDXReader {
 
     /// Images of one IDX file: (count, rows, cols, pixels).
     public static func readImages(_ path: String) throws -> (count: Int, rows: Int, cols: Int, pixels: [UInt8]) {
-        let bytes = try FileBytes.read(path)
+        // A compressed stream is inflated only as far as the header's size.
+        let bytes = try FileBytes.read(path) { head in
+            head.count >= 16 ? 16 + Int(bigEndianU32(head, at: 4)) * Int(bigEndianU32(head, at: 8)) * Int(bigEndianU32(head, at: 12)) : nil
+        }
         try checkHeader(bytes, path: path, magic: imagesMagic, headerBytes: 16, kind: "images")
         let count = Int(bigEndianU32(bytes, at: 4))
         let rows = Int(bigEndianU32(bytes, at: 8))
@@ -24,7 +27,7 @@ public enum IDXReader {
 
     /// Labels of one IDX file.
     public static func readLabels(_ path: String) throws -> [UInt8] {
-        let bytes = try FileBytes.read(path)
+        let bytes = try FileBytes.read(path) { head in head.count >= 8 ? 8 + Int(bigEndianU32(head, at: 4)) : nil }
         try checkHeader(bytes, path: path, magic: labelsMagic, headerBytes: 8, kind: "labels")
         let count = Int(bigEndianU32(bytes, at: 4))
         try checkLength(bytes.count, expected: 8 + count, path: path, what: "\(count) labels")

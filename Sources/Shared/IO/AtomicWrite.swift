@@ -28,6 +28,10 @@ public enum AtomicWrite {
             guard rename(temporary, path) == 0 else {
                 throw PipelineError(file: path, "cannot rename temporary file into place: \(String(cString: strerror(errno)))")
             }
+        } catch let error as PipelineError {
+            unlink(temporary)
+            // The user knows the file by its final name, not the hidden temporary one.
+            throw PipelineError(error.message.replacingOccurrences(of: temporary, with: path))
         } catch {
             unlink(temporary)
             throw error

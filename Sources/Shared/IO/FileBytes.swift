@@ -4,17 +4,22 @@ import Foundation
 /// Reads whole files, inflating gzip (or zlib) content through zlib when the name ends in `.gz`.
 public enum FileBytes {
     /// The file's bytes; `.gz` files are decompressed. Errors name the file.
-    public static func read(_ path: String) throws -> [UInt8] {
+    ///
+    /// `length`, given the bytes so far, says how many the content should have once it can
+    /// tell (from a header), or nil while it cannot. A compressed stream that runs past that
+    /// is an error as soon as it does (within one 1 MiB chunk), not inflated to its end.
+    public static func read(_ path: String, length: (([UInt8]) -> Int?)? = nil) throws -> [UInt8] {
         guard let data = FileManager.default.contents(atPath: path) else {
             let exists = FileManager.default.fileExists(atPath: path)
             throw PipelineError(file: path, exists ? "cannot read file (permission denied?)" : "file not found")
         }
         let raw = [UInt8](data)
-        return path.hasSuffix(".gz") ? try gunzip(raw, path: path) : raw
+        return path.hasSuffix(".gz") ? try gunzip(raw, path: path, length: length) : raw
     }
 
     /// Inflates a complete gzip or zlib stream; a truncated or corrupt stream is an error.
-    public static func gunzip(_ input: [UInt8], path: String) throws -> [UInt8] {
+    /// `length` as for `read`.
+    public static func gunzip(_ input: [UInt8], path: String, length: (([UInt8]) -> Int?)? = nil) throws -> [UInt8] {
         var stream = z_stream()
         guard czlib_inflate_init_gzip(&stream) == Z_OK else {
             throw PipelineError(file: path, "zlib could not start inflating")
@@ -36,6 +41,9 @@ public enum FileBytes {
                 }
                 let produced = chunk - Int(stream.avail_out)
                 output.append(contentsOf: scratch[0..<produced])
+                if let expected = length?(output), output.count > expected {
+                    throw PipelineError(file: path, "decompressed content runs past the \(expected) bytes its header describes; stopped inflating there")
+                }
                 if status == Z_BUF_ERROR && stream.avail_in == 0 { break }
                 guard status == Z_OK || status == Z_STREAM_END else {
                     throw PipelineError(file: path, "corrupt gzip data (zlib error \(status))")

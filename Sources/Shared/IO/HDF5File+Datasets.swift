@@ -3,9 +3,11 @@ import CHDF5
 // MARK: - Datasets
 
 extension HDF5File {
-    /// Writes `values` as a new dataset of `shape` (row-major). `chunkRows` > 0 chunks the
-    /// dataset by that many rows of the first dimension; `gzipLevel` (1-9) compresses it and
-    /// requires chunking. Missing parent groups are created.
+    /// Writes `values` as a new dataset of `shape` (row-major). Every non-scalar dataset carries
+    /// HDF5's fletcher32 checksum (read back by HDF5 itself, so h5py and PyTorch open it as
+    /// before), which makes a flipped byte a read error instead of a wrong number; the filter
+    /// needs chunking, by `chunkRows` rows of the first dimension when given, else one chunk.
+    /// `gzipLevel` (1-9) compresses. Missing parent groups are created.
     public func write<T: HDF5Element>(_ name: String, _ values: [T], shape: [Int],
                                       chunkRows: Int = 0, gzipLevel: Int = 0) throws {
         let elements = shape.reduce(1, *)
@@ -18,7 +20,7 @@ extension HDF5File {
         defer { H5Sclose(space) }
         let dcpl = H5Pcreate(chdf5_p_dataset_create())
         defer { H5Pclose(dcpl) }
-        if (chunkRows > 0 || gzipLevel > 0) && !shape.isEmpty && elements > 0 {
+        if !shape.isEmpty && elements > 0 {
             var chunk = dims
             chunk[0] = hsize_t(max(1, min(chunkRows > 0 ? chunkRows : shape[0], shape[0])))
             H5Pset_chunk(dcpl, Int32(chunk.count), &chunk)
@@ -26,6 +28,7 @@ extension HDF5File {
                 H5Pset_shuffle(dcpl)
                 H5Pset_deflate(dcpl, UInt32(min(gzipLevel, 9)))
             }
+            H5Pset_fletcher32(dcpl)  // last: it checks the bytes as stored, after compression
         }
         let lcpl = H5Pcreate(chdf5_p_link_create())
         defer { H5Pclose(lcpl) }
@@ -59,7 +62,7 @@ extension HDF5File {
             let status = values.withUnsafeMutableBytes {
                 H5Dread(ds, T.memoryType, chdf5_s_all(), chdf5_s_all(), chdf5_p_default(), $0.baseAddress)
             }
-            guard status >= 0 else { throw failure("cannot read dataset '\(name)' (corrupt?)") }
+            guard status >= 0 else { throw failure("cannot read dataset '\(name)': corrupt (checksum or structure does not match)") }
         }
         return (values, shape)
     }
@@ -90,7 +93,7 @@ extension HDF5File {
         let status = values.withUnsafeMutableBytes {
             H5Dread(ds, T.memoryType, memSpace, fileSpace, chdf5_p_default(), $0.baseAddress)
         }
-        guard status >= 0 else { throw failure("cannot read rows of dataset '\(name)' (corrupt?)") }
+        guard status >= 0 else { throw failure("cannot read rows of dataset '\(name)': corrupt (checksum or structure does not match)") }
         return values
     }
 

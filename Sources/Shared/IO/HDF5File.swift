@@ -12,8 +12,11 @@ public final class HDF5File {
     private var isOpen = true
 
     /// HDF5's automatic error printing goes to stderr as a multi-line stack; switch it off once
-    /// and report failures as `PipelineError`s instead.
+    /// and report failures as `PipelineError`s instead. Also keep HDF5 from closing files at
+    /// exit: after a failed write (a full disk) a file cannot be flushed or closed, and HDF5's
+    /// own exit handler then crashed on it (SIGSEGV after the error was reported).
     private static let silenced: Bool = {
+        _ = H5dont_atexit()
         _ = H5open()
         chdf5_silence_errors()
         return true
@@ -97,9 +100,19 @@ public final class HDF5File {
     func failure(_ what: String) -> PipelineError { Self.failure(path, what) }
 
     static func failure(_ path: String, _ what: String) -> PipelineError {
-        let detail = innermostHDF5Message()
+        let detail = conciseHDF5Detail(innermostHDF5Message())
         H5Eclear2(chdf5_e_default())
         return PipelineError(file: path, detail.isEmpty ? what : "\(what) (HDF5: \(detail))")
+    }
+
+    /// One line from HDF5's message: for a failed system call only its reason ("No space left on
+    /// device"); HDF5 spells those over several lines with buffer addresses and offsets.
+    private static func conciseHDF5Detail(_ message: String) -> String {
+        if let start = message.range(of: "error message = '"),
+           let end = message[start.upperBound...].firstIndex(of: "'") {
+            return String(message[start.upperBound..<end])
+        }
+        return message.split(whereSeparator: \.isNewline).map { $0.trimmingCharacters(in: .whitespaces) }.joined(separator: " ")
     }
 
     /// The description at the bottom of HDF5's error stack: the most specific reason.

@@ -2,9 +2,11 @@ import Foundation
 
 /// A teacher's cached logits for one split (`logits/<split>.h5`): raw logits float32 [N, K],
 /// labels int32 [N] and sample indices int64 [N] in the split's canonical order, stamped with
-/// what they belong to, so a student can refuse logits of other data.
+/// what they belong to, so a student can refuse logits of other data. The logits prove they
+/// are the teacher's output: a SHA-256 of their bytes and the teacher accuracy they give are
+/// stored at export and checked at load (version 2; version 1 files had neither).
 public struct LogitsFile: Sendable {
-    public static let formatVersion: Int64 = 1
+    public static let formatVersion: Int64 = 2
 
     /// What a logits file describes.
     public struct Metadata: Equatable, Sendable {
@@ -48,6 +50,14 @@ public struct LogitsFile: Sendable {
         return Double(correct) / Double(labels.count)
     }
 
+    /// SHA-256 (hex) of the logits as little-endian float32 bytes, row-major: what the file
+    /// stores as `logits_sha256`.
+    public static func checksum(_ logits: [Float]) -> String {
+        var h = SHA256()
+        logits.withUnsafeBytes { h.update($0) }  // little-endian on every machine this runs on
+        return h.finalizeHex()
+    }
+
     static func argmax(_ logits: [Float], row: Int, classes k: Int) -> Int {
         logits.withUnsafeBufferPointer { argmax($0.baseAddress! + row * k, classes: k) }
     }
@@ -79,6 +89,7 @@ public struct LogitsFile: Sendable {
             try f.setAttribute("checkpoint_sha256", .string(metadata.checkpointSHA256))
             try f.setAttribute("teacher_accuracy", .double(metadata.teacherAccuracy))
             try f.setAttribute("normalization", .string(metadata.normalization))
+            try f.setAttribute("logits_sha256", .string(Self.checksum(logits)))
             try f.close()
         }
     }
@@ -88,7 +99,8 @@ public struct LogitsFile: Sendable {
         let f = try HDF5File.open(path)
         let version = try? f.intAttribute("format_version")
         guard version == formatVersion else {
-            throw PipelineError(file: path, "logits format_version \(version.map(String.init) ?? "missing"), this tool reads version \(formatVersion)")
+            let hint = version == 1 ? " (written before logits carried a checksum): run teacher-export again" : ""
+            throw PipelineError(file: path, "logits format_version \(version.map(String.init) ?? "missing"), this tool reads version \(formatVersion)\(hint)")
         }
         let splitName = try f.stringAttribute("split")
         guard let split = SplitName(rawValue: splitName) else { throw PipelineError(file: path, "unknown split '\(splitName)'") }
@@ -107,6 +119,11 @@ public struct LogitsFile: Sendable {
                             checkpointSHA256: try f.stringAttribute("checkpoint_sha256"),
                             teacherAccuracy: try f.doubleAttribute("teacher_accuracy"),
                             normalization: try f.stringAttribute("normalization"))
+        // Rows rewritten, reordered or replaced after export (by h5py, say) no longer match.
+        let stored = try f.stringAttribute("logits_sha256")
+        guard checksum(logits) == stored else {
+            throw PipelineError(file: path, "'logits' does not match the checksum written at export (logits_sha256): changed after export; run teacher-export again")
+        }
         var file = LogitsFile(metadata: meta, logits: logits, labels: labels)
         file.indices = indices
         return file
@@ -138,6 +155,11 @@ public struct LogitsFile: Sendable {
         }
         if let i = f.logits.firstIndex(where: { !$0.isFinite }) {
             throw PipelineError(file: path, "row \(i / m.numClasses) holds a non-finite logit (\(f.logits[i]))")
+        }
+        // teacher-export records the accuracy these very rows give (same arg-max, same labels).
+        let accuracy = Self.accuracy(logits: f.logits, labels: f.labels, classes: m.numClasses)
+        guard accuracy == m.teacherAccuracy else {
+            throw PipelineError(file: path, "the rows give teacher accuracy \(percent(accuracy)), the file records \(percent(m.teacherAccuracy)) (teacher_accuracy): rows changed after export")
         }
         return f
     }

@@ -21,6 +21,21 @@ public struct DistillationLoss: Sendable {
         self.alpha = alpha; self.temperature = temperature; self.klReduction = klReduction
     }
 
+    /// The share of rows of `teacher` ([rows, k]) whose softened distribution softmax(t/T) is
+    /// one-hot in float32: every class but the top one underflows to 0. At such a temperature
+    /// the KD term only copies the teacher's arg-max, scaled down by T^2.
+    public static func oneHotShare(teacher: [Float], classes k: Int, temperature: Float) -> Double {
+        let rows = teacher.count / k
+        guard rows > 0 else { return 0 }
+        var oneHot = 0
+        for r in 0..<rows {
+            let row = teacher[(r * k)..<(r * k + k)]
+            let top = row.max()!
+            if row.filter({ expf(($0 - top) / temperature) > 0 }).count == 1 { oneHot += 1 }
+        }
+        return Double(oneHot) / Double(rows)
+    }
+
     public struct Value: Sendable {
         /// The total loss.
         public var loss: Double

@@ -9,6 +9,8 @@ public enum SweepRunner {
     @discardableResult
     public static func run(sweepDir: String, say: (String) -> Void = { print($0) }) throws -> (ran: Int, skipped: Int) {
         let spec = try SweepSpec.load((sweepDir as NSString).appendingPathComponent("sweep.json"))
+        let lock = try RunLock(sweepDir)  // a sweep started twice is refused here, not mid-point
+        defer { withExtendedLifetime(lock) {} }
         let points = spec.points
         var ran = 0, skipped = 0
         for (i, point) in points.enumerated() {

@@ -8,13 +8,17 @@ public struct RunSetup {
     public let params: Params
     public let splits: DatasetSplits
     public let normalization: Normalization
+    /// This process's claim on the run directory, held as long as the setup (or a copy) lives.
+    public let lock: RunLock
 
-    /// Reads `runDir/params.json` and the dataset it names. Errors name the file at fault.
+    /// Claims the run directory (a second run in it is refused), reads `runDir/params.json` and
+    /// the dataset it names. Errors name the file at fault.
     public init(runDir: String) throws {
         var isDir: ObjCBool = false
         guard FileManager.default.fileExists(atPath: runDir, isDirectory: &isDir), isDir.boolValue else {
             throw PipelineError(file: runDir, "run directory not found")
         }
+        lock = try RunLock(runDir)
         self.runDir = runDir
         paramsPath = (runDir as NSString).appendingPathComponent("params.json")
         params = try Params.load(paramsPath)

@@ -37,6 +37,10 @@ public enum StudentRun {
         let log = try RunLog(runDir: modelDir)
         if let t = files[.train] {
             log.info("Teacher logits: \(t.metadata.teacherModel) from \(folder!), checked against the data (train \(t.count) rows, teacher train accuracy \(percent(t.metadata.teacherAccuracy)))")
+            let oneHot = DistillationLoss.oneHotShare(teacher: t.logits, classes: t.metadata.numClasses, temperature: Float(p.temperature))
+            if p.alpha > 0, oneHot >= 0.5 {
+                log.info("warning: at temperature \(p.temperature) the teacher's softened outputs are one-hot in float32 for \(percent(oneHot)) of the training rows (the other classes underflow to 0), so the KD term only copies the teacher's top class, scaled by T^2 = \(p.temperature * p.temperature); a temperature of 1 or more keeps the soft labels")
+            }
         }
         let trainer = try Trainer(setup: setup, log: log, teacherTrainLogits: files[.train]?.logits)
         let outcome = try trainer.train(restore: restore)

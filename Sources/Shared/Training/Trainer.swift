@@ -46,6 +46,10 @@ public final class Trainer {
         teacher = p.alpha > 0 ? teacherTrainLogits : nil
         precondition(p.alpha == 0 || teacher != nil, "alpha > 0 needs the teacher's train logits")
         trainIndices = try setup.splits.subsetIndices(fraction: p.subsetPercent)
+        let classes = setup.splits.train.numClasses
+        guard trainIndices.count >= classes else {
+            throw PipelineError(file: setup.paramsPath, "key 'subset_percent': \(p.subsetPercent) of the \(setup.splits.train.count) training images leaves \(trainIndices.count), fewer than the \(classes) classes; raise it")
+        }
         fingerprint = setup.splits.train.fingerprint()
     }
 
