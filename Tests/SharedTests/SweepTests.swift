@@ -11,36 +11,60 @@ final class SweepTests: XCTestCase {
         try JSONSerialization.data(withJSONObject: object, options: [.sortedKeys]).write(to: URL(fileURLWithPath: path))
     }
 
-    /// A real sweep on the synthetic data: every point runs once; a rerun skips the finished
-    /// ones, resumes an interrupted one and redoes a removed one; the teacher never runs.
-    func testSweepRunsEveryPointThenContinuesAnInterruptedSweep() throws {
+    /// A real sweep on the synthetic data, killed (SIGKILL) in the middle of its first point's
+    /// second epoch: the rerun resumes that point from its last.h5 and runs the rest; a third
+    /// run skips the finished points and redoes a removed one. The teacher's files stay as they
+    /// are: the sweep reads its cached logits and never runs it.
+    func testSweepResumesAKilledPointAndSkipsFinishedOnes() throws {
         PipelineTests.setUp()
         if let e = PipelineTests.setUpError { XCTFail(e); return }
         let dir = PipelineTests.root + "/sweep-" + UUID().uuidString.prefix(8)
         var base = PipelineTests.studentParams(["num_epochs": 2])
         for k in ["alpha", "temperature", "seed"] { base.removeValue(forKey: k) }
         try writeJSON(["base": base, "grid": ["temperature": [1, 4], "alpha": [0.9], "seed": [1, 2]], "scratch": true], dir + "/sweep.json")
-        let first = try TestSupport.stage("student-distill", ["sweep", dir])
-        XCTAssertEqual(first.status, 0, first.output)
-        XCTAssert(first.output.contains("6 runs trained, 0 already finished"), first.output)
+        let teacherFiles = try teacherModificationDates()
+        let killed = try TestSupport.stage("student-distill", ["sweep", dir], environment: ["KD_TEST_KILL_AFTER_BATCHES": "11"])
+        XCTAssertEqual(killed.status, -9, "expected SIGKILL: \(killed.output)")
         let children = ["alpha_0.9_T_1_seed_1", "alpha_0.9_T_1_seed_2", "alpha_0.9_T_4_seed_1", "alpha_0.9_T_4_seed_2", "scratch_seed_1", "scratch_seed_2"]
-        for c in children { XCTAssert(FileManager.default.fileExists(atPath: "\(dir)/\(c)/metrics_test_best_weights.json"), c) }
+        let started = children.filter { FileManager.default.fileExists(atPath: "\(dir)/\($0)/last.h5") }
+        XCTAssertEqual(started.count, 1, "one point started before the kill: \(started)")
+        let interrupted = try XCTUnwrap(started.first)
+        XCTAssertEqual(try Checkpoint.peekEpoch("\(dir)/\(interrupted)/last.h5"), 1, "killed in epoch 2")
+        XCTAssertFalse(FileManager.default.fileExists(atPath: "\(dir)/\(interrupted)/metrics_test_best_weights.json"))
+
+        let second = try TestSupport.stage("student-distill", ["sweep", dir])
+        XCTAssertEqual(second.status, 0, second.output)
+        XCTAssert(second.output.contains("6 runs trained, 0 already finished"), second.output)
+        XCTAssert(second.output.contains("\(interrupted): resuming"), second.output)
+        XCTAssert(try String(contentsOfFile: "\(dir)/\(interrupted)/train.log", encoding: .utf8).contains("after epoch 1"), "resumed after epoch 1")
+        for c in children {
+            XCTAssert(FileManager.default.fileExists(atPath: "\(dir)/\(c)/metrics_test_best_weights.json"), c)
+            XCTAssertEqual(try Checkpoint.peekEpoch("\(dir)/\(c)/last.h5"), 2, c)
+        }
         let params = try Params.load(dir + "/alpha_0.9_T_4_seed_2/params.json")
         XCTAssertEqual(params.alpha, 0.9); XCTAssertEqual(params.temperature, 4); XCTAssertEqual(params.seed, 2)
         XCTAssertNil(try Params.load(dir + "/scratch_seed_1/params.json").teacherLogits)
-        // Interrupt one run after its first epoch (keep last.h5, drop what comes after), remove another.
-        let interrupted = dir + "/alpha_0.9_T_4_seed_1"
-        for f in ["metrics_test_best_weights.json"] { try FileManager.default.removeItem(atPath: "\(interrupted)/\(f)") }
+
         try FileManager.default.removeItem(atPath: dir + "/scratch_seed_2")
-        let second = try TestSupport.stage("student-distill", ["sweep", dir])
-        XCTAssertEqual(second.status, 0, second.output)
-        XCTAssert(second.output.contains("2 runs trained, 4 already finished"), second.output)
-        XCTAssert(second.output.contains("alpha_0.9_T_4_seed_1: resuming"), second.output)
-        XCTAssert(second.output.contains("scratch_seed_2: training"), second.output)
-        XCTAssertFalse(second.output.contains("teacher-train"))
+        let third = try TestSupport.stage("student-distill", ["sweep", dir])
+        XCTAssertEqual(third.status, 0, third.output)
+        XCTAssert(third.output.contains("1 runs trained, 5 already finished"), third.output)
+        XCTAssert(third.output.contains("scratch_seed_2: training"), third.output)
+        XCTAssertEqual(try teacherModificationDates(), teacherFiles, "the sweep touched the teacher's files")
         let results = try TestSupport.stage("student-distill", ["results", dir])
         XCTAssertEqual(results.status, 0, results.output)
         for f in ["results.md", "results.csv", "heatmap.svg", "curves.svg"] { XCTAssert(FileManager.default.fileExists(atPath: dir + "/" + f), f) }
+    }
+
+    /// Every file under the shared teacher's run directory with its modification date.
+    private func teacherModificationDates() throws -> [String: Date] {
+        let root = PipelineTests.teacherDir
+        var dates: [String: Date] = [:]
+        for f in FileManager.default.subpaths(atPath: root) ?? [] {
+            dates[f] = try FileManager.default.attributesOfItem(atPath: root + "/" + f)[.modificationDate] as? Date
+        }
+        XCTAssertFalse(dates.isEmpty)
+        return dates
     }
 
     /// Hand-written metrics: the table's means, standard deviations, choice, verdict and cost.
