@@ -22,7 +22,19 @@ enum LayerCheck {
         XCTAssertEqual(a.count, b.count, what, file: file, line: line)
         guard a.count == b.count else { return }
         let e = relativeError(a, b)
-        XCTAssertLessThan(e, tolerance, "\(what): relative error \(e)", file: file, line: line)
+        guard !(e < tolerance) else { return }
+        XCTFail("\(what): relative error \(e) (tolerance \(tolerance)); \(mismatches(a, b, tolerance: tolerance))", file: file, line: line)
+    }
+
+    /// Where `a` (the kernel) and `b` (the reference) differ, for a failure message: how many
+    /// elements, the first few and the worst, each as index: got vs expected.
+    static func mismatches(_ a: [Float], _ b: [Float], tolerance: Float, shown: Int = 4) -> String {
+        let scale = max(b.map(abs).max() ?? 0, 1e-6)
+        let difference = { (i: Int) -> Float in let d = abs(a[i] - b[i]); return d.isNaN ? .infinity : d }
+        let bad = a.indices.filter { !(difference($0) / scale < tolerance) }
+        guard let worst = bad.max(by: { difference($0) < difference($1) }) else { return "no element differs" }
+        let show = { (i: Int) in "[\(i)]: \(a[i]) vs \(b[i])" }
+        return "\(bad.count) of \(a.count) elements differ; first \(bad.prefix(shown).map(show).joined(separator: ", ")); worst \(show(worst))"
     }
 
     static func assertClose(_ a: [Float], _ b: [Double], tolerance: Float = 1e-4, _ what: String,
