@@ -10,7 +10,7 @@ let package = Package(
         .executable(name: "teacher-train", targets: ["teacher-train"]),
         .executable(name: "teacher-export", targets: ["teacher-export"]),
         .executable(name: "student-distill", targets: ["student-distill"]),
-        .library(name: "Shared", targets: ["Shared"]),
+        .library(name: "Pipeline", targets: ["Pipeline", "Engine"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
@@ -22,36 +22,45 @@ let package = Package(
         .systemLibrary(name: "CZlib", path: "Sources/CZlib"),
         .systemLibrary(name: "COpenMP", path: "Sources/COpenMP"),
 
+        // The engine: tensors, oneDNN and OpenMP behind Kernels/, reference kernels, layers,
+        // models, losses, optimizers. The only module that sees a C library of the engine.
         .target(
-            name: "Shared",
-            dependencies: ["CHDF5", "CDNNL", "CZlib", "COpenMP"],
-            path: "Sources/Shared"
+            name: "Engine",
+            dependencies: ["CDNNL", "COpenMP"],
+            path: "Sources/Engine"
+        ),
+        // The pipeline on top: data, HDF5 files, params, run directories, training, export,
+        // sweeps. It sees the engine's Swift API only, never oneDNN.
+        .target(
+            name: "Pipeline",
+            dependencies: ["Engine", "CHDF5", "CZlib"],
+            path: "Sources/Pipeline"
         ),
         .executableTarget(
             name: "teacher-train",
-            dependencies: ["Shared", .product(name: "ArgumentParser", package: "swift-argument-parser")],
+            dependencies: ["Pipeline", "Engine", .product(name: "ArgumentParser", package: "swift-argument-parser")],
             path: "Sources/teacher-train"
         ),
         .executableTarget(
             name: "teacher-export",
-            dependencies: ["Shared", .product(name: "ArgumentParser", package: "swift-argument-parser")],
+            dependencies: ["Pipeline", "Engine", .product(name: "ArgumentParser", package: "swift-argument-parser")],
             path: "Sources/teacher-export"
         ),
         .executableTarget(
             name: "student-distill",
-            dependencies: ["Shared", .product(name: "ArgumentParser", package: "swift-argument-parser")],
+            dependencies: ["Pipeline", "Engine", .product(name: "ArgumentParser", package: "swift-argument-parser")],
             path: "Sources/student-distill"
         ),
         // Developer tool behind `make bench`; not a product.
         .executableTarget(
             name: "kd-bench",
-            dependencies: ["Shared", .product(name: "ArgumentParser", package: "swift-argument-parser")],
+            dependencies: ["Pipeline", "Engine", .product(name: "ArgumentParser", package: "swift-argument-parser")],
             path: "Sources/kd-bench"
         ),
         .testTarget(
-            name: "SharedTests",
-            dependencies: ["Shared", "CHDF5"],
-            path: "Tests/SharedTests"
+            name: "KDTests",
+            dependencies: ["Pipeline", "Engine", "CHDF5"],
+            path: "Tests/KDTests"
         ),
     ],
     swiftLanguageModes: [.v6]

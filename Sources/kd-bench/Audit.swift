@@ -1,5 +1,6 @@
 import ArgumentParser
-import Shared
+import Engine
+import Pipeline
 
 /// One JSON line of `kd-bench audit`.
 struct AuditReport: Codable {

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
-import Shared
+import Engine
+import Pipeline
 
 /// Developer tool behind `make bench` and the reference-kernel test.
 @main

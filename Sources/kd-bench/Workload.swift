@@ -1,4 +1,5 @@
-import Shared
+import Engine
+import Pipeline
 
 /// One model on a fixed random batch of 1x28x28 images: the training step (forward, CE + KD
 /// loss against stored teacher logits, backward, SGD with momentum) and the evaluation pass

@@ -1,4 +1,5 @@
 import ArgumentParser
-import Shared
+import Engine
+import Pipeline
 
 extension RestorePoint: ExpressibleByArgument {}

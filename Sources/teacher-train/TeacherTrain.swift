@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
-import Shared
+import Engine
+import Pipeline
 
 @main
 struct TeacherTrain: ParsableCommand {

@@ -1,0 +1,129 @@
+internal import CDNNL
+
+/// Batch normalisation over the channel dimension, PyTorch's `nn.BatchNorm2d` (input
+/// [N, C, H, W]) and `nn.BatchNorm1d` (input [N, C]) alike.
+///
+/// Training normalises with the batch's mean and biased variance and updates the running
+/// statistics as PyTorch does: `running = (1 - momentum) * running + momentum * batch`, with the
+/// *unbiased* batch variance. Evaluation normalises with the running statistics.
+/// Parameters `<name>.weight`, `<name>.bias` [C]; buffers `running_mean`, `running_var` [C] and
+/// `num_batches_tracked` (a counter).
+///
+/// With `fusedReLU` the layer computes relu(batchnorm(x)) in one pass (oneDNN's
+/// `fuse_norm_relu`, which keeps the ReLU mask in a workspace for backward): the
+/// conv-BN-ReLU pattern then reads and writes each activation once instead of twice.
+public final class BatchNorm: Layer {
+    public let channels: Int
+    public let fusedReLU: Bool
+    public let epsilon: Float
+    public let momentum: Float
+    public var computesInputGradient = true
+    let store: ParameterStore
+    let weight, bias, runningMean, runningVar, batchesTracked: ParameterStore.Slot
+
+    private final class Plan {
+        let train: Primitive, eval: Primitive, backward: Primitive
+        let data: MemoryDesc
+        let workspace: MemoryDesc?
+        init(train: Primitive, eval: Primitive, backward: Primitive, fused: Bool) {
+            self.train = train; self.eval = eval; self.backward = backward
+            data = train.desc(dnnl_query_dst_md)
+            workspace = fused ? train.desc(dnnl_query_workspace_md) : nil
+        }
+    }
+
+    private var plans: [[Int]: Plan] = [:]
+    private var plan: Plan!
+    private var savedInput: Tensor?
+    private var output: Tensor?
+    private var workspace: Tensor?
+    private let mean: Tensor, variance: Tensor, diffScale: Tensor, diffShift: Tensor
+
+    public init(_ b: ModelBuilder, _ name: String, _ channels: Int, epsilon: Float = 1e-5, momentum: Float = 0.1,
+                fusedReLU: Bool = false) {
+        self.channels = channels; self.epsilon = epsilon; self.momentum = momentum; self.fusedReLU = fusedReLU
+        self.store = b.store
+        weight = b.store.add(name + ".weight", shape: [channels], initial: [Float](repeating: 1, count: channels))
+        bias = b.store.add(name + ".bias", shape: [channels], initial: [Float](repeating: 0, count: channels))
+        runningMean = b.store.add(name + ".running_mean", shape: [channels], kind: .buffer, initial: [Float](repeating: 0, count: channels))
+        runningVar = b.store.add(name + ".running_var", shape: [channels], kind: .buffer, initial: [Float](repeating: 1, count: channels))
+        batchesTracked = b.store.add(name + ".num_batches_tracked", shape: [], kind: .counter, initial: [0])
+        let c = MemoryDesc.plain([channels])
+        mean = Tensor(c); variance = Tensor(c); diffScale = Tensor(c); diffShift = Tensor(c)
+    }
+
+    private func makePlan(_ x: MemoryDesc) -> Plan {
+        var data = x.raw
+        let flags = dnnl_use_scale.rawValue | dnnl_use_shift.rawValue | (fusedReLU ? dnnl_fuse_norm_relu.rawValue : 0)
+        func forward(_ prop: dnnl_prop_kind_t, _ flags: UInt32) -> Primitive {
+            var d = dnnl_batch_normalization_desc_t()
+            dnnlCheck(dnnl_batch_normalization_forward_desc_init(&d, prop, &data, epsilon, flags), "batch norm forward desc")
+            return Primitive(op: &d, what: "batch norm forward")
+        }
+        let train = forward(dnnl_forward_training, flags)
+        let eval = forward(dnnl_forward_inference, flags | dnnl_use_global_stats.rawValue)
+        precondition(eval.desc(dnnl_query_dst_md) == train.desc(dnnl_query_dst_md), "batch norm layouts differ between modes")
+        var bd = dnnl_batch_normalization_desc_t()
+        dnnlCheck(dnnl_batch_normalization_backward_desc_init(&bd, dnnl_backward, &data, &data, epsilon, flags), "batch norm backward desc")
+        return Plan(train: train, eval: eval, backward: Primitive(op: &bd, hint: train, what: "batch norm backward"), fused: fusedReLU)
+    }
+
+    private func param(_ slot: ParameterStore.Slot) -> Tensor { Tensor(wrapping: store.value(slot), .plain([channels])) }
+
+    public func forward(_ x: Tensor, mode: Mode) -> Tensor {
+        precondition(x.shape.count >= 2 && x.shape[1] == channels, "BatchNorm expects \(channels) channels, got \(x.shape)")
+        if plan == nil || plan.data != x.desc {
+            let key = x.shape
+            if let p = plans[key], p.data == x.desc { plan = p } else { plan = makePlan(x.desc); plans[key] = plan }
+        }
+        let out = layerOutput(&output, plan.data, mode)
+        if mode == .train {
+            var args: [(Int32, Tensor)] = [(DNNL_ARG_SRC, x), (DNNL_ARG_DST, out), (DNNL_ARG_SCALE, param(weight)),
+                                           (DNNL_ARG_SHIFT, param(bias)), (DNNL_ARG_MEAN, mean), (DNNL_ARG_VARIANCE, variance)]
+            if let ws = plan.workspace { args.append((DNNL_ARG_WORKSPACE, reuse(&workspace, ws))) }
+            plan.train.execute(args)
+            updateRunningStatistics(samplesPerChannel: x.count / channels)
+            savedInput = x
+        } else {
+            plan.eval.execute([(DNNL_ARG_SRC, x), (DNNL_ARG_DST, out), (DNNL_ARG_SCALE, param(weight)),
+                               (DNNL_ARG_SHIFT, param(bias)), (DNNL_ARG_MEAN, param(runningMean)),
+                               (DNNL_ARG_VARIANCE, param(runningVar))])
+            savedInput = nil
+        }
+        return out
+    }
+
+    private func updateRunningStatistics(samplesPerChannel n: Int) {
+        let rm = store.value(runningMean), rv = store.value(runningVar)
+        let unbias = n > 1 ? Float(n) / Float(n - 1) : 1
+        for c in 0..<channels {
+            rm[c] = (1 - momentum) * rm[c] + momentum * mean.floats[c]
+            rv[c] = (1 - momentum) * rv[c] + momentum * variance.floats[c] * unbias
+        }
+        store.value(batchesTracked)[0] += 1
+        store.version &+= 1
+    }
+
+    /// The evaluation-mode affine map y = scale * x + shift per channel, from the running
+    /// statistics: what a preceding convolution folds into its weights.
+    func evaluationScaleShift() -> (scale: [Float], shift: [Float]) {
+        let g = store.value(weight), b = store.value(bias), rm = store.value(runningMean), rv = store.value(runningVar)
+        let scale = (0..<channels).map { g[$0] / (rv[$0] + epsilon).squareRoot() }
+        return (scale, (0..<channels).map { b[$0] - rm[$0] * scale[$0] })
+    }
+
+    public func backward(_ dy: Tensor) -> Tensor {
+        guard let x = savedInput else { fatalError("BatchNorm.backward without a training forward") }
+        precondition(dy.desc == plan.data, "BatchNorm.backward: gradient layout differs from the output's")
+        let dx = Tensor(pooled: plan.data)
+        // oneDNN 2.6 rejects the call (invalid arguments) unless SHIFT is passed too, though unused.
+        var args: [(Int32, Tensor)] = [(DNNL_ARG_SRC, x), (DNNL_ARG_MEAN, mean), (DNNL_ARG_VARIANCE, variance),
+                                       (DNNL_ARG_DIFF_DST, dy), (DNNL_ARG_SCALE, param(weight)), (DNNL_ARG_SHIFT, param(bias)),
+                                       (DNNL_ARG_DIFF_SRC, dx), (DNNL_ARG_DIFF_SCALE, diffScale), (DNNL_ARG_DIFF_SHIFT, diffShift)]
+        if plan.workspace != nil { args.append((DNNL_ARG_WORKSPACE, workspace!)) }
+        plan.backward.execute(args)
+        accumulate(diffScale.floats, into: store.grad(weight), count: channels)
+        accumulate(diffShift.floats, into: store.grad(bias), count: channels)
+        return dx
+    }
+}

@@ -1,0 +1,194 @@
+internal import CDNNL
+
+/// 2-D convolution (PyTorch `nn.Conv2d`): square kernel, stride, zero padding, optional bias,
+/// groups (groups == channels is depthwise).
+///
+/// Parameters: `<name>.weight` [out, in/groups, k, k] and `<name>.bias` [out], plain in the
+/// arena; oneDNN's preferred (blocked) weight layout is a per-step reorder of that.
+/// Activations keep the layout oneDNN picks (`format_tag any`).
+public final class Conv2d: Layer {
+    public let inChannels, outChannels, kernel, stride, padding, groups: Int
+    public var computesInputGradient = true
+    let store: ParameterStore
+    let weight: ParameterStore.Slot
+    let bias: ParameterStore.Slot?
+    /// Evaluation primitives with a folded BatchNorm (Conv2d+Folded.swift), by input shape.
+    var foldedPlans: [[Int]: FoldedPlan] = [:]
+
+    /// Primitives and buffers for one input shape.
+    private final class Plan {
+        let forward: Primitive
+        let inference: Primitive
+        let backwardData: Primitive
+        let backwardWeights: Primitive
+        let source, output, weightsForward, weightsBackward, diffWeights: MemoryDesc
+        /// The input and output-gradient layouts backward-weights reads: the forward ones,
+        /// or plain ones where oneDNN has only a reference kernel for those (see makePlan).
+        let weightsSource, weightsDiffDst: MemoryDesc
+        let plainWeights: MemoryDesc
+        init(forward: Primitive, inference: Primitive, backwardData: Primitive, backwardWeights: Primitive, plainWeights: MemoryDesc) {
+            self.forward = forward; self.inference = inference
+            self.backwardData = backwardData; self.backwardWeights = backwardWeights
+            source = forward.desc(dnnl_query_src_md)
+            output = forward.desc(dnnl_query_dst_md)
+            weightsForward = forward.desc(dnnl_query_weights_md)
+            weightsBackward = backwardData.desc(dnnl_query_weights_md)
+            diffWeights = backwardWeights.desc(dnnl_query_diff_weights_md)
+            weightsSource = backwardWeights.desc(dnnl_query_src_md)
+            weightsDiffDst = backwardWeights.desc(dnnl_query_diff_dst_md)
+            self.plainWeights = plainWeights
+        }
+    }
+
+    private var plans: [[Int]: Plan] = [:]
+    private var plan: Plan!
+    private let inputAdapter = LayoutAdapter()
+    private let weightAdapter = LayoutAdapter()
+    private let weightBackwardAdapter = LayoutAdapter()
+    /// Brings the input gradient back to the layout the input came in (the forward pass may
+    /// have reordered the input into the convolution's preferred layout).
+    private let gradientAdapter = LayoutAdapter()
+    private var givenInputDesc: MemoryDesc?
+    private let diffWeightAdapter = LayoutAdapter()
+    private let weightsSourceAdapter = LayoutAdapter()
+    private let weightsDiffDstAdapter = LayoutAdapter()
+    private var savedInput: Tensor?
+    private var output: Tensor?
+    private var diffWeights: Tensor?
+    private var diffBias: Tensor?
+
+    public init(_ b: ModelBuilder, _ name: String, _ inChannels: Int, _ outChannels: Int, kernel: Int,
+                stride: Int = 1, padding: Int = 0, groups: Int = 1, bias: Bool = true,
+                init weightInit: WeightInit = .pytorchDefault, biasInit: WeightInit? = nil) {
+        precondition(inChannels % groups == 0 && outChannels % groups == 0, "\(name): channels not divisible by groups")
+        self.inChannels = inChannels; self.outChannels = outChannels
+        self.kernel = kernel; self.stride = stride; self.padding = padding; self.groups = groups
+        self.store = b.store
+        let shape = [outChannels, inChannels / groups, kernel, kernel]
+        let fanIn = inChannels / groups * kernel * kernel
+        let fanOut = outChannels * kernel * kernel  // PyTorch: weight.size(0) * receptive field
+        weight = b.store.add(name + ".weight", shape: shape,
+                             initial: weightInit.values(count: shape.reduce(1, *), fanIn: fanIn, fanOut: fanOut, rng: &b.rng))
+        self.bias = bias ? b.store.add(name + ".bias", shape: [outChannels],
+                                       initial: (biasInit ?? .pytorchDefault).values(count: outChannels, fanIn: fanIn, fanOut: fanOut, rng: &b.rng)) : nil
+    }
+
+    /// Output spatial size for an input size (PyTorch's floor formula).
+    public func outputSize(_ size: Int) -> Int { (size + 2 * padding - kernel) / stride + 1 }
+
+    var weightDims: [Int] {
+        groups == 1 ? [outChannels, inChannels, kernel, kernel]
+            : [groups, outChannels / groups, inChannels / groups, kernel, kernel]
+    }
+
+    /// Output dims, strides and paddings for an input shape. The right padding makes oneDNN's
+    /// size formula give PyTorch's floor output size.
+    func geometry(_ inputDims: [Int]) -> (outDims: [Int], strides: [Int64], padL: [Int64], padR: [Int64]) {
+        let (n, h, w) = (inputDims[0], inputDims[2], inputDims[3])
+        let outDims = [n, outChannels, outputSize(h), outputSize(w)]
+        let padR = [Int64((outDims[2] - 1) * stride + kernel - h - padding), Int64((outDims[3] - 1) * stride + kernel - w - padding)]
+        return (outDims, [Int64(stride), Int64(stride)], [Int64(padding), Int64(padding)], padR)
+    }
+
+    private func makePlan(_ inputDims: [Int]) -> Plan {
+        let g = geometry(inputDims)
+        var src = MemoryDesc.any(inputDims).raw, dst = MemoryDesc.any(g.outDims).raw
+        var wts = MemoryDesc.any(weightDims).raw, bia = MemoryDesc.plain([outChannels]).raw
+        let (strides, pad, padR) = (g.strides, g.padL, g.padR)
+        func forward(_ prop: dnnl_prop_kind_t) -> Primitive {
+            var d = dnnl_convolution_desc_t()
+            withOptionalPointer(bias != nil ? bia : nil) { biasPtr in
+                dnnlCheck(dnnl_convolution_forward_desc_init(&d, prop, dnnl_convolution_direct, &src, &wts, biasPtr, &dst,
+                                                             strides, pad, padR), "conv forward desc")
+            }
+            return Primitive(op: &d, what: "conv forward")
+        }
+        let fwd = forward(dnnl_forward_training)
+        // Inference uses the training primitive's layouts, so the buffers and adapters of one
+        // plan serve both modes (oneDNN may otherwise choose other layouts for inference).
+        src = fwd.desc(dnnl_query_src_md).raw
+        dst = fwd.desc(dnnl_query_dst_md).raw
+        wts = fwd.desc(dnnl_query_weights_md).raw
+        let inf = forward(dnnl_forward_training)  // see Conv2d+Folded.swift: faster than forward_inference
+        // Gradients share their tensors' layouts: diff_src = src, diff_dst = dst.
+        var fsrc = fwd.desc(dnnl_query_src_md).raw, fdst = fwd.desc(dnnl_query_dst_md).raw
+        var anyW = MemoryDesc.any(weightDims).raw
+        var bd = dnnl_convolution_desc_t()
+        dnnlCheck(dnnl_convolution_backward_data_desc_init(&bd, dnnl_convolution_direct, &fsrc, &anyW, &fdst, strides, pad, padR),
+                  "conv backward-data desc")
+        let bwdData = Primitive(op: &bd, hint: fwd, what: "conv backward data")
+        func backwardWeightsDesc(_ src: inout dnnl_memory_desc_t, _ diffDst: inout dnnl_memory_desc_t) -> dnnl_convolution_desc_t {
+            var bw = dnnl_convolution_desc_t()
+            withOptionalPointer(bias != nil ? bia : nil) { biasPtr in
+                dnnlCheck(dnnl_convolution_backward_weights_desc_init(&bw, dnnl_convolution_direct, &src, &anyW, biasPtr, &diffDst,
+                                                                      strides, pad, padR), "conv backward-weights desc")
+            }
+            return bw
+        }
+        var bw = backwardWeightsDesc(&fsrc, &fdst)
+        var bwdWeights = Primitive(op: &bw, hint: fwd, what: "conv backward weights")
+        // oneDNN 2.6 below AVX-512 has no JIT backward-weights for blocked layouts with one input
+        // channel (every first layer on grey images) or for depthwise convolutions on 2x2 planes:
+        // it picks `ref:any`, a naive loop (~1 s per cnn5 step). On plain layouts it runs im2col +
+        // its JIT GEMM ("gemm:jit") instead, ~300x faster, at the price of reordering the
+        // output gradient.
+        if bwdWeights.implementation.hasPrefix("ref:") {
+            var plainSrc = MemoryDesc.plain(inputDims).raw, plainDst = MemoryDesc.plain(g.outDims).raw
+            bw = backwardWeightsDesc(&plainSrc, &plainDst)
+            bwdWeights = Primitive(op: &bw, hint: fwd, what: "conv backward weights")
+        }
+        return Plan(forward: fwd, inference: inf, backwardData: bwdData, backwardWeights: bwdWeights,
+                    plainWeights: .plain(weightDims))
+    }
+
+    /// Floating-point operations of the last forward pass (2 per multiply-add).
+    public internal(set) var lastForwardFLOPs = 0
+
+    public func forward(_ x: Tensor, mode: Mode) -> Tensor {
+        let dims = x.shape
+        precondition(dims.count == 4 && dims[1] == inChannels, "Conv2d expects [N, \(inChannels), H, W], got \(dims)")
+        if plan == nil || plan.source.dims != dims {
+            if let p = plans[dims] { plan = p } else { plan = makePlan(dims); plans[dims] = plan }
+        }
+        let input = inputAdapter.adapt(x, to: plan.source)
+        givenInputDesc = x.desc
+        let weights = weightAdapter.adapt(Tensor(wrapping: store.value(weight), plan.plainWeights), to: plan.weightsForward)
+        let out = layerOutput(&output, plan.output, mode)
+        lastForwardFLOPs = 2 * out.count * (inChannels / groups) * kernel * kernel
+        var args: [(Int32, Tensor)] = [(DNNL_ARG_SRC, input), (DNNL_ARG_WEIGHTS, weights), (DNNL_ARG_DST, out)]
+        if let bias { args.append((DNNL_ARG_BIAS, Tensor(wrapping: store.value(bias), .plain([outChannels])))) }
+        (mode == .train ? plan.forward : plan.inference).execute(args)
+        savedInput = mode == .train ? input : nil
+        return out
+    }
+
+    public func backward(_ dy: Tensor) -> Tensor {
+        guard let input = savedInput else { fatalError("Conv2d.backward without a training forward") }
+        precondition(dy.desc == plan.output, "Conv2d.backward: gradient layout differs from the output's")
+        // Weight (and bias) gradients: computed in oneDNN's layout, reordered to plain, added.
+        let dW = reuse(&diffWeights, plan.diffWeights)
+        var args: [(Int32, Tensor)] = [(DNNL_ARG_SRC, weightsSourceAdapter.adapt(input, to: plan.weightsSource)),
+                                       (DNNL_ARG_DIFF_DST, weightsDiffDstAdapter.adapt(dy, to: plan.weightsDiffDst)),
+                                       (DNNL_ARG_DIFF_WEIGHTS, dW)]
+        if bias != nil {
+            args.append((DNNL_ARG_DIFF_BIAS, reuse(&diffBias, .plain([outChannels]))))
+        }
+        plan.backwardWeights.execute(args)
+        let plainGrad = diffWeightAdapter.adapt(dW, to: plan.plainWeights)
+        accumulate(plainGrad.floats, into: store.grad(weight), count: weightDims.reduce(1, *))
+        if let bias { accumulate(diffBias!.floats, into: store.grad(bias), count: outChannels) }
+
+        guard computesInputGradient else { return dy }
+        let weightsB = weightBackwardAdapter.adapt(Tensor(wrapping: store.value(weight), plan.plainWeights), to: plan.weightsBackward)
+        let dx = Tensor(pooled: plan.source)
+        plan.backwardData.execute([(DNNL_ARG_DIFF_DST, dy), (DNNL_ARG_WEIGHTS, weightsB), (DNNL_ARG_DIFF_SRC, dx)])
+        return gradientAdapter.adapt(dx, to: givenInputDesc ?? plan.source)
+    }
+}
+
+/// Calls `body` with a pointer to `value`, or with nil.
+@inline(__always)
+func withOptionalPointer<T, R>(_ value: T?, _ body: (UnsafePointer<T>?) -> R) -> R {
+    guard var v = value else { return body(nil) }
+    return withUnsafePointer(to: &v) { body($0) }
+}

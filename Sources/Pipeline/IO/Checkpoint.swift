@@ -1,0 +1,116 @@
+import Engine
+import Foundation
+
+/// Model checkpoints in HDF5: one dataset per tensor at the root, named and shaped as PyTorch's
+/// `state_dict` (so h5py + `load_state_dict` take the weights as they are), plus the optimizer
+/// state and the training position under the groups `optimizer/` and `training/`.
+public enum Checkpoint {
+    public static let formatVersion: Int64 = 1
+
+    /// Where training stands when a checkpoint is written.
+    public struct TrainingState: Equatable, Sendable {
+        /// Epochs completed.
+        public var epoch: Int
+        /// Best validation accuracy so far, and the epoch it came from.
+        public var bestAccuracy: Double
+        public var bestEpoch: Int
+        public init(epoch: Int, bestAccuracy: Double, bestEpoch: Int) {
+            self.epoch = epoch; self.bestAccuracy = bestAccuracy; self.bestEpoch = bestEpoch
+        }
+    }
+
+    /// Writes the model, optimizer and training state to `path` atomically.
+    public static func save(_ path: String, model: Model, optimizer: Optimizer?, state: TrainingState, datasetFingerprint: String) throws {
+        try AtomicWrite.write(to: path) { tmp in
+            let f = try HDF5File.create(tmp)
+            for (slot, e) in model.store.entries.enumerated() {
+                let values = Array(UnsafeBufferPointer(start: model.store.value(slot), count: e.count))
+                if e.kind == .counter {
+                    try f.write(e.name, values.map { Int64($0) }, shape: e.shape)
+                } else {
+                    try f.write(e.name, values, shape: e.shape)
+                }
+            }
+            try f.setAttribute("format_version", .int(formatVersion))
+            try f.setAttribute("model_version", .string(model.name))
+            try f.setAttribute("num_classes", .int(Int64(model.numClasses)))
+            try f.setAttribute("input_shape", .string(model.inputShape.map(String.init).joined(separator: "x")))
+            try f.setAttribute("dataset_fingerprint", .string(datasetFingerprint))
+            try f.createGroup("training")
+            try f.setAttribute("epoch", .int(Int64(state.epoch)), on: "training")
+            try f.setAttribute("best_accuracy", .double(state.bestAccuracy), on: "training")
+            try f.setAttribute("best_epoch", .int(Int64(state.bestEpoch)), on: "training")
+            let rngs = model.dropoutLayers.flatMap { d -> [Int64] in
+                let s = d.rng.state
+                return [s.0, s.1, s.2, s.3].map { Int64(bitPattern: $0) }
+            }
+            if !rngs.isEmpty { try f.write("training/dropout_rng", rngs, shape: [rngs.count / 4, 4]) }
+            if let optimizer {
+                try f.createGroup("optimizer")
+                try f.setAttribute("kind", .string(optimizer.kind.rawValue), on: "optimizer")
+                try f.setAttribute("step", .int(Int64(optimizer.step)), on: "optimizer")
+                if !optimizer.firstMoment.isEmpty { try f.write("optimizer/first_moment", optimizer.firstMoment, shape: [optimizer.firstMoment.count]) }
+                if !optimizer.secondMoment.isEmpty { try f.write("optimizer/second_moment", optimizer.secondMoment, shape: [optimizer.secondMoment.count]) }
+            }
+            try f.close()
+        }
+    }
+
+    /// Loads weights (and, when given, optimizer state) from `path` into `model`. A checkpoint
+    /// of another architecture or class count is an error naming the file and the first tensor
+    /// that does not fit.
+    @discardableResult
+    public static func load(_ path: String, into model: Model, optimizer: Optimizer? = nil) throws -> TrainingState {
+        let f = try HDF5File.open(path)
+        guard (try? f.intAttribute("format_version")) == formatVersion else {
+            throw PipelineError(file: path, "not a checkpoint of this tool (format_version missing or not \(formatVersion))")
+        }
+        let saved = (try? f.stringAttribute("model_version")) ?? "?"
+        for e in model.store.entries {
+            guard f.exists(e.name) else {
+                throw PipelineError(file: path, "checkpoint of '\(saved)' has no tensor '\(e.name)' that \(model.name) needs (another architecture?)")
+            }
+            let shape = try f.shape(of: e.name)
+            guard shape == e.shape else {
+                throw PipelineError(file: path, "tensor '\(e.name)' has shape \(shape), \(model.name) needs \(e.shape) (another architecture or class count?)")
+            }
+            let values: [Float] = e.kind == .counter ? try f.read(e.name, as: Int64.self).values.map(Float.init) : try f.read(e.name, as: Float.self).values
+            try model.store.set(e.name, values)
+        }
+        if f.exists("training/dropout_rng") {
+            let raw = try f.read("training/dropout_rng", as: Int64.self).values.map { UInt64(bitPattern: $0) }
+            for (i, d) in model.dropoutLayers.enumerated() where raw.count >= 4 * (i + 1) {
+                d.rng = SeededRNG(state: (raw[4 * i], raw[4 * i + 1], raw[4 * i + 2], raw[4 * i + 3]))
+            }
+        }
+        if let optimizer, f.exists("optimizer") {
+            let kind = try f.stringAttribute("kind", of: "optimizer")
+            guard kind == optimizer.kind.rawValue else {
+                throw PipelineError(file: path, "was trained with optimizer '\(kind)', params.json now asks for '\(optimizer.kind.rawValue)'; resume with the same optimizer")
+            }
+            optimizer.step = Int(try f.intAttribute("step", of: "optimizer"))
+            if f.exists("optimizer/first_moment") { optimizer.firstMoment = try f.read("optimizer/first_moment", as: Float.self).values }
+            if f.exists("optimizer/second_moment") { optimizer.secondMoment = try f.read("optimizer/second_moment", as: Float.self).values }
+            let n = model.store.parameterCount
+            guard [optimizer.firstMoment, optimizer.secondMoment].allSatisfy({ $0.isEmpty || $0.count == n }) else {
+                throw PipelineError(file: path, "optimizer state does not fit the model")
+            }
+        }
+        return TrainingState(epoch: Int(try f.intAttribute("epoch", of: "training")),
+                             bestAccuracy: try f.doubleAttribute("best_accuracy", of: "training"),
+                             bestEpoch: Int(try f.intAttribute("best_epoch", of: "training")))
+    }
+
+    /// The number of completed epochs recorded in a checkpoint.
+    public static func peekEpoch(_ path: String) throws -> Int {
+        Int(try HDF5File.open(path).intAttribute("epoch", of: "training"))
+    }
+
+    /// SHA-256 (hex) of a file's bytes.
+    public static func sha256(of path: String) throws -> String {
+        var h = SHA256()
+        let bytes = try FileBytes.read(path)
+        h.update(bytes)
+        return h.finalizeHex()
+    }
+}

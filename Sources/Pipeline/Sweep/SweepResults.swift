@@ -1,0 +1,164 @@
+import Engine
+import Foundation
+
+/// Collects a sweep's finished children into `results.md`, `results.csv`, `heatmap.svg`
+/// (validation accuracy over T x alpha) and `curves.svg` (validation curves of the
+/// configuration chosen on validation against scratch).
+public struct SweepResults {
+    /// One finished child run.
+    public struct Run: Sendable {
+        public var point: SweepSpec.Point
+        public var valAccuracy: Double
+        public var testAccuracy: Double
+        public var agreement: Double?
+        public var wallSeconds: Double
+        public var trainImages: Int
+        public var epochs: Int
+        public var valCurve: [Double]
+    }
+
+    /// Mean and sample standard deviation (0 for one value).
+    public struct Stat: Equatable, Sendable {
+        public var mean: Double, std: Double, count: Int
+        public init(_ xs: [Double]) {
+            count = xs.count
+            mean = xs.isEmpty ? .nan : xs.reduce(0, +) / Double(xs.count)
+            let m = mean
+            std = xs.count > 1 ? (xs.map { ($0 - m) * ($0 - m) }.reduce(0, +) / Double(xs.count - 1)).squareRoot() : 0
+        }
+    }
+
+    /// One (alpha, T) configuration, or scratch, over its seeds.
+    public struct Row: Sendable {
+        public var alpha: Double, temperature: Double
+        public var runs: [Run]
+        public var isScratch: Bool { alpha == 0 }
+        public var val: Stat { Stat(runs.map(\.valAccuracy)) }
+        public var test: Stat { Stat(runs.map(\.testAccuracy)) }
+        public var agreement: Stat { Stat(runs.compactMap(\.agreement)) }
+        public var wall: Stat { Stat(runs.map(\.wallSeconds)) }
+        public var label: String { isScratch ? "scratch" : "alpha \(SweepSpec.Point.number(alpha)), T \(SweepSpec.Point.number(temperature))" }
+    }
+
+    public let sweepDir: String
+    public let spec: SweepSpec
+    public let rows: [Row]
+    public let unfinished: [String]
+    /// The KD configuration with the best mean validation accuracy.
+    public var chosen: Row? { rows.filter { !$0.isScratch }.max { $0.val.mean < $1.val.mean } }
+    public var scratch: Row? { rows.first { $0.isScratch } }
+
+    public init(sweepDir: String) throws {
+        self.sweepDir = sweepDir
+        spec = try SweepSpec.load((sweepDir as NSString).appendingPathComponent("sweep.json"))
+        var runs: [Run] = [], missing: [String] = []
+        for point in spec.points {
+            let dir = (sweepDir as NSString).appendingPathComponent(point.directoryName)
+            guard let val = Self.json(dir + "/metrics_val_best_weights.json"), let test = Self.json(dir + "/metrics_test_best_weights.json"),
+                  let va = val["accuracy"] as? Double, let ta = test["accuracy"] as? Double else {
+                missing.append(point.directoryName)
+                continue
+            }
+            let history = (Self.json(dir + "/history.json")?["epochs"] as? [[String: Any]]) ?? []
+            runs.append(Run(point: point, valAccuracy: va, testAccuracy: ta, agreement: test["teacher_agreement"] as? Double,
+                            wallSeconds: test["wall_seconds"] as? Double ?? 0, trainImages: test["train_images"] as? Int ?? 0,
+                            epochs: test["epochs"] as? Int ?? history.count, valCurve: history.compactMap { $0["val_accuracy"] as? Double }))
+        }
+        var grouped: [Row] = []
+        for run in runs {
+            if let i = grouped.firstIndex(where: { $0.alpha == run.point.alpha && ($0.isScratch || $0.temperature == run.point.temperature) }) {
+                grouped[i].runs.append(run)
+            } else {
+                grouped.append(Row(alpha: run.point.alpha, temperature: run.point.isScratch ? 0 : run.point.temperature, runs: [run]))
+            }
+        }
+        rows = grouped.sorted { ($0.isScratch ? 0 : 1, $0.alpha, $0.temperature) < ($1.isScratch ? 0 : 1, $1.alpha, $1.temperature) }
+        unfinished = missing
+    }
+
+    static func json(_ path: String) -> [String: Any]? {
+        FileManager.default.contents(atPath: path).flatMap { try? JSONSerialization.jsonObject(with: $0) as? [String: Any] }
+    }
+
+    // MARK: - Cost of the cached export against on-the-fly distillation
+
+    /// (export seconds, teacher images/s in evaluation, teacher seconds that on-the-fly KD
+    /// would have spent: one teacher forward per student batch, per epoch, per KD run).
+    public func cost() -> (exportSeconds: Double, teacherImagesPerSecond: Double, onTheFlySeconds: Double)? {
+        guard case .string(let logits)? = spec.base["teacher_logits"] else { return nil }
+        let folder = RunSetup.resolve(logits, relativeTo: sweepDir)
+        guard let export = Self.json((folder as NSString).appendingPathComponent("export.json")),
+              let seconds = export["seconds"] as? Double, let rate = export["images_per_s"] as? Double, rate > 0 else { return nil }
+        let kdImages = rows.filter { !$0.isScratch }.flatMap(\.runs).map { Double($0.trainImages * $0.epochs) }.reduce(0, +)
+        return (seconds, rate, kdImages / rate)
+    }
+
+    // MARK: - Writing
+
+    /// Writes results.md, results.csv, heatmap.svg and curves.svg into the sweep folder.
+    public func write() throws {
+        func path(_ name: String) -> String { (sweepDir as NSString).appendingPathComponent(name) }
+        try AtomicWrite.write(markdown(), to: path("results.md"))
+        try AtomicWrite.write(csv(), to: path("results.csv"))
+        try AtomicWrite.write(SVGChart.heatmap(self), to: path("heatmap.svg"))
+        try AtomicWrite.write(SVGChart.curves(self), to: path("curves.svg"))
+    }
+
+    public func csv() -> String {
+        var lines = ["config,alpha,temperature,runs,val_acc_mean,val_acc_std,test_acc_mean,test_acc_std,agreement_mean,agreement_std,wall_s_mean,wall_s_std"]
+        for r in rows {
+            let a = r.agreement
+            let cols: [String] = [r.isScratch ? "scratch" : "kd", f(r.alpha), r.isScratch ? "" : f(r.temperature), String(r.runs.count),
+                                  f(r.val.mean), f(r.val.std), f(r.test.mean), f(r.test.std),
+                                  a.count > 0 ? f(a.mean) : "", a.count > 0 ? f(a.std) : "", f(r.wall.mean), f(r.wall.std)]
+            lines.append(cols.joined(separator: ","))
+        }
+        return lines.joined(separator: "\n") + "\n"
+    }
+
+    /// Six significant digits, after rounding away float noise (a std of equal values is 0).
+    private func f(_ x: Double) -> String { String(format: "%.6g", (x * 1e9).rounded() / 1e9) }
+    private func pct(_ s: Stat) -> String { s.count == 0 ? "—" : String(format: "%.2f ± %.2f", 100 * s.mean, 100 * s.std) }
+
+    public func markdown() -> String {
+        var md = "# Sweep results: \((sweepDir as NSString).lastPathComponent)\n\n"
+        md += "Accuracies in %, mean ± sample standard deviation over seeds; validation = best epoch on the validation split, "
+        md += "test = the test split with those best-on-validation weights. Written by `make results`.\n\n"
+        md += "| configuration | runs | val acc | test acc | teacher agreement | wall time (s) |\n|---|---:|---:|---:|---:|---:|\n"
+        let best = chosen
+        for r in rows {
+            let mark = (best.map { $0.alpha == r.alpha && $0.temperature == r.temperature } ?? false) ? " **(chosen on val)**" : ""
+            md += "| \(r.label)\(mark) | \(r.runs.count) | \(pct(r.val)) | \(pct(r.test)) | \(pct(r.agreement)) | \(String(format: "%.0f ± %.0f", r.wall.mean, r.wall.std)) |\n"
+        }
+        if !unfinished.isEmpty { md += "\nNot finished (\(unfinished.count)): \(unfinished.joined(separator: ", "))\n" }
+        md += "\n" + verdict() + "\n"
+        if let c = cost() {
+            md += String(format: "\n**Cost.** The teacher export ran once: %.1f s (%.0f images/s in evaluation). ", c.exportSeconds, c.teacherImagesPerSecond)
+            md += String(format: "Distilling on the fly (one teacher forward per student batch, per epoch, per KD run) would have spent about %.0f s of teacher forwards over these %d KD runs, %.0fx the export.\n",
+                         c.onTheFlySeconds, rows.filter { !$0.isScratch }.map(\.runs.count).reduce(0, +), c.onTheFlySeconds / max(c.exportSeconds, 1e-9))
+        }
+        md += "\n![validation accuracy over T x alpha](heatmap.svg)\n\n![validation curves](curves.svg)\n"
+        return md
+    }
+
+    /// The plain answer: did the configuration chosen on validation beat scratch on test by
+    /// more than the seed-to-seed spread (the sum of the two standard deviations)?
+    public func verdict() -> String {
+        guard let c = chosen, let s = scratch else { return "No comparison: the sweep needs finished KD and scratch runs." }
+        let diff = c.test.mean - s.test.mean
+        let spread = c.test.std + s.test.std
+        let sign = diff >= 0 ? "+" : "−"
+        var text = String(format: "**Chosen on validation: %@.** Its test accuracy %@ against scratch %@: %@%.2f points; the seed-to-seed spread (sum of the two standard deviations) is %.2f points. ",
+                          c.label, pct(c.test), pct(s.test), sign, abs(100 * diff), 100 * spread)
+        if c.runs.count < 2 || s.runs.count < 2 {
+            text += "With fewer than two seeds on a side the spread is unknown, so no verdict."
+        } else if diff > spread {
+            text += "Distillation beat scratch by more than the seed-to-seed spread."
+        } else if diff > 0 {
+            text += "Distillation was ahead, but not by more than the seed-to-seed spread: not a clear win."
+        } else {
+            text += "Distillation did not beat scratch."
+        }
+        return text
+    }
+}

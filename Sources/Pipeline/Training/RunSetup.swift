@@ -1,0 +1,50 @@
+import Engine
+import Foundation
+
+/// Everything a stage derives from a run directory before it trains or exports: the params,
+/// the dataset and its splits, the normalisation and the model.
+public struct RunSetup {
+    public let runDir: String
+    public let paramsPath: String
+    public let params: Params
+    public let splits: DatasetSplits
+    public let normalization: Normalization
+    /// This process's claim on the run directory, held as long as the setup (or a copy) lives.
+    public let lock: RunLock
+
+    /// Claims the run directory (a second run in it is refused), reads `runDir/params.json` and
+    /// the dataset it names. Errors name the file at fault.
+    public init(runDir: String) throws {
+        var isDir: ObjCBool = false
+        guard FileManager.default.fileExists(atPath: runDir, isDirectory: &isDir), isDir.boolValue else {
+            throw PipelineError(file: runDir, "run directory not found")
+        }
+        lock = try RunLock(runDir)
+        self.runDir = runDir
+        paramsPath = (runDir as NSString).appendingPathComponent("params.json")
+        params = try Params.load(paramsPath)
+        let (train, test) = try params.dataset.load(from: params.dataDir.map { Self.resolve($0, relativeTo: runDir) })
+        guard params.valSize < train.count else {
+            throw PipelineError(file: paramsPath, "key 'val_size': \(params.valSize) is not below the training set's \(train.count) images")
+        }
+        splits = try DatasetSplits(officialTrain: train, officialTest: test, valCount: params.valSize, seed: params.splitSeed)
+        normalization = Normalization.fit(splits.train)
+    }
+
+    /// The model of `params.model_version` for this dataset.
+    public func makeModel() throws -> Model {
+        try ModelRegistry.make(params.modelVersion, inputShape: splits.train.imageShape, numClasses: splits.train.numClasses,
+                               options: ModelOptions(numChannels: params.numChannels, dropoutRate: params.dropoutRate, seed: params.seed))
+    }
+
+    public func path(_ name: String) -> String { (runDir as NSString).appendingPathComponent(name) }
+
+    /// `path` as given if absolute, else relative to `base` (falling back to the working
+    /// directory when that is where it exists).
+    public static func resolve(_ path: String, relativeTo base: String) -> String {
+        if path.hasPrefix("/") { return path }
+        let joined = (base as NSString).appendingPathComponent(path)
+        if FileManager.default.fileExists(atPath: joined) { return joined }
+        return FileManager.default.fileExists(atPath: path) ? path : joined
+    }
+}

@@ -1,0 +1,171 @@
+import Engine
+import Foundation
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// The epoch loop shared by teacher-train and student-distill: shuffled batches, (optional)
+/// augmentation, the KD or CE loss, the optimizer and its schedule; evaluation on `val` after
+/// every epoch, counted per sample; `last.h5` every epoch and `best.h5` on improvement, with
+/// their metrics files, all written atomically.
+///
+/// Everything random derives from the seed and the epoch number, and checkpoints hold the
+/// optimizer, dropout and best-metric state, so a run resumed from `last.h5` ends exactly like
+/// one never interrupted.
+public final class Trainer {
+    public let setup: RunSetup
+    public let model: Model
+    public let optimizer: Optimizer
+    public let loss: DistillationLoss
+    /// Teacher logits of the whole train split, row-major [train.count, classes]; nil for alpha 0.
+    let teacher: [Float]?
+    /// Rows of the train split this run trains on (all, or a stratified subset).
+    public let trainIndices: [Int]
+    let log: RunLog
+    let fingerprint: String
+    /// Test hook: with KD_TEST_KILL_AFTER_BATCHES=N in the environment the process sends itself
+    /// SIGKILL after N training batches, so tests can resume from a real hard crash.
+    private let killAfterBatches = ProcessInfo.processInfo.environment["KD_TEST_KILL_AFTER_BATCHES"].flatMap { Int($0) }
+    private var batchesRun = 0
+
+    public struct Outcome: Sendable {
+        public var bestAccuracy: Double
+        public var bestEpoch: Int
+        public var lastAccuracy: Double
+        public var epochs: Int
+        public var secondsPerEpoch: Double
+    }
+
+    public init(setup: RunSetup, log: RunLog, teacherTrainLogits: [Float]?) throws {
+        let p = setup.params
+        self.setup = setup
+        self.log = log
+        model = try setup.makeModel()
+        optimizer = Optimizer(p.optimizer, store: model.store, learningRate: Float(p.learningRate), momentum: Float(p.momentum),
+                              nesterov: p.nesterov, weightDecay: Float(p.weightDecay))
+        loss = DistillationLoss(alpha: Float(p.alpha), temperature: Float(p.temperature), klReduction: p.klReduction)
+        teacher = p.alpha > 0 ? teacherTrainLogits : nil
+        precondition(p.alpha == 0 || teacher != nil, "alpha > 0 needs the teacher's train logits")
+        trainIndices = try setup.splits.subsetIndices(fraction: p.subsetPercent)
+        let classes = setup.splits.train.numClasses
+        guard trainIndices.count >= classes else {
+            throw PipelineError(file: setup.paramsPath, "key 'subset_percent': \(p.subsetPercent) of the \(setup.splits.train.count) training images leaves \(trainIndices.count), fewer than the \(classes) classes; raise it")
+        }
+        fingerprint = setup.splits.train.fingerprint()
+    }
+
+    /// Trains to `num_epochs`, resuming from `restore` if given. Returns the best and last
+    /// validation accuracy.
+    public func train(restore: RestorePoint?) throws -> Outcome {
+        let p = setup.params
+        var state = Checkpoint.TrainingState(epoch: 0, bestAccuracy: -1, bestEpoch: -1)
+        if let restore {
+            let path = setup.path(restore.fileName)
+            state = try Checkpoint.load(path, into: model, optimizer: optimizer)
+            log.info("Resumed from \(path) after epoch \(state.epoch) (best validation accuracy \(percent(state.bestAccuracy)) at epoch \(state.bestEpoch + 1))")
+        }
+        let data = setup.splits.train
+        let assembler = BatchAssembler(dataset: data, normalization: setup.normalization)
+        let sampler = BatchSampler(count: trainIndices.count, batchSize: p.batchSize, shuffle: true, seed: p.seed)
+        let augmentation = p.augmentation ? Augmentation(padding: data.height >= 32 ? 4 : 2, horizontalFlip: true) : .none
+        let k = model.numClasses
+        let schedule = p.schedule
+        var inputs: [Int: Tensor] = [:], gradients: [Int: Tensor] = [:]
+        var teacherRows = [Float]()
+        var lastAccuracy = 0.0
+        var epochSeconds: [Double] = []
+        // Per-epoch validation history (history.json), kept consistent with the checkpoint on resume.
+        var history = Array(readHistory().prefix(state.epoch))
+        log.info("Training \(p.modelVersion) (\(model.store.trainableScalarCount) parameters) on \(trainIndices.count) \(data.name) images, validating on \(setup.splits.val.count); \(p.numEpochs) epochs of \(sampler.batchesPerEpoch) batches" + (p.alpha > 0 ? "; KD alpha \(p.alpha), T \(p.temperature)" : ""))
+
+        for epoch in state.epoch..<p.numEpochs {
+            let lr = schedule.rate(base: p.learningRate, epoch: epoch)
+            optimizer.learningRate = Float(lr)
+            let batches = sampler.batches(epoch: epoch)
+            var lossSum = 0.0, correct = 0, seen = 0
+            let start = Date()
+            for (b, positions) in batches.enumerated() {
+                let n = positions.count
+                let indices = positions.map { trainIndices[$0] }
+                var viewRNG = SeededRNG(seed: p.seed, stream: 0xA06, UInt64(epoch), UInt64(b))
+                let views = augmentation.isIdentity ? [] : indices.map { _ in augmentation.drawView(&viewRNG) }
+                let input = inputs[n] ?? Tensor(.plain([n] + data.imageShape))
+                inputs[n] = input
+                let gradient = gradients[n] ?? Tensor(.plain([n, k]))
+                gradients[n] = gradient
+                assembler.fill(input.floats, indices: indices, views: views)
+                let labels = assembler.labels(indices)
+                if let teacher {
+                    teacherRows.removeAll(keepingCapacity: true)
+                    for i in indices { teacherRows.append(contentsOf: teacher[(i * k)..<((i + 1) * k)]) }
+                }
+                model.store.zeroGrads()
+                let logits = model.forward(input, mode: .train)
+                let value = teacherRows.withUnsafeBufferPointer { t in
+                    loss.compute(student: logits.floats, teacher: teacher == nil ? nil : t.baseAddress, labels: labels,
+                                 classes: k, gradient: gradient.floats)
+                }
+                guard value.loss.isFinite else {
+                    throw PipelineError(file: setup.paramsPath, "training diverged at epoch \(epoch + 1), batch \(b + 1): loss is \(value.loss) (lower learning_rate?)")
+                }
+                for r in 0..<n where LogitsFile.argmax(logits.floats + r * k, classes: k) == Int(labels[r]) { correct += 1 }
+                model.backward(gradient)
+                optimizer.update()
+                batchesRun += 1
+                if let limit = killAfterBatches, batchesRun >= limit { kill(getpid(), SIGKILL) }
+                lossSum += value.loss * Double(n)
+                seen += n
+                let elapsed = Date().timeIntervalSince(start)
+                log.elapsedPerBatch = elapsed / Double(b + 1)
+                log.progress(epoch: epoch + 1, epochs: p.numEpochs, batch: b + 1, batches: batches.count, loss: lossSum / Double(seen),
+                             accuracy: Double(correct) / Double(seen), imagesPerSecond: Double(seen) / max(elapsed, 1e-9),
+                             every: p.saveSummarySteps)
+            }
+            let trainSeconds = Date().timeIntervalSince(start)
+            let trainLoss = lossSum / Double(max(seen, 1)), trainAccuracy = Double(correct) / Double(max(seen, 1))
+            let val = Evaluator(model: model, data: setup.splits.val, normalization: setup.normalization).run()
+            epochSeconds.append(Date().timeIntervalSince(start))
+            lastAccuracy = val.accuracy
+            state.epoch = epoch + 1
+            let improved = val.accuracy > state.bestAccuracy
+            if improved { state.bestAccuracy = val.accuracy; state.bestEpoch = epoch }
+            let metrics: [String: Any] = ["accuracy": val.accuracy, "loss": val.loss, "epoch": epoch + 1,
+                                          "train_accuracy": trainAccuracy, "train_loss": trainLoss]
+            if improved {
+                try Checkpoint.save(setup.path("best.h5"), model: model, optimizer: optimizer, state: state, datasetFingerprint: fingerprint)
+                try writeJSON(metrics, to: setup.path("metrics_val_best_weights.json"))
+            }
+            try Checkpoint.save(setup.path("last.h5"), model: model, optimizer: optimizer, state: state, datasetFingerprint: fingerprint)
+            try writeJSON(metrics, to: setup.path("metrics_val_last_weights.json"))
+            history.append(["epoch": epoch + 1, "val_accuracy": val.accuracy, "val_loss": val.loss,
+                            "train_accuracy": trainAccuracy, "train_loss": trainLoss,
+                            "learning_rate": lr, "seconds": epochSeconds.last!])
+            try writeJSON(["epochs": history], to: setup.path("history.json"))
+            log.info(String(format: "epoch %d/%d  lr %.3g  train loss %.4f acc %@  val loss %.4f acc %@%@  %.1f s (%.0f img/s)",
+                            epoch + 1, p.numEpochs, lr, trainLoss, percent(trainAccuracy),
+                            val.loss, percent(val.accuracy), improved ? " (best)" : "", epochSeconds.last!,
+                            Double(seen) / max(trainSeconds, 1e-9)))
+        }
+        return Outcome(bestAccuracy: state.bestAccuracy, bestEpoch: state.bestEpoch, lastAccuracy: lastAccuracy,
+                       epochs: state.epoch, secondsPerEpoch: epochSeconds.isEmpty ? 0 : epochSeconds.reduce(0, +) / Double(epochSeconds.count))
+    }
+}
+
+extension Trainer {
+    /// The epochs recorded in history.json, or none.
+    func readHistory() -> [[String: Any]] {
+        guard let data = FileManager.default.contents(atPath: setup.path("history.json")),
+              let object = try? JSONSerialization.jsonObject(with: data) as? [String: Any],
+              let epochs = object["epochs"] as? [[String: Any]] else { return [] }
+        return epochs
+    }
+}
+
+/// "93.45%".
+public func percent(_ x: Double) -> String { String(format: "%.2f%%", x * 100) }
+
+/// Writes a JSON object (sorted keys, indented) atomically.
+public func writeJSON(_ object: [String: Any], to path: String) throws {
+    let data = try JSONSerialization.data(withJSONObject: object, options: [.prettyPrinted, .sortedKeys])
+    try AtomicWrite.write(data + Data("\n".utf8), to: path)
+}

@@ -1,0 +1,297 @@
+import Foundation
+import XCTest
+import Engine
+import Pipeline
+
+/// DESIGN.md's "bad input" list, as a user meets it: each case runs a stage, and checks the
+/// exit status, the one-line message naming the file (and key or row), and that nothing was
+/// written. Shares PipelineTests' trained teacher and synthetic data.
+final class BadInputTests: XCTestCase {
+    override func setUpWithError() throws {
+        PipelineTests.setUp()  // the shared fixture; built once per process
+        if let e = PipelineTests.setUpError { XCTFail(e); throw XCTSkip("no teacher") }
+    }
+
+    private func folder(_ name: String) -> String { PipelineTests.root + "/bad-" + name + "-" + UUID().uuidString.prefix(8) }
+
+    /// Runs `stage` on `dir` and checks a failure whose last line contains every `phrase`,
+    /// and that `dir` holds nothing but params.json afterwards.
+    private func expectFailure(_ stage: String, _ dir: String, extra: [String] = [], _ phrases: [String],
+                               file: StaticString = #filePath, line: UInt = #line) throws {
+        let r = try TestSupport.stage(stage, ["--model-dir", dir] + extra)
+        XCTAssertNotEqual(r.status, 0, "expected failure: \(r.output)", file: file, line: line)
+        XCTAssertGreaterThan(r.status, 0, "a crash, not an error: \(r.output)", file: file, line: line)
+        let message = r.output.split(separator: "\n").last.map(String.init) ?? ""
+        for p in phrases { XCTAssert(message.contains(p), "'\(p)' not in: \(message)", file: file, line: line) }
+        let left = (try? FileManager.default.contentsOfDirectory(atPath: dir)) ?? []
+        XCTAssert(left.allSatisfy { ["params.json", "train.log", RunLock.fileName].contains($0) }, "half-written outputs: \(left)", file: file, line: line)
+        XCTAssertFalse(left.contains { $0.hasSuffix(".h5") }, file: file, line: line)
+    }
+
+    // MARK: - params.json
+
+    func testParamsErrorsNameTheFileAndKey() throws {
+        let cases: [([String: Any], [String])] = [
+            (["lerning_rate": 0.1], ["params.json", "unknown key 'lerning_rate'", "did you mean 'learning_rate'"]),
+            (["temperature": 0], ["params.json", "key 'temperature'", "0 is outside (0"]),
+            (["alpha": 1.5], ["params.json", "key 'alpha'", "1.5 is outside [0, 1]"]),
+            (["batch_size": 0], ["params.json", "key 'batch_size'", "0 is outside [1"]),
+            (["learning_rate": "fast"], ["params.json", "key 'learning_rate'", "expected a number, found a string"]),
+            (["model_version": "resnet9"], ["params.json", "unknown model 'resnet9'"]),
+            (["optimizer": "rmsprop"], ["params.json", "'rmsprop' is not one of sgd, adam, adamw"]),
+            (["subset_percent": 0.001], ["params.json", "key 'subset_percent': 0.001 of the 500 training images leaves 1, fewer than the 10 classes"]),
+        ]
+        for (change, phrases) in cases {
+            let dir = folder("params")
+            try TestSupport.writeParams(dir, PipelineTests.studentParams(change))
+            try expectFailure("student-distill", dir, phrases)
+        }
+        let dir = folder("json")
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        try Data("{\"alpha\": 0.5,".utf8).write(to: URL(fileURLWithPath: dir + "/params.json"))
+        try expectFailure("teacher-train", dir, ["params.json", "not valid JSON"])
+        try expectFailure("teacher-train", folder("absent"), ["run directory not found"])
+    }
+
+    // MARK: - Datasets
+
+    func testMissingTruncatedAndWrongDatasetFiles() throws {
+        let data = folder("data")
+        try FileManager.default.createDirectory(atPath: data, withIntermediateDirectories: true)
+        let dir = folder("run")
+        try TestSupport.writeParams(dir, PipelineTests.studentParams(["alpha": 0, "data_dir": data]).filter { $0.key != "teacher_logits" })
+        try expectFailure("student-distill", dir, ["train-images-idx3-ubyte", "file not found"])
+        // Truncated images file.
+        try SyntheticData.writeIDXFolder(data, train: 600, test: 200, rows: 12, cols: 12, gzip: false)
+        let images = data + "/train-images-idx3-ubyte"
+        let bytes = try Data(contentsOf: URL(fileURLWithPath: images))
+        try bytes.prefix(bytes.count - 100).write(to: URL(fileURLWithPath: images))
+        try expectFailure("student-distill", dir, [images, "truncated"])
+        // Wrong magic number: the labels file in place of the images.
+        try FileManager.default.removeItem(atPath: images)
+        try FileManager.default.copyItem(atPath: data + "/train-labels-idx1-ubyte", toPath: images)
+        try expectFailure("student-distill", dir, [images, "wrong IDX magic number 2049"])
+        // A CIFAR-10 batch of the wrong length.
+        let cifar = folder("cifar")
+        try FileManager.default.createDirectory(atPath: cifar, withIntermediateDirectories: true)
+        for name in CIFAR10Reader.trainFiles + CIFAR10Reader.testFiles {
+            try SyntheticData.write(SyntheticData.cifarRecords(labels: [1, 2], seed: 1), to: cifar + "/" + name)
+        }
+        try SyntheticData.write([UInt8](repeating: 0, count: 5000), to: cifar + "/data_batch_3.bin")
+        let crun = folder("cifar-run")
+        try TestSupport.writeParams(crun, ["dataset": "cifar10", "data_dir": cifar, "val_size": 2, "model_version": "cnn5"])
+        try expectFailure("teacher-train", crun, [cifar + "/data_batch_3.bin", "not a multiple of the 3073-byte"])
+    }
+
+    // MARK: - Logits files
+
+    /// A copy of the teacher's logits folder with `train.h5` replaced by `mutate(original)`.
+    private func logitsVariant(_ name: String, _ mutate: (inout LogitsFile) -> Void, raw: ((HDF5File) throws -> Void)? = nil) throws -> String {
+        let dir = folder("logits-" + name)
+        try FileManager.default.copyItem(atPath: PipelineTests.teacherDir + "/logits", toPath: dir)
+        var f = try LogitsFile.read(dir + "/train.h5")
+        mutate(&f)
+        try FileManager.default.removeItem(atPath: dir + "/train.h5")
+        try f.write(to: dir + "/train.h5")
+        if let raw {
+            let h = try HDF5File.open(dir + "/train.h5", writable: true)
+            try raw(h)
+            try h.close()
+        }
+        return dir
+    }
+
+    private func expectStudentRejects(_ logits: String, _ phrases: [String], params: [String: Any] = [:],
+                                      file: StaticString = #filePath, line: UInt = #line) throws {
+        let dir = folder("student")
+        try TestSupport.writeParams(dir, PipelineTests.studentParams(["teacher_logits": logits].merging(params) { $1 }))
+        try expectFailure("student-distill", dir, phrases, file: file, line: line)
+    }
+
+    func testLogitsOfOtherDataAreRejected() throws {
+        try expectStudentRejects(try logitsVariant("dataset") { $0.metadata.dataset = "fashion-mnist" }, ["train.h5", "dataset 'fashion-mnist', not 'mnist'"])
+        try expectStudentRejects(try logitsVariant("split") { $0.metadata.split = .val }, ["train.h5", "'val' split, not 'train'"])
+        try expectStudentRejects(try logitsVariant("fingerprint") { $0.metadata.datasetFingerprint = String(repeating: "0", count: 64) },
+                                 ["train.h5", "dataset fingerprint 000000000000... does not match"])
+        // Another split seed: the same files, a different hold-out.
+        try expectStudentRejects(PipelineTests.teacherDir + "/logits", ["train.h5", "does not match the train split"], params: ["split_seed": 9])
+        try expectStudentRejects(try logitsVariant("classes") { f in
+            f.metadata.numClasses = 5
+            f.logits = (0..<f.count).flatMap { r in Array(f.logits[(r * 10)..<(r * 10 + 5)]) }
+        }, ["train.h5", "has 5 classes, the dataset has 10"])
+        try expectStudentRejects(try logitsVariant("version", { _ in }, raw: { try $0.setAttribute("format_version", .int(3)) }),
+                                 ["train.h5", "logits format_version 3, this tool reads version 2"])
+        try expectStudentRejects(try logitsVariant("version1", { _ in }, raw: { try $0.setAttribute("format_version", .int(1)) }),
+                                 ["train.h5", "logits format_version 1, this tool reads version 2 (written before logits carried a checksum): run teacher-export again"])
+        try expectStudentRejects(try logitsVariant("nan") { $0.logits[3 * 10 + 4] = .nan }, ["train.h5", "row 3 holds a non-finite logit"])
+        try expectStudentRejects(try logitsVariant("inf") { $0.logits[7 * 10] = -.infinity }, ["train.h5", "row 7 holds a non-finite logit"])
+    }
+
+    /// Rows shuffled together with their labels: caught by label agreement, never used.
+    func testPermutedRowsAreCaught() throws {
+        let dir = try logitsVariant("permuted") { f in
+            var order = Array(0..<f.count)
+            var rng = SeededRNG(seed: 5)
+            rng.shuffle(&order)
+            f.labels = order.map { f.labels[$0] }
+            f.logits = order.flatMap { r in Array(f.logits[(r * 10)..<(r * 10 + 10)]) }
+        }
+        try expectStudentRejects(dir, ["train.h5", "has label", "rows out of order"])
+    }
+
+    /// A cache that is not the teacher's output for these samples, though its labels and
+    /// indices still match the data: rows rewritten with the old checksum kept, or rewritten
+    /// consistently (checksum and all) but no longer giving the recorded teacher accuracy.
+    func testLogitsChangedAfterExportAreRejected() throws {
+        let original = try LogitsFile.read(PipelineTests.teacherDir + "/logits/train.h5")
+        let reversedRows: (inout LogitsFile) -> Void = { f in
+            f.logits = (0..<f.count).reversed().flatMap { r in Array(f.logits[(r * 10)..<(r * 10 + 10)]) }
+        }
+        var probe = original
+        reversedRows(&probe)
+        XCTAssertNotEqual(LogitsFile.accuracy(logits: probe.logits, labels: probe.labels, classes: 10), original.metadata.teacherAccuracy,
+                          "the fixture must make reversed rows change the accuracy")
+        let stale = try logitsVariant("stale-checksum", reversedRows,
+                                      raw: { try $0.setAttribute("logits_sha256", .string(LogitsFile.checksum(original.logits))) })
+        try expectStudentRejects(stale, ["train.h5", "'logits' does not match the checksum written at export"])
+        try expectStudentRejects(try logitsVariant("rewritten", reversedRows),
+                                 ["train.h5", "the rows give teacher accuracy", "rows changed after export"])
+        try expectStudentRejects(try logitsVariant("replaced") { f in f.logits = f.logits.map { -$0 } },
+                                 ["train.h5", "rows changed after export"])
+    }
+
+    /// A temperature so small that the soft labels are one-hot trains, with a warning that says so.
+    func testTinyTemperatureWarns() throws {
+        for (temperature, warns) in [(0.0001, true), (4.0, false)] {
+            let dir = folder("temperature")
+            try TestSupport.writeParams(dir, PipelineTests.studentParams(["temperature": temperature, "num_epochs": 1]))
+            let r = try TestSupport.stage("student-distill", ["--model-dir", dir])
+            XCTAssertEqual(r.status, 0, r.output)
+            XCTAssertEqual(r.output.contains("warning: at temperature \(temperature) the teacher's softened outputs are one-hot in float32 for "), warns, r.output)
+        }
+    }
+
+    func testAlphaWithoutLogitsIsAnError() throws {
+        let dir = folder("nologits")
+        try TestSupport.writeParams(dir, PipelineTests.studentParams().filter { $0.key != "teacher_logits" })
+        try expectFailure("student-distill", dir, ["params.json", "key 'alpha' is 0.9 but no teacher logits"])
+        let missing = folder("missing-logits")
+        try FileManager.default.createDirectory(atPath: missing, withIntermediateDirectories: true)
+        try expectStudentRejects(missing, [missing + "/train.h5", "file not found (run teacher-export first)"])
+    }
+
+    // MARK: - Checkpoints and outputs
+
+    func testCheckpointOfAnotherArchitectureAndCorruptCheckpoints() throws {
+        let dir = folder("arch")
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        try FileManager.default.copyItem(atPath: PipelineTests.teacherDir + "/best.h5", toPath: dir + "/best.h5")
+        try TestSupport.writeParams(dir, PipelineTests.baseParams(["model_version": "resnet14"]))
+        let r = try TestSupport.stage("teacher-export", ["--model-dir", dir])
+        XCTAssertEqual(r.status, 1, r.output)
+        XCTAssert(r.output.contains(dir + "/best.h5: ") && r.output.contains("another architecture"), r.output)
+        XCTAssertFalse(FileManager.default.fileExists(atPath: dir + "/logits"))
+        try SyntheticData.write([UInt8](repeating: 9, count: 2048), to: dir + "/best.h5")
+        let c = try TestSupport.stage("teacher-export", ["--model-dir", dir])
+        XCTAssertEqual(c.status, 1, c.output)
+        XCTAssert(c.output.contains(dir + "/best.h5: not an HDF5 file"), c.output)
+        let m = try TestSupport.stage("teacher-export", ["--model-dir", dir, "--checkpoint", "last"])
+        XCTAssert(m.output.contains(dir + "/last.h5: file not found"), m.output)
+    }
+
+    /// Resuming with another optimizer would apply Adam moments to SGD (or none at all).
+    func testResumeWithAnotherOptimizerIsRefused() throws {
+        let dir = folder("optimizer")
+        try TestSupport.writeParams(dir, PipelineTests.studentParams(["alpha": 0, "num_epochs": 1]).filter { $0.key != "teacher_logits" })
+        XCTAssertEqual(try TestSupport.stage("student-distill", ["--model-dir", dir]).status, 0)
+        try TestSupport.writeParams(dir, PipelineTests.studentParams(["alpha": 0, "num_epochs": 2, "optimizer": "sgd"]).filter { $0.key != "teacher_logits" })
+        let r = try TestSupport.stage("student-distill", ["--model-dir", dir, "--restore-file", "last"])
+        XCTAssertEqual(r.status, 1, r.output)
+        XCTAssert(r.output.contains(dir + "/last.h5: was trained with optimizer 'adam', params.json now asks for 'sgd'"), r.output)
+        XCTAssertEqual(try Checkpoint.peekEpoch(dir + "/last.h5"), 1, "the checkpoint is untouched")
+    }
+
+    /// A flipped byte in a checkpoint is caught by HDF5's fletcher32 checksum, not exported as
+    /// wrong logits.
+    func testFlippedCheckpointByteIsAnError() throws {
+        let dir = folder("flipped")
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        try TestSupport.writeParams(dir, PipelineTests.baseParams(["model_version": "resnet8"]))
+        try FileManager.default.copyItem(atPath: PipelineTests.teacherDir + "/best.h5", toPath: dir + "/best.h5")
+        let f = try HDF5File.open(dir + "/best.h5")
+        let name = try f.children().first { (try? f.shape(of: $0).count) == 4 }!  // a convolution's weights
+        let head = Array(try f.read(name, as: Float.self).values.prefix(4))
+        try f.close()
+        var bytes = [UInt8](try Data(contentsOf: URL(fileURLWithPath: dir + "/best.h5")))
+        let pattern = head.withUnsafeBytes { [UInt8]($0) }
+        let at = try XCTUnwrap((0...(bytes.count - pattern.count)).first { bytes[$0..<($0 + pattern.count)].elementsEqual(pattern) },
+                               "weights of '\(name)' not found in the file")
+        bytes[at + 1] ^= 0x10
+        try Data(bytes).write(to: URL(fileURLWithPath: dir + "/best.h5"))
+        let r = try TestSupport.stage("teacher-export", ["--model-dir", dir])
+        XCTAssertEqual(r.status, 1, r.output)
+        XCTAssert(r.output.contains(dir + "/best.h5: cannot read dataset '\(name)': corrupt"), r.output)
+        XCTAssertFalse(FileManager.default.fileExists(atPath: dir + "/logits/train.h5"))
+    }
+
+    /// Two runs in one directory: the second is refused with the holder's process id while the
+    /// first runs, and a lock file left by a killed run (no process holds it) never blocks.
+    func testSecondRunInTheSameDirectoryIsRefused() throws {
+        let dir = folder("locked")
+        try TestSupport.writeParams(dir, PipelineTests.studentParams(["alpha": 0, "num_epochs": 1]).filter { $0.key != "teacher_logits" })
+        do {
+            let held = try RunLock(dir)
+            let r = try TestSupport.stage("student-distill", ["--model-dir", dir])
+            XCTAssertEqual(r.status, 1, r.output)
+            XCTAssert(r.output.contains(dir + ": is in use by another run (process \(getpid()))"), r.output)
+            XCTAssertFalse(FileManager.default.fileExists(atPath: dir + "/last.h5"))
+            withExtendedLifetime(held) {}
+        }
+        try "12345\n".write(toFile: dir + "/" + RunLock.fileName, atomically: true, encoding: .utf8)  // stale
+        let r = try TestSupport.stage("student-distill", ["--model-dir", dir])
+        XCTAssertEqual(r.status, 0, r.output)
+    }
+
+    /// A full disk while writing a checkpoint: exit 1 with one line naming the final file, the
+    /// previous checkpoint intact, no temporary left. On a 3 MiB tmpfs where the test may mount
+    /// one (root, as in CI); elsewhere with a file-size limit (`ulimit -f`), which fails the
+    /// same write with "File too large".
+    func testFullDiskKeepsThePreviousCheckpoint() throws {
+        let mountPoint = folder("tmpfs")
+        try FileManager.default.createDirectory(atPath: mountPoint, withIntermediateDirectories: true)
+        let mounted = (try? TestSupport.run("mount", ["-t", "tmpfs", "-o", "size=3m", "tmpfs", mountPoint]).status) == 0
+        if mounted { addTeardownBlock { _ = try? TestSupport.run("umount", [mountPoint]) } }
+        let dir = mountPoint + "/run"
+        let params = PipelineTests.studentParams(["alpha": 0, "num_epochs": 1]).filter { $0.key != "teacher_logits" }
+        try TestSupport.writeParams(dir, params)
+        XCTAssertEqual(try TestSupport.stage("student-distill", ["--model-dir", dir]).status, 0)
+        let before = try Data(contentsOf: URL(fileURLWithPath: dir + "/last.h5"))
+        try TestSupport.writeParams(dir, params.merging(["num_epochs": 2]) { $1 })
+        let exe = TestSupport.productsFolder.appendingPathComponent("student-distill").path
+        let r: (status: Int32, output: String)
+        if mounted {
+            // Fill the disk, leaving less room than a checkpoint needs.
+            let free = try XCTUnwrap(try FileManager.default.attributesOfFileSystem(forPath: dir)[.systemFreeSize] as? Int)
+            try Data(count: max(0, free - 16 * 1024)).write(to: URL(fileURLWithPath: mountPoint + "/filler"))
+            r = try TestSupport.run(exe, ["--model-dir", dir, "--restore-file", "last"])
+        } else {
+            let kib = before.count / 1024 / 2
+            r = try TestSupport.run("sh", ["-c", "ulimit -f \(kib); trap '' XFSZ; exec \(exe) --model-dir \(dir) --restore-file last"])
+        }
+        XCTAssertEqual(r.status, 1, "an error, not a crash: \(r.output)")
+        let message = r.output.split(separator: "\n").last.map(String.init) ?? ""
+        XCTAssert(message.contains(dir + "/last.h5: ") || message.contains(dir + "/best.h5: "), message)
+        XCTAssert(message.contains(mounted ? "No space left on device" : "File too large"), message)
+        XCTAssertEqual(try Data(contentsOf: URL(fileURLWithPath: dir + "/last.h5")), before, "the previous checkpoint is intact")
+        let left = try FileManager.default.contentsOfDirectory(atPath: dir)
+        XCTAssertFalse(left.contains { $0.hasSuffix(".tmp") }, "temporary files left: \(left)")
+    }
+
+    func testUnwritableOutputFolder() throws {
+        let blocker = folder("blocker")
+        try Data("a file, not a folder".utf8).write(to: URL(fileURLWithPath: blocker))
+        let r = try TestSupport.stage("teacher-export", ["--model-dir", PipelineTests.teacherDir, "--out", blocker + "/logits"])
+        XCTAssertEqual(r.status, 1, r.output)
+        XCTAssert(r.output.contains(blocker + "/logits: cannot create the output folder"), r.output)
+    }
+}

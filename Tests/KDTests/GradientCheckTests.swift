@@ -1,0 +1,97 @@
+import XCTest
+import Engine
+import Pipeline
+
+/// The reference kernels' backward passes against central finite differences, in Double.
+/// L(x) = sum(forward(x) * dy), so dL/dx must equal backward's dx (and likewise for parameters).
+final class GradientCheckTests: XCTestCase {
+    private func randoms(_ n: Int, _ seed: UInt64) -> [Double] {
+        var rng = SeededRNG(seed: seed)
+        return (0..<n).map { _ in rng.normal() }
+    }
+
+    /// Checks `analytic` against finite differences of `loss` at up to 40 coordinates of `x`.
+    private func check(_ what: String, _ x: [Double], analytic: [Double], loss: ([Double]) -> Double,
+                       file: StaticString = #filePath, line: UInt = #line) {
+        let h = 1e-6
+        var rng = SeededRNG(seed: 9)
+        let coordinates = x.count <= 40 ? Array(x.indices) : (0..<40).map { _ in rng.below(x.count) }
+        var worst = 0.0
+        for i in coordinates {
+            var plus = x, minus = x
+            plus[i] += h; minus[i] -= h
+            let numeric = (loss(plus) - loss(minus)) / (2 * h)
+            worst = max(worst, abs(numeric - analytic[i]) / max(1, abs(numeric)))
+        }
+        XCTAssertLessThan(worst, 1e-6, "\(what): worst relative error \(worst)", file: file, line: line)
+    }
+
+    private func dot(_ a: [Double], _ b: [Double]) -> Double { zip(a, b).reduce(0) { $0 + $1.0 * $1.1 } }
+
+    func testConvolutionGradients() {
+        for (c, o, k, s, p, g) in [(3, 4, 3, 1, 1, 1), (4, 6, 3, 2, 0, 2), (4, 4, 3, 2, 1, 4), (2, 3, 1, 1, 0, 1)] {
+            let xs = [2, c, 5, 5]
+            let x = randoms(xs.reduce(1, *), 1), w = randoms(o * (c / g) * k * k, 2), b = randoms(o, 3)
+            let win = Reference.Window(kernel: k, stride: s, padding: p)
+            let dy = randoms(2 * o * win.outputSize(5) * win.outputSize(5), 4)
+            let grads = Reference.conv2dBackward(x, xs, w, outChannels: o, dy, win, groups: g)
+            let tag = "conv c\(c) o\(o) k\(k) s\(s) p\(p) g\(g)"
+            check(tag + " dx", x, analytic: grads.dx) { dot(Reference.conv2dForward($0, xs, w, outChannels: o, bias: b, win, groups: g), dy) }
+            check(tag + " dw", w, analytic: grads.dw) { dot(Reference.conv2dForward(x, xs, $0, outChannels: o, bias: b, win, groups: g), dy) }
+            check(tag + " db", b, analytic: grads.db) { dot(Reference.conv2dForward(x, xs, w, outChannels: o, bias: $0, win, groups: g), dy) }
+        }
+    }
+
+    func testBatchNormGradients() {
+        for shape in [[3, 4, 3, 3], [6, 5]] {
+            let c = shape[1]
+            let x = randoms(shape.reduce(1, *), 1), gamma = randoms(c, 2), beta = randoms(c, 3), dy = randoms(x.count, 4)
+            let g = Reference.batchNormBackward(x, shape, gamma: gamma, dy, epsilon: 1e-5)
+            func f(_ x: [Double], _ gm: [Double], _ bt: [Double]) -> Double {
+                dot(Reference.batchNormForward(x, shape, gamma: gm, beta: bt, epsilon: 1e-5).y, dy)
+            }
+            check("bn \(shape) dx", x, analytic: g.dx) { f($0, gamma, beta) }
+            check("bn \(shape) dgamma", gamma, analytic: g.dgamma) { f(x, $0, beta) }
+            check("bn \(shape) dbeta", beta, analytic: g.dbeta) { f(x, gamma, $0) }
+        }
+    }
+
+    func testPoolingLinearAndReLUGradients() {
+        let shape = [2, 3, 6, 6]
+        let x = randoms(shape.reduce(1, *), 5)
+        for win in [Reference.Window(kernel: 2, stride: 2), Reference.Window(kernel: 3, stride: 2, padding: 1)] {
+            let n = 2 * 3 * win.outputSize(6) * win.outputSize(6)
+            let dy = randoms(n, 6)
+            check("maxpool k\(win.kernel)", x, analytic: Reference.maxPoolBackward(x, shape, win, dy)) { dot(Reference.maxPoolForward($0, shape, win).y, dy) }
+            check("avgpool k\(win.kernel)", x, analytic: Reference.avgPoolBackward(shape, win, dy)) { dot(Reference.avgPoolForward($0, shape, win), dy) }
+        }
+        let xl = randoms(4 * 7, 7), w = randoms(3 * 7, 8), b = randoms(3, 9), dy = randoms(12, 10)
+        let g = Reference.linearBackward(xl, batch: 4, w, out: 3, dy)
+        check("linear dx", xl, analytic: g.dx) { dot(Reference.linearForward($0, batch: 4, w, out: 3, bias: b), dy) }
+        check("linear dw", w, analytic: g.dw) { dot(Reference.linearForward(xl, batch: 4, $0, out: 3, bias: b), dy) }
+        check("linear db", b, analytic: g.db) { dot(Reference.linearForward(xl, batch: 4, w, out: 3, bias: $0), dy) }
+        let dr = randoms(x.count, 11)
+        check("relu", x, analytic: Reference.reluBackward(x, dr)) { dot(Reference.reluForward($0), dr) }
+    }
+
+    /// The KD loss gradient (Float code, Double accumulation) against finite differences of its own value.
+    func testDistillationLossGradient() {
+        let n = 4, k = 5
+        let s = randoms(n * k, 12).map { Float($0 * 3) }, t = randoms(n * k, 13).map { Float($0 * 3) }
+        let labels: [Int32] = [0, 3, 4, 1]
+        for (alpha, temperature) in [(Float(0.9), Float(4)), (0.5, 1), (0, 2), (1, 20)] {
+            let loss = DistillationLoss(alpha: alpha, temperature: temperature)
+            var grad = [Float](repeating: 0, count: n * k)
+            _ = loss.compute(student: s, teacher: t, labels: labels, classes: k, gradient: &grad)
+            var scratch = [Float](repeating: 0, count: n * k)
+            for i in [0, 7, 13, 19] {
+                var plus = s, minus = s
+                let h: Float = 1e-2
+                plus[i] += h; minus[i] -= h
+                let lp = loss.compute(student: plus, teacher: t, labels: labels, classes: k, gradient: &scratch).loss
+                let lm = loss.compute(student: minus, teacher: t, labels: labels, classes: k, gradient: &scratch).loss
+                XCTAssertEqual(Double(grad[i]), (lp - lm) / Double(2 * h), accuracy: 1e-4, "alpha \(alpha) T \(temperature) coordinate \(i)")
+            }
+        }
+    }
+}

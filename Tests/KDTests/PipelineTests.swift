@@ -1,0 +1,151 @@
+import Foundation
+import XCTest
+import Engine
+import Pipeline
+
+/// The three stages as a user runs them, on a small synthetic dataset in the real file formats.
+/// One teacher is trained and exported once for the whole class; each test works in its own
+/// folders beside it.
+final class PipelineTests: XCTestCase {
+    nonisolated(unsafe) static var root = ""
+    nonisolated(unsafe) static var setUpError: String?
+
+    /// 600 + 200 images of 12x12, 10 classes; val 100.
+    static var dataDir: String { root + "/data" }
+    static var teacherDir: String { root + "/teacher" }
+
+    static func baseParams(_ extra: [String: Any] = [:]) -> [String: Any] {
+        var p: [String: Any] = ["dataset": "mnist", "data_dir": dataDir, "val_size": 100, "batch_size": 64,
+                                "num_epochs": 2, "seed": 3, "save_summary_steps": 5]
+        for (k, v) in extra { p[k] = v }
+        return p
+    }
+
+    static func studentParams(_ extra: [String: Any] = [:]) -> [String: Any] {
+        baseParams(["model_version": "cnn5", "num_channels": 4, "alpha": 0.9, "temperature": 4,
+                    "teacher_logits": teacherDir + "/logits", "optimizer": "adam", "learning_rate": 1e-3].merging(extra) { $1 })
+    }
+
+    /// Builds the shared fixture once per test process (BadInputTests uses it too) and removes
+    /// it when the process exits.
+    override class func setUp() {
+        super.setUp()
+        guard root.isEmpty else { return }
+        atexit { try? FileManager.default.removeItem(atPath: PipelineTests.root) }
+        root = FileManager.default.temporaryDirectory.appendingPathComponent("kd-pipeline-\(UUID().uuidString)").path
+        do {
+            try FileManager.default.createDirectory(atPath: dataDir, withIntermediateDirectories: true)
+            try SyntheticData.writeIDXFolder(dataDir, train: 600, test: 200, rows: 12, cols: 12)
+            try TestSupport.writeParams(teacherDir, baseParams(["model_version": "resnet8", "optimizer": "sgd", "learning_rate": 0.05]))
+            let train = try TestSupport.stage("teacher-train", ["--model-dir", teacherDir])
+            guard train.status == 0 else { setUpError = "teacher-train failed: \(train.output)"; return }
+            let export = try TestSupport.stage("teacher-export", ["--model-dir", teacherDir])
+            guard export.status == 0 else { setUpError = "teacher-export failed: \(export.output)"; return }
+        } catch {
+            setUpError = "\(error)"
+        }
+    }
+
+    override func setUpWithError() throws {
+        if let e = Self.setUpError { XCTFail(e); throw XCTSkip("no teacher") }
+    }
+
+    private func folder(_ name: String) -> String { Self.root + "/" + name + "-" + UUID().uuidString.prefix(8) }
+
+    private func exists(_ path: String) -> Bool { FileManager.default.fileExists(atPath: path) }
+
+    // MARK: - The chain
+
+    func testTeacherOutputsAndLogitsFiles() throws {
+        let t = Self.teacherDir
+        for f in ["best.h5", "last.h5", "train.log", "metrics_val_best_weights.json", "metrics_val_last_weights.json",
+                  "metrics_test_best_weights.json", "logits/train.h5", "logits/val.h5", "logits/test.h5", "logits/export.json"] {
+            XCTAssert(exists(t + "/" + f), "missing \(f)")
+        }
+        let train = try LogitsFile.read(t + "/logits/train.h5")
+        XCTAssertEqual(train.count, 500)
+        XCTAssertEqual(train.metadata.numClasses, 10)
+        XCTAssertEqual(train.metadata.teacherModel, "resnet8")
+        XCTAssertEqual(train.indices, (0..<500).map(Int64.init))
+        XCTAssertEqual(train.metadata.checkpointSHA256, try Checkpoint.sha256(of: t + "/best.h5"))
+        // The recorded teacher accuracy is what the logits say.
+        XCTAssertEqual(train.metadata.teacherAccuracy, LogitsFile.accuracy(logits: train.logits, labels: train.labels, classes: 10), accuracy: 1e-12)
+        let log = try String(contentsOfFile: t + "/train.log", encoding: .utf8)
+        XCTAssert(log.contains("epoch 2/2"), log)
+    }
+
+    /// The student trains from the logits alone: the teacher's checkpoints are removed first.
+    func testStudentsTrainWithoutTheTeacherCheckpoint() throws {
+        let copy = folder("teacher-copy")
+        try FileManager.default.createDirectory(atPath: copy, withIntermediateDirectories: true)
+        try FileManager.default.copyItem(atPath: Self.teacherDir + "/logits", toPath: copy + "/logits")
+        let kd = folder("kd"), scratch = folder("scratch")
+        try TestSupport.writeParams(kd, Self.studentParams(["teacher_logits": copy + "/logits"]))
+        try TestSupport.writeParams(scratch, Self.studentParams(["alpha": 0]).filter { $0.key != "teacher_logits" })
+        let r = try TestSupport.stage("student-distill", ["--model-dir", kd])
+        XCTAssertEqual(r.status, 0, r.output)
+        XCTAssert(r.output.contains("teacher agreement"), r.output)
+        let metrics = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: kd + "/metrics_test_best_weights.json"))) as! [String: Any]
+        XCTAssertNotNil(metrics["teacher_agreement"] as? Double)
+        XCTAssertNotNil(metrics["accuracy"] as? Double)
+        let s = try TestSupport.stage("student-distill", ["--model-dir", scratch])
+        XCTAssertEqual(s.status, 0, s.output)
+        XCTAssert(exists(scratch + "/best.h5") && exists(scratch + "/metrics_test_best_weights.json"))
+    }
+
+    /// h5py reads the checkpoint and logits as they are: the weights load into the PyTorch
+    /// definition with strict names and shapes, and reproduce the exported test logits.
+    func testPyTorchLoadsTheCheckpointAndReproducesTheLogits() throws {
+        guard (try? TestSupport.run("/usr/bin/python3", ["-c", "import torch, h5py"]).status) == 0 else {
+            throw XCTSkip("Debian's python3-torch and python3-h5py are not installed (make deps-python; CI installs them)")
+        }
+        let script = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+            .deletingLastPathComponent().appendingPathComponent("scripts/check_interop.py").path
+        let t = Self.teacherDir
+        let r = try TestSupport.run("/usr/bin/python3", [script, t + "/best.h5", t + "/logits/test.h5",
+                                                         Self.dataDir + "/t10k-images-idx3-ubyte.gz", "resnet8"])
+        XCTAssertEqual(r.status, 0, r.output)
+        XCTAssert(r.output.hasPrefix("ok"), r.output)
+    }
+
+    // MARK: - Resume
+
+    /// A run killed with SIGKILL in the middle of epoch 2 and resumed from last.h5 ends with
+    /// the same weights and metrics, bit for bit, as one never interrupted. Dropout and
+    /// augmentation are on, so their generator states must be restored too.
+    func testResumeAfterSIGKILLMatchesAnUninterruptedRun() throws {
+        let params = Self.studentParams(["alpha": 0.5, "num_epochs": 3, "augmentation": true, "dropout_rate": 0.3])
+        let a = folder("whole"), b = folder("killed")
+        try TestSupport.writeParams(a, params)
+        try TestSupport.writeParams(b, params)
+        XCTAssertEqual(try TestSupport.stage("student-distill", ["--model-dir", a]).status, 0)
+        // 500 samples / 64 = 8 batches per epoch: batch 11 is in the middle of epoch 2.
+        let killed = try TestSupport.stage("student-distill", ["--model-dir", b], environment: ["KD_TEST_KILL_AFTER_BATCHES": "11"])
+        XCTAssertEqual(killed.status, -9, "expected SIGKILL: \(killed.output)")
+        XCTAssertEqual(try Checkpoint.peekEpoch(b + "/last.h5"), 1)
+        let resumed = try TestSupport.stage("student-distill", ["--model-dir", b, "--restore-file", "last"])
+        XCTAssertEqual(resumed.status, 0, resumed.output)
+        XCTAssert(resumed.output.contains("Resumed from"), resumed.output)
+        let fa = try HDF5File.open(a + "/last.h5"), fb = try HDF5File.open(b + "/last.h5")
+        var compared = 0
+        for name in try fa.children() where name != "training" && name != "optimizer" {
+            if name.hasSuffix("num_batches_tracked") {
+                XCTAssertEqual(try fa.read(name, as: Int64.self).values, try fb.read(name, as: Int64.self).values, name)
+            } else {
+                XCTAssertEqual(try fa.read(name, as: Float.self).values, try fb.read(name, as: Float.self).values, name)
+            }
+            compared += 1
+        }
+        XCTAssertGreaterThan(compared, 10)
+        XCTAssertEqual(try fa.read("optimizer/second_moment", as: Float.self).values, try fb.read("optimizer/second_moment", as: Float.self).values)
+        for m in ["metrics_val_last_weights.json", "metrics_val_best_weights.json"] {
+            XCTAssertEqual(try String(contentsOfFile: a + "/" + m, encoding: .utf8), try String(contentsOfFile: b + "/" + m, encoding: .utf8), m)
+        }
+        // The test metrics too, except the wall time.
+        func testMetrics(_ dir: String) throws -> NSDictionary {
+            let d = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: dir + "/metrics_test_best_weights.json"))) as! [String: Any]
+            return d.filter { $0.key != "wall_seconds" } as NSDictionary
+        }
+        XCTAssertEqual(try testMetrics(a), try testMetrics(b))
+    }
+}

@@ -1,0 +1,168 @@
+import Foundation
+import XCTest
+import Engine
+import Pipeline
+
+/// The engine against PyTorch 1.13's own numbers (scripts/make_fixtures.py, Tests/Fixtures/).
+final class PyTorchFixtureTests: XCTestCase {
+    private func fixture(_ name: String) throws -> HDF5File { try HDF5File.open(TestSupport.fixtures + "/" + name) }
+
+    private func floats(_ f: HDF5File, _ name: String) throws -> [Float] {
+        if (try? f.read(name, as: Float.self)) != nil { return try f.read(name, as: Float.self).values }
+        return try f.read(name, as: Int64.self).values.map(Float.init)
+    }
+
+    // MARK: - Models: names, shapes and parameter counts
+
+    func testEveryModelHasPyTorchsStateDictAndParameterCount() throws {
+        let data = try Data(contentsOf: URL(fileURLWithPath: TestSupport.fixtures + "/models.json"))
+        let reference = try JSONSerialization.jsonObject(with: data) as! [String: [String: [String: Any]]]
+        XCTAssertEqual(Set(reference.keys), Set(ModelRegistry.names), "registered models")
+        for (name, byInput) in reference {
+            for (input, info) in byInput {
+                let shape = input.split(separator: "x").map { Int($0)! }
+                let model = try ModelRegistry.make(name, inputShape: shape, numClasses: 10)
+                XCTAssertEqual(model.store.trainableScalarCount, info["parameters"] as? Int, "\(name) \(input) parameter count")
+                let expected = info["state_dict"] as! [String: [Int]]
+                let ours = Dictionary(uniqueKeysWithValues: model.store.entries.map { ($0.name, $0.shape) })
+                XCTAssertEqual(Set(ours.keys), Set(expected.keys), "\(name) \(input) state_dict keys")
+                for (key, s) in expected where ours[key] != nil { XCTAssertEqual(ours[key], s, "\(name).\(key)") }
+                // And it runs: one training step and an evaluation on two images of that shape.
+                let x = Tensor(shape: [2] + shape, values: LayerCheck.random(2 * shape.reduce(1, *), seed: 1))
+                let logits = model.forward(x, mode: .train)
+                XCTAssertEqual(logits.shape, [2, 10], "\(name) \(input)")
+                var grad = [Float](repeating: 0, count: 20)
+                let loss = CrossEntropy.compute(logits: logits.floats, labels: [1, 7], classes: 10, gradient: &grad)
+                XCTAssert(loss.isFinite, "\(name) \(input) loss \(loss)")
+                model.backward(Tensor(shape: [2, 10], values: grad))
+                XCTAssert((0..<model.store.parameterCount).allSatisfy { model.store.grads[$0].isFinite }, "\(name) \(input) gradients")
+                XCTAssert(model.forward(x, mode: .eval).toArray().allSatisfy(\.isFinite), "\(name) \(input) evaluation")
+            }
+        }
+    }
+
+    // MARK: - Layers
+
+    private func checkLayer(_ name: String, _ make: (ModelBuilder) -> Layer, parameters: [String] = [],
+                            buffers: [String] = [], tolerance: Float = 1e-4) throws {
+        let f = try fixture("layers.h5")
+        let b = ModelBuilder(seed: 0)
+        let layer = make(b)
+        b.store.finalize()
+        for p in parameters { try b.store.set("l." + p, try floats(f, "\(name)/\(p)")) }
+        let x = try f.read("\(name)/x", as: Float.self)
+        let dy = try floats(f, "\(name)/dy")
+        let r = LayerCheck.run(layer, store: b.store, x: x.values, shape: x.shape) { _ in dy }
+        LayerCheck.assertClose(r.y, try floats(f, "\(name)/y"), tolerance: tolerance, "\(name) forward")
+        LayerCheck.assertClose(r.dx, try floats(f, "\(name)/dx"), tolerance: tolerance, "\(name) dx")
+        for p in parameters {
+            LayerCheck.assertClose(b.store.gradArray("l." + p)!, try floats(f, "\(name)/\(p)_grad"), tolerance: tolerance, "\(name) d\(p)")
+        }
+        for buffer in buffers {
+            LayerCheck.assertClose(b.store.array("l." + buffer)!, try floats(f, "\(name)/\(buffer)"), tolerance: tolerance, "\(name) \(buffer)")
+        }
+    }
+
+    func testConvolutionsMatchPyTorch() throws {
+        try checkLayer("conv3x3_pad1", { Conv2d($0, "l", 8, 16, kernel: 3, padding: 1) }, parameters: ["weight", "bias"])
+        try checkLayer("conv3x3_stride2_nobias", { Conv2d($0, "l", 16, 32, kernel: 3, stride: 2, padding: 1, bias: false) }, parameters: ["weight"])
+        try checkLayer("conv_first_layer", { Conv2d($0, "l", 1, 16, kernel: 3, padding: 1, bias: false) }, parameters: ["weight"])
+        try checkLayer("conv1x1_stride2", { Conv2d($0, "l", 16, 32, kernel: 1, stride: 2, bias: false) }, parameters: ["weight"])
+        try checkLayer("conv_depthwise", { Conv2d($0, "l", 16, 16, kernel: 3, padding: 1, groups: 16, bias: false) }, parameters: ["weight"])
+    }
+
+    func testBatchNormMatchesPyTorchIncludingRunningStatistics() throws {
+        let buffers = ["running_mean", "running_var", "num_batches_tracked"]
+        try checkLayer("batchnorm2d", { BatchNorm($0, "l", 16) }, parameters: ["weight", "bias"], buffers: buffers)
+        try checkLayer("batchnorm1d", { BatchNorm($0, "l", 24) }, parameters: ["weight", "bias"], buffers: buffers)
+    }
+
+    func testLinearAndPoolingMatchPyTorch() throws {
+        try checkLayer("linear", { Linear($0, "l", 40, 10) }, parameters: ["weight", "bias"])
+        try checkLayer("maxpool2", { _ in Pool2d(.max, kernel: 2) })
+        try checkLayer("maxpool2_odd", { _ in Pool2d(.max, kernel: 2) })
+        try checkLayer("avgpool2", { _ in Pool2d(.average, kernel: 2) })
+    }
+
+    // MARK: - Losses
+
+    func testLossesMatchPyTorchForOrdinaryAndExtremeLogits() throws {
+        let f = try fixture("losses.h5")
+        let labels = try f.read("labels", as: Int32.self).values
+        for set in ["ordinary", "extreme"] {
+            let s = try floats(f, "\(set)/student"), t = try floats(f, "\(set)/teacher")
+            var grad = [Float](repeating: 0, count: s.count)
+            let ce = CrossEntropy.compute(logits: s, labels: labels, classes: 10, gradient: &grad)
+            let ceRef = try f.read("\(set)/ce", as: Double.self).values[0]
+            XCTAssertEqual(ce, ceRef, accuracy: 1e-5 * max(1, abs(ceRef)), "\(set) CE")
+            LayerCheck.assertClose(grad, try floats(f, "\(set)/ce_grad"), "\(set) CE gradient")
+            for c in try f.children(of: set) where c.hasPrefix("kd_") {
+                let alpha = Float(try f.doubleAttribute("alpha", of: "\(set)/\(c)"))
+                let temperature = Float(try f.doubleAttribute("temperature", of: "\(set)/\(c)"))
+                let reduction = DistillationLoss.KLReduction(rawValue: try f.stringAttribute("reduction", of: "\(set)/\(c)"))!
+                let loss = DistillationLoss(alpha: alpha, temperature: temperature, klReduction: reduction)
+                var g = [Float](repeating: 0, count: s.count)
+                let v = loss.compute(student: s, teacher: t, labels: labels, classes: 10, gradient: &g)
+                let ref = try f.read("\(set)/\(c)/loss", as: Double.self).values[0]
+                XCTAssert(v.loss.isFinite, "\(set) \(c) not finite")
+                XCTAssertEqual(v.loss, ref, accuracy: 1e-4 * max(1, abs(ref)), "\(set) \(c) loss")
+                LayerCheck.assertClose(g, try floats(f, "\(set)/\(c)/grad"), "\(set) \(c) gradient")
+            }
+        }
+    }
+
+    // MARK: - Training trajectories
+
+    /// Evaluation mode (running statistics, norms folded into convolutions) against PyTorch's
+    /// eval() after one training-mode forward from the same weights.
+    func testEvaluationLogitsMatchPyTorch() throws {
+        let f = try fixture("trajectories.h5")
+        let x = try f.read("x", as: Float.self)
+        for name in ["cnn5", "resnet8"] {
+            let model = try ModelRegistry.make(name, inputShape: [1, 28, 28], numClasses: 10, options: ModelOptions(dropoutRate: 0))
+            for entry in model.store.entries { try model.store.set(entry.name, try floats(f, "\(name)/initial/\(entry.name)")) }
+            let input = Tensor(shape: x.shape, values: x.values)
+            _ = model.forward(input, mode: .train)
+            let eval = model.forward(input, mode: .eval).toArray()
+            LayerCheck.assertClose(eval, try floats(f, "\(name)/eval_logits_after_one_forward"), "\(name) evaluation logits")
+        }
+    }
+
+    func testTenStepsOfSGDAndAdamFollowPyTorchsLossTrajectory() throws {
+        let f = try fixture("trajectories.h5")
+        let x = try f.read("x", as: Float.self)
+        let labels = try f.read("labels", as: Int32.self).values
+        let teacher = try floats(f, "teacher")
+        let kd = DistillationLoss(alpha: Float(try f.doubleAttribute("alpha")), temperature: Float(try f.doubleAttribute("temperature")))
+        for name in ["cnn5", "resnet8"] {
+            for optimizer in ["sgd", "adam"] {
+                let model = try ModelRegistry.make(name, inputShape: [1, 28, 28], numClasses: 10, options: ModelOptions(dropoutRate: 0))
+                for entry in model.store.entries { try model.store.set(entry.name, try floats(f, "\(name)/initial/\(entry.name)")) }
+                let opt = optimizer == "sgd"
+                    ? Optimizer(.sgd, store: model.store, learningRate: 0.05, momentum: 0.9, weightDecay: 5e-4)
+                    : Optimizer(.adam, store: model.store, learningRate: 1e-3, weightDecay: 1e-4)
+                let input = Tensor(shape: x.shape, values: x.values)
+                let gradient = Tensor(.plain([labels.count, 10]))
+                var losses: [Double] = []
+                for _ in 0..<10 {
+                    model.store.zeroGrads()
+                    let logits = model.forward(input, mode: .train)
+                    let v = teacher.withUnsafeBufferPointer {
+                        kd.compute(student: logits.floats, teacher: $0.baseAddress, labels: labels, classes: 10, gradient: gradient.floats)
+                    }
+                    model.backward(gradient)
+                    opt.update()
+                    losses.append(v.loss)
+                }
+                let expected = try f.read("\(name)/\(optimizer)_losses", as: Double.self).values
+                for (i, (a, e)) in zip(losses, expected).enumerated() {
+                    XCTAssertEqual(a, e, accuracy: 1e-3 * abs(e), "\(name) \(optimizer) step \(i + 1): \(losses) vs \(expected)")
+                }
+                // Evaluation after the 10 steps: the weights carry the trajectory's float drift,
+                // so this tolerance is looser than the one-forward check below.
+                let eval = model.forward(input, mode: .eval).toArray()
+                LayerCheck.assertClose(eval, try floats(f, "\(name)/\(optimizer)_eval_logits"), tolerance: 5e-3, "\(name) \(optimizer) evaluation logits")
+            }
+        }
+    }
+}

@@ -1,0 +1,134 @@
+import Foundation
+#if canImport(FoundationXML)
+import FoundationXML
+#endif
+import XCTest
+import Engine
+import Pipeline
+
+final class SweepTests: XCTestCase {
+    private func writeJSON(_ object: Any, _ path: String) throws {
+        try FileManager.default.createDirectory(atPath: (path as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
+        try JSONSerialization.data(withJSONObject: object, options: [.sortedKeys]).write(to: URL(fileURLWithPath: path))
+    }
+
+    /// A real sweep on the synthetic data, killed (SIGKILL) in the middle of its first point's
+    /// second epoch: the rerun resumes that point from its last.h5 and runs the rest; a third
+    /// run skips the finished points and redoes a removed one. The teacher's files stay as they
+    /// are: the sweep reads its cached logits and never runs it.
+    func testSweepResumesAKilledPointAndSkipsFinishedOnes() throws {
+        PipelineTests.setUp()
+        if let e = PipelineTests.setUpError { XCTFail(e); return }
+        let dir = PipelineTests.root + "/sweep-" + UUID().uuidString.prefix(8)
+        var base = PipelineTests.studentParams(["num_epochs": 2])
+        for k in ["alpha", "temperature", "seed"] { base.removeValue(forKey: k) }
+        try writeJSON(["base": base, "grid": ["temperature": [1, 4], "alpha": [0.9], "seed": [1, 2]], "scratch": true], dir + "/sweep.json")
+        let teacherFiles = try teacherModificationDates()
+        let killed = try TestSupport.stage("student-distill", ["sweep", dir], environment: ["KD_TEST_KILL_AFTER_BATCHES": "11"])
+        XCTAssertEqual(killed.status, -9, "expected SIGKILL: \(killed.output)")
+        let children = ["alpha_0.9_T_1_seed_1", "alpha_0.9_T_1_seed_2", "alpha_0.9_T_4_seed_1", "alpha_0.9_T_4_seed_2", "scratch_seed_1", "scratch_seed_2"]
+        let started = children.filter { FileManager.default.fileExists(atPath: "\(dir)/\($0)/last.h5") }
+        XCTAssertEqual(started.count, 1, "one point started before the kill: \(started)")
+        let interrupted = try XCTUnwrap(started.first)
+        XCTAssertEqual(try Checkpoint.peekEpoch("\(dir)/\(interrupted)/last.h5"), 1, "killed in epoch 2")
+        XCTAssertFalse(FileManager.default.fileExists(atPath: "\(dir)/\(interrupted)/metrics_test_best_weights.json"))
+
+        let second = try TestSupport.stage("student-distill", ["sweep", dir])
+        XCTAssertEqual(second.status, 0, second.output)
+        XCTAssert(second.output.contains("6 runs trained, 0 already finished"), second.output)
+        XCTAssert(second.output.contains("\(interrupted): resuming"), second.output)
+        XCTAssert(try String(contentsOfFile: "\(dir)/\(interrupted)/train.log", encoding: .utf8).contains("after epoch 1"), "resumed after epoch 1")
+        for c in children {
+            XCTAssert(FileManager.default.fileExists(atPath: "\(dir)/\(c)/metrics_test_best_weights.json"), c)
+            XCTAssertEqual(try Checkpoint.peekEpoch("\(dir)/\(c)/last.h5"), 2, c)
+        }
+        let params = try Params.load(dir + "/alpha_0.9_T_4_seed_2/params.json")
+        XCTAssertEqual(params.alpha, 0.9); XCTAssertEqual(params.temperature, 4); XCTAssertEqual(params.seed, 2)
+        XCTAssertNil(try Params.load(dir + "/scratch_seed_1/params.json").teacherLogits)
+
+        try FileManager.default.removeItem(atPath: dir + "/scratch_seed_2")
+        let third = try TestSupport.stage("student-distill", ["sweep", dir])
+        XCTAssertEqual(third.status, 0, third.output)
+        XCTAssert(third.output.contains("1 runs trained, 5 already finished"), third.output)
+        XCTAssert(third.output.contains("scratch_seed_2: training"), third.output)
+        XCTAssertEqual(try teacherModificationDates(), teacherFiles, "the sweep touched the teacher's files")
+        let results = try TestSupport.stage("student-distill", ["results", dir])
+        XCTAssertEqual(results.status, 0, results.output)
+        for f in ["results.md", "results.csv", "heatmap.svg", "curves.svg"] { XCTAssert(FileManager.default.fileExists(atPath: dir + "/" + f), f) }
+    }
+
+    /// Every file under the shared teacher's run directory with its modification date.
+    private func teacherModificationDates() throws -> [String: Date] {
+        let root = PipelineTests.teacherDir
+        var dates: [String: Date] = [:]
+        for f in FileManager.default.subpaths(atPath: root) ?? [] {
+            dates[f] = try FileManager.default.attributesOfItem(atPath: root + "/" + f)[.modificationDate] as? Date
+        }
+        XCTAssertFalse(dates.isEmpty)
+        return dates
+    }
+
+    /// Hand-written metrics: the table's means, standard deviations, choice, verdict and cost.
+    func testResultsArithmeticChoiceVerdictAndPictures() throws {
+        let dir = try TestSupport.temporaryFolder(self)
+        try writeJSON(["seconds": 10.0, "images_per_s": 1000.0, "images": 10000], dir + "/logits/export.json")
+        try writeJSON(["base": ["model_version": "cnn5", "teacher_logits": "logits"],
+                       "grid": ["temperature": [2, 4], "alpha": [0.9], "seed": [1, 2, 3]], "scratch": true], dir + "/sweep.json")
+        func run(_ name: String, val: Double, test: Double, agreement: Double?, curve: [Double]) throws {
+            try writeJSON(["accuracy": val, "loss": 0.5, "epoch": 2], "\(dir)/\(name)/metrics_val_best_weights.json")
+            var t: [String: Any] = ["accuracy": test, "loss": 0.5, "wall_seconds": 30.0, "train_images": 500, "epochs": 2]
+            if let agreement { t["teacher_agreement"] = agreement }
+            try writeJSON(t, "\(dir)/\(name)/metrics_test_best_weights.json")
+            try writeJSON(["epochs": curve.enumerated().map { ["epoch": $0.offset + 1, "val_accuracy": $0.element] }], "\(dir)/\(name)/history.json")
+        }
+        // T 4 is best on validation (mean 0.82), T 2 second (0.80); scratch 0.78.
+        for (s, v) in [(1, 0.80), (2, 0.82), (3, 0.84)] { try run("alpha_0.9_T_4_seed_\(s)", val: v, test: v + 0.01, agreement: 0.9, curve: [0.7, v]) }
+        for (s, v) in [(1, 0.79), (2, 0.80), (3, 0.81)] { try run("alpha_0.9_T_2_seed_\(s)", val: v, test: v, agreement: 0.8, curve: [0.7, v]) }
+        for (s, v) in [(1, 0.78), (2, 0.78), (3, 0.78)] { try run("scratch_seed_\(s)", val: v, test: v - 0.01, agreement: nil, curve: [0.6, v]) }
+        let r = try SweepResults(sweepDir: dir)
+        XCTAssertEqual(r.rows.map(\.label), ["scratch", "alpha 0.9, T 2", "alpha 0.9, T 4"])
+        XCTAssertEqual(r.chosen?.temperature, 4)
+        let chosen = r.chosen!
+        XCTAssertEqual(chosen.val.mean, 0.82, accuracy: 1e-12)
+        XCTAssertEqual(chosen.val.std, 0.02, accuracy: 1e-12)           // sample std of .80 .82 .84
+        XCTAssertEqual(chosen.test.mean, 0.83, accuracy: 1e-12)
+        XCTAssertEqual(r.scratch!.test.std, 0, accuracy: 1e-12)
+        // test: 0.83 +- 0.02 vs 0.77 +- 0: +6 points > 2 points of spread.
+        XCTAssert(r.verdict().contains("+6.00 points"), r.verdict())
+        XCTAssert(r.verdict().contains("beat scratch by more than the seed-to-seed spread"), r.verdict())
+        let csv = r.csv().split(separator: "\n")
+        XCTAssertEqual(csv[0], "config,alpha,temperature,runs,val_acc_mean,val_acc_std,test_acc_mean,test_acc_std,agreement_mean,agreement_std,wall_s_mean,wall_s_std")
+        XCTAssertEqual(csv[1], "scratch,0,,3,0.78,0,0.77,0,,,30,0")
+        XCTAssertEqual(csv[3], "kd,0.9,4,3,0.82,0.02,0.83,0.02,0.9,0,30,0")
+        // Cost: 6 KD runs x 500 images x 2 epochs / 1000 images/s = 6 s of teacher forwards vs 10 s of export.
+        let cost = try XCTUnwrap(r.cost())
+        XCTAssertEqual(cost.onTheFlySeconds, 6, accuracy: 1e-9)
+        try r.write()
+        let md = try String(contentsOfFile: dir + "/results.md", encoding: .utf8)
+        XCTAssert(md.contains("| alpha 0.9, T 4 **(chosen on val)** | 3 | 82.00 ± 2.00 | 83.00 ± 2.00 | 90.00 ± 0.00 |"), md)
+        XCTAssert(md.contains("about 6 s of teacher forwards over these 6 KD runs"), md)
+        for svg in ["heatmap.svg", "curves.svg"] {
+            let data = try Data(contentsOf: URL(fileURLWithPath: dir + "/" + svg))
+            let parser = XMLParser(data: data)
+            XCTAssert(parser.parse(), "\(svg) is not well-formed XML: \(String(describing: parser.parserError))")
+            let text = String(decoding: data, as: UTF8.self)
+            XCTAssert(text.contains("<svg xmlns=\"http://www.w3.org/2000/svg\""), svg)
+        }
+        let heat = try String(contentsOfFile: dir + "/heatmap.svg", encoding: .utf8)
+        XCTAssert(heat.contains(">82.00*<") && heat.contains(">80.00<"), heat)
+        XCTAssert(try String(contentsOfFile: dir + "/curves.svg", encoding: .utf8).contains("<polyline"), "curves drawn")
+    }
+
+    func testBadSweepFilesAreNamedErrors() throws {
+        let dir = try TestSupport.temporaryFolder(self)
+        let path = dir + "/sweep.json"
+        try writeJSON(["base": ["model_version": "cnn5", "alpha": 0.5], "grid": ["temperature": [1], "alpha": [0.5], "seed": [1]]], path)
+        XCTAssertThrowsError(try SweepSpec.load(path)) { XCTAssertEqual("\($0)", "\(path): key 'base.alpha': set by the grid, leave it out of base") }
+        try writeJSON(["base": ["model_version": "cnn5"], "grid": ["temperature": [1], "alpha": [0], "seed": [1]]], path)
+        XCTAssertThrowsError(try SweepSpec.load(path)) { XCTAssert("\($0)".contains("0 is outside (0, 1]"), "\($0)") }
+        try writeJSON(["base": ["model_version": "cnn5", "lr": 1], "grid": ["temperature": [1], "alpha": [0.5], "seed": [1]]], path)
+        XCTAssertThrowsError(try SweepSpec.load(path)) { XCTAssert("\($0)".contains("unknown key 'lr'"), "\($0)") }
+        try writeJSON(["base": ["model_version": "cnn5"], "grid": ["temperature": [], "alpha": [0.5], "seed": [1]]], path)
+        XCTAssertThrowsError(try SweepSpec.load(path)) { XCTAssert("\($0)".contains("grid.temperature"), "\($0)") }
+    }
+}
