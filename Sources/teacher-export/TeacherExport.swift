@@ -40,10 +40,10 @@ struct TeacherExport: ParsableCommand {
     func run() throws {
         let setup = try RunSetup(runDir: modelDir)
         let model = try setup.makeModel()
-        let checkpointPath = setup.path(checkpoint.fileName)
+        let checkpointPath = setup.directory.path(checkpoint.file)
         try Checkpoint.load(checkpointPath, into: model)
         let checkpointHash = try Checkpoint.sha256(of: checkpointPath)
-        let outDir = out ?? setup.path("logits")
+        let outDir = out ?? setup.directory.path(.logits)
         do {
             try FileManager.default.createDirectory(atPath: outDir, withIntermediateDirectories: true)
         } catch {
@@ -73,9 +73,9 @@ struct TeacherExport: ParsableCommand {
             exported += data.count
         }
         let seconds = Date().timeIntervalSince(started)
-        try writeJSON(["seconds": seconds, "images": exported, "images_per_s": Double(exported) / max(seconds, 1e-9),
-                       "checkpoint": checkpointPath, "checkpoint_sha256": checkpointHash],
-                      to: (outDir as NSString).appendingPathComponent("export.json"))
+        try RunDirectory.writeJSON(ExportReport(seconds: seconds, images: exported, imagesPerS: Double(exported) / max(seconds, 1e-9),
+                                                checkpoint: checkpointPath, checkpointSha256: checkpointHash),
+                                   to: (outDir as NSString).appendingPathComponent(ExportReport.fileName))
         print(String(format: "exported %d samples in %.1f s", exported, seconds))
     }
 }

@@ -71,15 +71,16 @@ final class SweepTests: XCTestCase {
     /// Hand-written metrics: the table's means, standard deviations, choice, verdict and cost.
     func testResultsArithmeticChoiceVerdictAndPictures() throws {
         let dir = try TestSupport.temporaryFolder(self)
-        try writeJSON(["seconds": 10.0, "images_per_s": 1000.0, "images": 10000], dir + "/logits/export.json")
+        try writeJSON(["seconds": 10.0, "images_per_s": 1000.0, "images": 10000, "checkpoint": "best.h5", "checkpoint_sha256": "0"], dir + "/logits/export.json")
         try writeJSON(["base": ["model_version": "cnn5", "teacher_logits": "logits"],
                        "grid": ["temperature": [2, 4], "alpha": [0.9], "seed": [1, 2, 3]], "scratch": true], dir + "/sweep.json")
         func run(_ name: String, val: Double, test: Double, agreement: Double?, curve: [Double]) throws {
-            try writeJSON(["accuracy": val, "loss": 0.5, "epoch": 2], "\(dir)/\(name)/metrics_val_best_weights.json")
+            try writeJSON(["accuracy": val, "loss": 0.5, "epoch": 2, "train_accuracy": 0.9, "train_loss": 0.3], "\(dir)/\(name)/metrics_val_best_weights.json")
             var t: [String: Any] = ["accuracy": test, "loss": 0.5, "wall_seconds": 30.0, "train_images": 500, "epochs": 2]
             if let agreement { t["teacher_agreement"] = agreement }
             try writeJSON(t, "\(dir)/\(name)/metrics_test_best_weights.json")
-            try writeJSON(["epochs": curve.enumerated().map { ["epoch": $0.offset + 1, "val_accuracy": $0.element] }], "\(dir)/\(name)/history.json")
+            try writeJSON(["epochs": curve.enumerated().map { ["epoch": $0.offset + 1, "val_accuracy": $0.element, "val_loss": 0.5, "train_accuracy": 0.9,
+                                                               "train_loss": 0.3, "learning_rate": 0.1, "seconds": 1.0] }], "\(dir)/\(name)/history.json")
         }
         // T 4 is best on validation (mean 0.82), T 2 second (0.80); scratch 0.78.
         for (s, v) in [(1, 0.80), (2, 0.82), (3, 0.84)] { try run("alpha_0.9_T_4_seed_\(s)", val: v, test: v + 0.01, agreement: 0.9, curve: [0.7, v]) }

@@ -1,4 +1,3 @@
-import Engine
 /// Which checkpoint of a run directory to resume from or export.
 public enum RestorePoint: String, CaseIterable, Codable, Sendable {
     /// `last.h5`, written after every epoch.
@@ -6,5 +5,6 @@ public enum RestorePoint: String, CaseIterable, Codable, Sendable {
     /// `best.h5`, the weights with the highest validation accuracy so far.
     case best
 
-    public var fileName: String { rawValue + ".h5" }
+    public var file: RunDirectory.File { self == .last ? .last : .best }
+    public var fileName: String { file.rawValue }
 }

@@ -53,16 +53,15 @@ public struct SweepResults {
         spec = try SweepSpec.load((sweepDir as NSString).appendingPathComponent("sweep.json"))
         var runs: [Run] = [], missing: [String] = []
         for point in spec.points {
-            let dir = (sweepDir as NSString).appendingPathComponent(point.directoryName)
-            guard let val = Self.json(dir + "/metrics_val_best_weights.json"), let test = Self.json(dir + "/metrics_test_best_weights.json"),
-                  let va = val["accuracy"] as? Double, let ta = test["accuracy"] as? Double else {
+            let run = RunDirectory((sweepDir as NSString).appendingPathComponent(point.directoryName))
+            guard let val = try run.read(EpochMetrics.self, from: .valBestMetrics), let test = try run.read(TestMetrics.self, from: .testBestMetrics) else {
                 missing.append(point.directoryName)
                 continue
             }
-            let history = (Self.json(dir + "/history.json")?["epochs"] as? [[String: Any]]) ?? []
-            runs.append(Run(point: point, valAccuracy: va, testAccuracy: ta, agreement: test["teacher_agreement"] as? Double,
-                            wallSeconds: test["wall_seconds"] as? Double ?? 0, trainImages: test["train_images"] as? Int ?? 0,
-                            epochs: test["epochs"] as? Int ?? history.count, valCurve: history.compactMap { $0["val_accuracy"] as? Double }))
+            let history = try run.read(TrainingHistory.self, from: .history)?.epochs ?? []
+            runs.append(Run(point: point, valAccuracy: val.accuracy, testAccuracy: test.accuracy, agreement: test.teacherAgreement,
+                            wallSeconds: test.wallSeconds ?? 0, trainImages: test.trainImages ?? 0,
+                            epochs: test.epochs ?? history.count, valCurve: history.map(\.valAccuracy)))
         }
         var grouped: [Row] = []
         for run in runs {
@@ -76,19 +75,16 @@ public struct SweepResults {
         unfinished = missing
     }
 
-    static func json(_ path: String) -> [String: Any]? {
-        FileManager.default.contents(atPath: path).flatMap { try? JSONSerialization.jsonObject(with: $0) as? [String: Any] }
-    }
-
     // MARK: - Cost of the cached export against on-the-fly distillation
 
     /// (export seconds, teacher images/s in evaluation, teacher seconds that on-the-fly KD
     /// would have spent: one teacher forward per student batch, per epoch, per KD run).
     public func cost() -> (exportSeconds: Double, teacherImagesPerSecond: Double, onTheFlySeconds: Double)? {
         guard case .string(let logits)? = spec.base["teacher_logits"] else { return nil }
-        let folder = RunSetup.resolve(logits, relativeTo: sweepDir)
-        guard let export = Self.json((folder as NSString).appendingPathComponent("export.json")),
-              let seconds = export["seconds"] as? Double, let rate = export["images_per_s"] as? Double, rate > 0 else { return nil }
+        let folder = RunDirectory.resolve(logits, relativeTo: sweepDir)
+        guard let export = try? RunDirectory.readJSON(ExportReport.self, from: (folder as NSString).appendingPathComponent(ExportReport.fileName)),
+              export.imagesPerS > 0 else { return nil }
+        let (seconds, rate) = (export.seconds, export.imagesPerS)
         let kdImages = rows.filter { !$0.isScratch }.flatMap(\.runs).map { Double($0.trainImages * $0.epochs) }.reduce(0, +)
         return (seconds, rate, kdImages / rate)
     }

@@ -5,6 +5,8 @@ import Foundation
 /// the dataset and its splits, the normalisation and the model.
 public struct RunSetup {
     public let runDir: String
+    /// The files of the run, by name.
+    public let directory: RunDirectory
     public let paramsPath: String
     public let params: Params
     public let splits: DatasetSplits
@@ -21,9 +23,11 @@ public struct RunSetup {
         }
         lock = try RunLock(runDir)
         self.runDir = runDir
-        paramsPath = (runDir as NSString).appendingPathComponent("params.json")
+        let directory = RunDirectory(runDir)
+        self.directory = directory
+        paramsPath = directory.path(.params)
         params = try Params.load(paramsPath)
-        let (train, test) = try params.dataset.load(from: params.dataDir.map { Self.resolve($0, relativeTo: runDir) })
+        let (train, test) = try params.dataset.load(from: params.dataDir.map { directory.resolve($0) })
         guard params.valSize < train.count else {
             throw PipelineError(file: paramsPath, "key 'val_size': \(params.valSize) is not below the training set's \(train.count) images")
         }
@@ -35,16 +39,5 @@ public struct RunSetup {
     public func makeModel() throws -> Model {
         try ModelRegistry.make(params.modelVersion, inputShape: splits.train.imageShape, numClasses: splits.train.numClasses,
                                options: ModelOptions(numChannels: params.numChannels, dropoutRate: params.dropoutRate, seed: params.seed))
-    }
-
-    public func path(_ name: String) -> String { (runDir as NSString).appendingPathComponent(name) }
-
-    /// `path` as given if absolute, else relative to `base` (falling back to the working
-    /// directory when that is where it exists).
-    public static func resolve(_ path: String, relativeTo base: String) -> String {
-        if path.hasPrefix("/") { return path }
-        let joined = (base as NSString).appendingPathComponent(path)
-        if FileManager.default.fileExists(atPath: joined) { return joined }
-        return FileManager.default.fileExists(atPath: path) ? path : joined
     }
 }

@@ -4,23 +4,21 @@ import Foundation
 /// The end-of-run evaluation the stages share.
 public enum StageReport {
     /// Loads `best.h5` into `model`, evaluates the test split once, and writes
-    /// `metrics_test_best_weights.json` (plus `extra` keys).
+    /// `metrics_test_best_weights.json`; `completing` fills in a student run's cost fields.
     @discardableResult
-    public static func testBestWeights(setup: RunSetup, model: Model, log: RunLog, extra: [String: Any] = [:],
-                                       teacherTest: LogitsFile? = nil) throws -> (accuracy: Double, agreement: Double?) {
-        try Checkpoint.load(setup.path("best.h5"), into: model)
+    public static func testBestWeights(setup: RunSetup, model: Model, log: RunLog, teacherTest: LogitsFile? = nil,
+                                       completing: (inout TestMetrics) -> Void = { _ in }) throws -> TestMetrics {
+        try Checkpoint.load(setup.directory.path(.best), into: model)
         let result = Evaluator(model: model, data: setup.splits.test, normalization: setup.normalization).run()
-        var metrics: [String: Any] = ["accuracy": result.accuracy, "loss": result.loss]
-        var agreement: Double?
+        var metrics = TestMetrics(accuracy: result.accuracy, loss: result.loss)
         if let t = teacherTest {
             let k = model.numClasses
             let agree = (0..<t.count).filter { LogitsFile.argmax(t.logits, row: $0, classes: k) == LogitsFile.argmax(result.logits, row: $0, classes: k) }.count
-            agreement = Double(agree) / Double(max(t.count, 1))
-            metrics["teacher_agreement"] = agreement
-            metrics["teacher_test_accuracy"] = t.metadata.teacherAccuracy
+            metrics.teacherAgreement = Double(agree) / Double(max(t.count, 1))
+            metrics.teacherTestAccuracy = t.metadata.teacherAccuracy
         }
-        for (k, v) in extra { metrics[k] = v }
-        try writeJSON(metrics, to: setup.path("metrics_test_best_weights.json"))
-        return (result.accuracy, agreement)
+        completing(&metrics)
+        try setup.directory.write(metrics, to: .testBestMetrics)
+        return metrics
     }
 }

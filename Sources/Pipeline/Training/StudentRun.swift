@@ -19,7 +19,7 @@ public enum StudentRun {
         let started = Date()
         let setup = try RunSetup(runDir: modelDir)
         let p = setup.params
-        let folder = logits ?? p.teacherLogits.map { RunSetup.resolve($0, relativeTo: modelDir) }
+        let folder = logits ?? p.teacherLogits.map { setup.directory.resolve($0) }
         guard p.alpha == 0 || folder != nil else {
             throw PipelineError(file: setup.paramsPath, "key 'alpha' is \(p.alpha) but no teacher logits are given: set 'teacher_logits' or pass --logits")
         }
@@ -46,12 +46,13 @@ public enum StudentRun {
         let trainer = try Trainer(setup: setup, log: log, teacherTrainLogits: files[.train]?.logits)
         let outcome = try trainer.train(restore: restore)
         let wall = Date().timeIntervalSince(started)
-        let test = try StageReport.testBestWeights(setup: setup, model: trainer.model, log: log, extra: ["wall_seconds": wall, "train_images": trainer.trainIndices.count, "epochs": outcome.epochs],
-                                                   teacherTest: files[.test])
+        let test = try StageReport.testBestWeights(setup: setup, model: trainer.model, log: log, teacherTest: files[.test]) {
+            $0.wallSeconds = wall; $0.trainImages = trainer.trainIndices.count; $0.epochs = outcome.epochs
+        }
         var line = "student \(p.modelVersion) (alpha \(p.alpha), T \(p.temperature)): best validation accuracy \(percent(outcome.bestAccuracy)) (epoch \(outcome.bestEpoch + 1)), test accuracy \(percent(test.accuracy))"
-        if let a = test.agreement { line += ", teacher agreement \(percent(a))" }
+        if let a = test.teacherAgreement { line += ", teacher agreement \(percent(a))" }
         log.info(line)
         return Summary(bestValAccuracy: outcome.bestAccuracy, bestEpoch: outcome.bestEpoch, testAccuracy: test.accuracy,
-                       agreement: test.agreement, wallSeconds: wall)
+                       agreement: test.teacherAgreement, wallSeconds: wall)
     }
 }

@@ -60,7 +60,7 @@ public final class Trainer {
         let p = setup.params
         var state = Checkpoint.TrainingState(epoch: 0, bestAccuracy: -1, bestEpoch: -1)
         if let restore {
-            let path = setup.path(restore.fileName)
+            let path = setup.directory.path(restore.file)
             state = try Checkpoint.load(path, into: model, optimizer: optimizer)
             log.info("Resumed from \(path) after epoch \(state.epoch) (best validation accuracy \(percent(state.bestAccuracy)) at epoch \(state.bestEpoch + 1))")
         }
@@ -75,7 +75,7 @@ public final class Trainer {
         var lastAccuracy = 0.0
         var epochSeconds: [Double] = []
         // Per-epoch validation history (history.json), kept consistent with the checkpoint on resume.
-        var history = Array(readHistory().prefix(state.epoch))
+        var history = TrainingHistory(epochs: Array(((try setup.directory.read(TrainingHistory.self, from: .history))?.epochs ?? []).prefix(state.epoch)))
         log.info("Training \(p.modelVersion) (\(model.store.trainableScalarCount) parameters) on \(trainIndices.count) \(data.name) images, validating on \(setup.splits.val.count); \(p.numEpochs) epochs of \(sampler.batchesPerEpoch) batches" + (p.alpha > 0 ? "; KD alpha \(p.alpha), T \(p.temperature)" : ""))
 
         for epoch in state.epoch..<p.numEpochs {
@@ -129,18 +129,17 @@ public final class Trainer {
             state.epoch = epoch + 1
             let improved = val.accuracy > state.bestAccuracy
             if improved { state.bestAccuracy = val.accuracy; state.bestEpoch = epoch }
-            let metrics: [String: Any] = ["accuracy": val.accuracy, "loss": val.loss, "epoch": epoch + 1,
-                                          "train_accuracy": trainAccuracy, "train_loss": trainLoss]
+            let run = setup.directory
+            let metrics = EpochMetrics(accuracy: val.accuracy, loss: val.loss, epoch: epoch + 1, trainAccuracy: trainAccuracy, trainLoss: trainLoss)
             if improved {
-                try Checkpoint.save(setup.path("best.h5"), model: model, optimizer: optimizer, state: state, datasetFingerprint: fingerprint)
-                try writeJSON(metrics, to: setup.path("metrics_val_best_weights.json"))
+                try Checkpoint.save(run.path(.best), model: model, optimizer: optimizer, state: state, datasetFingerprint: fingerprint)
+                try run.write(metrics, to: .valBestMetrics)
             }
-            try Checkpoint.save(setup.path("last.h5"), model: model, optimizer: optimizer, state: state, datasetFingerprint: fingerprint)
-            try writeJSON(metrics, to: setup.path("metrics_val_last_weights.json"))
-            history.append(["epoch": epoch + 1, "val_accuracy": val.accuracy, "val_loss": val.loss,
-                            "train_accuracy": trainAccuracy, "train_loss": trainLoss,
-                            "learning_rate": lr, "seconds": epochSeconds.last!])
-            try writeJSON(["epochs": history], to: setup.path("history.json"))
+            try Checkpoint.save(run.path(.last), model: model, optimizer: optimizer, state: state, datasetFingerprint: fingerprint)
+            try run.write(metrics, to: .valLastMetrics)
+            history.epochs.append(.init(epoch: epoch + 1, valAccuracy: val.accuracy, valLoss: val.loss, trainAccuracy: trainAccuracy,
+                                        trainLoss: trainLoss, learningRate: Double(lr), seconds: epochSeconds.last!))
+            try run.write(history, to: .history)
             log.info(String(format: "epoch %d/%d  lr %.3g  train loss %.4f acc %@  val loss %.4f acc %@%@  %.1f s (%.0f img/s)",
                             epoch + 1, p.numEpochs, lr, trainLoss, percent(trainAccuracy),
                             val.loss, percent(val.accuracy), improved ? " (best)" : "", epochSeconds.last!,
@@ -151,21 +150,6 @@ public final class Trainer {
     }
 }
 
-extension Trainer {
-    /// The epochs recorded in history.json, or none.
-    func readHistory() -> [[String: Any]] {
-        guard let data = FileManager.default.contents(atPath: setup.path("history.json")),
-              let object = try? JSONSerialization.jsonObject(with: data) as? [String: Any],
-              let epochs = object["epochs"] as? [[String: Any]] else { return [] }
-        return epochs
-    }
-}
-
 /// "93.45%".
 public func percent(_ x: Double) -> String { String(format: "%.2f%%", x * 100) }
 
-/// Writes a JSON object (sorted keys, indented) atomically.
-public func writeJSON(_ object: [String: Any], to path: String) throws {
-    let data = try JSONSerialization.data(withJSONObject: object, options: [.prettyPrinted, .sortedKeys])
-    try AtomicWrite.write(data + Data("\n".utf8), to: path)
-}
