@@ -36,19 +36,25 @@ let package = Package(
             dependencies: ["Engine", "CHDF5", "CZlib"],
             path: "Sources/Pipeline"
         ),
+        // The stages' shared command-line options (swift-argument-parser).
+        .target(
+            name: "KDCommandLine",
+            dependencies: ["Pipeline", .product(name: "ArgumentParser", package: "swift-argument-parser")],
+            path: "Sources/KDCommandLine"
+        ),
         .executableTarget(
             name: "teacher-train",
-            dependencies: ["Pipeline", "Engine", .product(name: "ArgumentParser", package: "swift-argument-parser")],
+            dependencies: ["KDCommandLine", "Pipeline", "Engine", .product(name: "ArgumentParser", package: "swift-argument-parser")],
             path: "Sources/teacher-train"
         ),
         .executableTarget(
             name: "teacher-export",
-            dependencies: ["Pipeline", "Engine", .product(name: "ArgumentParser", package: "swift-argument-parser")],
+            dependencies: ["KDCommandLine", "Pipeline", "Engine", .product(name: "ArgumentParser", package: "swift-argument-parser")],
             path: "Sources/teacher-export"
         ),
         .executableTarget(
             name: "student-distill",
-            dependencies: ["Pipeline", "Engine", .product(name: "ArgumentParser", package: "swift-argument-parser")],
+            dependencies: ["KDCommandLine", "Pipeline", "Engine", .product(name: "ArgumentParser", package: "swift-argument-parser")],
             path: "Sources/student-distill"
         ),
         // Developer tool behind `make bench`; not a product.

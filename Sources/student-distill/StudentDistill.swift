@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import Engine
+import KDCommandLine
 import Pipeline
 
 @main
@@ -33,17 +34,13 @@ struct Train: ParsableCommand {
         """
     )
 
-    @Option(name: .long, help: "The student's run directory (holds params.json); outputs are written beside it.")
-    var modelDir: String
+    @OptionGroup var options: RunOptions
 
     @Option(name: .long, help: "Folder of cached teacher logits (overrides teacher_logits in params.json).")
     var logits: String?
 
-    @Option(name: .long, help: "Resume from this checkpoint in the run directory: 'last' or 'best'.")
-    var restoreFile: RestorePoint?
-
     func run() throws {
-        try StudentRun.run(modelDir: modelDir, logits: logits, restore: restoreFile)
+        try StudentRun.run(modelDir: options.modelDir, logits: logits, restore: options.restoreFile)
     }
 }
 

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import Engine
+import KDCommandLine
 import Pipeline
 
 @main
@@ -19,21 +20,9 @@ struct TeacherTrain: ParsableCommand {
         """
     )
 
-    @Option(name: .long, help: "The run directory that holds params.json; outputs are written beside it.")
-    var modelDir: String
-
-    @Option(name: .long, help: "Resume from this checkpoint in the run directory: 'last' or 'best'.")
-    var restoreFile: RestorePoint?
+    @OptionGroup var options: RunOptions
 
     func run() throws {
-        let setup = try RunSetup(runDir: modelDir)
-        guard setup.params.alpha == 0 else {
-            throw PipelineError(file: setup.paramsPath, "key 'alpha': teacher-train learns from the labels alone; set alpha to 0 or leave it out")
-        }
-        let log = try RunLog(runDir: modelDir)
-        let trainer = try Trainer(setup: setup, log: log, teacherTrainLogits: nil)
-        let outcome = try trainer.train(restore: restoreFile)
-        let test = try StageReport.testBestWeights(setup: setup, model: trainer.model, log: log)
-        log.info("teacher \(setup.params.modelVersion): best validation accuracy \(percent(outcome.bestAccuracy)) (epoch \(outcome.bestEpoch + 1)), test accuracy \(percent(test.accuracy)) with those weights")
+        try TeacherRun.run(modelDir: options.modelDir, restore: options.restoreFile)
     }
 }

@@ -32,4 +32,11 @@ final class CommandLineTests: XCTestCase {
         XCTAssertNotEqual(r.status, 0)
         XCTAssert(r.output.contains("Missing expected argument '--model-dir"), r.output)
     }
+
+    /// --splits is typed: a misspelt split is a usage error before anything runs.
+    func testMisspeltSplitIsAUsageError() throws {
+        let r = try runStage("teacher-export", ["--model-dir", "/nonexistent", "--splits", "train,tset"])
+        XCTAssertEqual(r.status, 64, r.output)
+        XCTAssert(r.output.contains("The value 'train,tset' is invalid for '--splits <splits>'"), r.output)
+    }
 }

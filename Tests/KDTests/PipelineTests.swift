@@ -74,6 +74,20 @@ final class PipelineTests: XCTestCase {
         XCTAssert(log.contains("epoch 2/2"), log)
     }
 
+    /// The export stage is a library function: called in this process it writes the same
+    /// logits as the teacher-export executable did.
+    func testExportAsALibraryCallMatchesTheExecutable() throws {
+        let out = try TestSupport.temporaryFolder(self)
+        var said: [String] = []
+        let report = try TeacherExportRun.run(modelDir: Self.teacherDir, splits: [.val], out: out) { said.append($0) }
+        XCTAssertEqual(report.images, 100)
+        XCTAssertEqual(said.count, 2, "\(said)")
+        let mine = try LogitsFile.read(out + "/val.h5"), theirs = try LogitsFile.read(Self.teacherDir + "/logits/val.h5")
+        XCTAssertEqual(mine.logits, theirs.logits)
+        XCTAssertEqual(mine.metadata, theirs.metadata)
+        XCTAssertFalse(FileManager.default.fileExists(atPath: out + "/train.h5"), "only the splits asked for")
+    }
+
     /// The student trains from the logits alone: the teacher's checkpoints are removed first.
     func testStudentsTrainWithoutTheTeacherCheckpoint() throws {
         let copy = folder("teacher-copy")

@@ -1,5 +1,0 @@
-import ArgumentParser
-import Engine
-import Pipeline
-
-extension RestorePoint: ExpressibleByArgument {}
