@@ -68,7 +68,7 @@ public final class BatchNorm: Layer {
         return Plan(train: train, eval: eval, backward: Primitive(op: &bd, hint: train, what: "batch norm backward"), fused: fusedReLU)
     }
 
-    private func param(_ slot: ParameterStore.Slot) -> Tensor { Tensor(wrapping: store.value(slot), .plain([channels])) }
+    private func param(_ slot: ParameterStore.Slot) -> Tensor { Tensor(reading: store.value(slot), .plain([channels])) }
 
     public func forward(_ x: Tensor, mode: Mode) -> Tensor {
         precondition(x.shape.count >= 2 && x.shape[1] == channels, "BatchNorm expects \(channels) channels, got \(x.shape)")
@@ -94,14 +94,14 @@ public final class BatchNorm: Layer {
     }
 
     private func updateRunningStatistics(samplesPerChannel n: Int) {
-        let rm = store.value(runningMean), rv = store.value(runningVar)
         let unbias = n > 1 ? Float(n) / Float(n - 1) : 1
-        for c in 0..<channels {
-            rm[c] = (1 - momentum) * rm[c] + momentum * mean.floats[c]
-            rv[c] = (1 - momentum) * rv[c] + momentum * variance.floats[c] * unbias
+        store.modify(runningMean) { rm in
+            for c in 0..<channels { rm[c] = (1 - momentum) * rm[c] + momentum * mean.floats[c] }
         }
-        store.value(batchesTracked)[0] += 1
-        store.version &+= 1
+        store.modify(runningVar) { rv in
+            for c in 0..<channels { rv[c] = (1 - momentum) * rv[c] + momentum * variance.floats[c] * unbias }
+        }
+        store.modify(batchesTracked) { $0[0] += 1 }
     }
 
     /// The evaluation-mode affine map y = scale * x + shift per channel, from the running

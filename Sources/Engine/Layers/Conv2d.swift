@@ -152,11 +152,11 @@ public final class Conv2d: Layer {
         }
         let input = inputAdapter.adapt(x, to: plan.source)
         givenInputDesc = x.desc
-        let weights = weightAdapter.adapt(Tensor(wrapping: store.value(weight), plan.plainWeights), to: plan.weightsForward)
+        let weights = weightAdapter.adapt(Tensor(reading: store.value(weight), plan.plainWeights), to: plan.weightsForward)
         let out = layerOutput(&output, plan.output, mode)
         lastForwardFLOPs = 2 * out.count * (inChannels / groups) * kernel * kernel
         var args: [(Int32, Tensor)] = [(DNNL_ARG_SRC, input), (DNNL_ARG_WEIGHTS, weights), (DNNL_ARG_DST, out)]
-        if let bias { args.append((DNNL_ARG_BIAS, Tensor(wrapping: store.value(bias), .plain([outChannels])))) }
+        if let bias { args.append((DNNL_ARG_BIAS, Tensor(reading: store.value(bias), .plain([outChannels])))) }
         (mode == .train ? plan.forward : plan.inference).execute(args)
         savedInput = mode == .train ? input : nil
         return out
@@ -179,7 +179,7 @@ public final class Conv2d: Layer {
         if let bias { accumulate(diffBias!.floats, into: store.grad(bias), count: outChannels) }
 
         guard computesInputGradient else { return dy }
-        let weightsB = weightBackwardAdapter.adapt(Tensor(wrapping: store.value(weight), plan.plainWeights), to: plan.weightsBackward)
+        let weightsB = weightBackwardAdapter.adapt(Tensor(reading: store.value(weight), plan.plainWeights), to: plan.weightsBackward)
         let dx = Tensor(pooled: plan.source)
         plan.backwardData.execute([(DNNL_ARG_DIFF_DST, dy), (DNNL_ARG_WEIGHTS, weightsB), (DNNL_ARG_DIFF_SRC, dx)])
         return gradientAdapter.adapt(dx, to: givenInputDesc ?? plan.source)

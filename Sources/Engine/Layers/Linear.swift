@@ -76,9 +76,9 @@ public final class Linear: Layer {
         }
         let out = layerOutput(&output, plan.output, mode)
         lastForwardFLOPs = 2 * n * inFeatures * outFeatures
-        var args: [(Int32, Tensor)] = [(DNNL_ARG_SRC, x), (DNNL_ARG_WEIGHTS, Tensor(wrapping: store.value(weight), weightDesc)),
+        var args: [(Int32, Tensor)] = [(DNNL_ARG_SRC, x), (DNNL_ARG_WEIGHTS, Tensor(reading: store.value(weight), weightDesc)),
                                        (DNNL_ARG_DST, out)]
-        if let bias { args.append((DNNL_ARG_BIAS, Tensor(wrapping: store.value(bias), .plain([outFeatures])))) }
+        if let bias { args.append((DNNL_ARG_BIAS, Tensor(reading: store.value(bias), .plain([outFeatures])))) }
         (mode == .train ? plan.forward : plan.inference).execute(args)
         savedInput = mode == .train ? x : nil
         return out
@@ -93,7 +93,7 @@ public final class Linear: Layer {
         if let bias { accumulate(diffBias.floats, into: store.grad(bias), count: outFeatures) }
         guard computesInputGradient else { return dy }
         let dx = Tensor(pooled: plan.source)
-        plan.backwardData.execute([(DNNL_ARG_DIFF_DST, dy), (DNNL_ARG_WEIGHTS, Tensor(wrapping: store.value(weight), weightDesc)),
+        plan.backwardData.execute([(DNNL_ARG_DIFF_DST, dy), (DNNL_ARG_WEIGHTS, Tensor(reading: store.value(weight), weightDesc)),
                                    (DNNL_ARG_DIFF_SRC, dx)])
         return dx
     }

@@ -24,13 +24,14 @@ public final class ParameterStore {
     public private(set) var parameterCount = 0
     public private(set) var bufferCount = 0
     public private(set) var isFinal = false
-    /// Changes whenever values or buffers change (optimizer step, BN statistics, `set`), so
-    /// layers can cache what they derive from them (folded evaluation weights).
-    public internal(set) var version = 0
+    /// Changes whenever values or buffers change, so layers can cache what they derive from
+    /// them (folded evaluation weights). The store bumps it itself: values are written only
+    /// through `modify`, `modifyParameters` and `set`, and read through `value`.
+    public private(set) var version = 0
 
-    public private(set) var values: UnsafeMutablePointer<Float>!
+    private var values: UnsafeMutablePointer<Float>!
     public private(set) var grads: UnsafeMutablePointer<Float>!
-    public private(set) var buffers: UnsafeMutablePointer<Float>!
+    private var buffers: UnsafeMutablePointer<Float>!
 
     public init() {}
 
@@ -69,8 +70,23 @@ public final class ParameterStore {
         isFinal = true
     }
 
-    /// Pointer to a tensor's values (parameter or buffer).
-    public func value(_ slot: Slot) -> UnsafeMutablePointer<Float> {
+    /// A tensor's values (parameter or buffer), to read.
+    public func value(_ slot: Slot) -> UnsafePointer<Float> { UnsafePointer(storage(slot)) }
+
+    /// Lets `body` write a tensor's values (a running statistic, a counter).
+    public func modify<R>(_ slot: Slot, _ body: (UnsafeMutablePointer<Float>) throws -> R) rethrows -> R {
+        defer { version &+= 1 }
+        return try body(storage(slot))
+    }
+
+    /// Lets `body` update every parameter at once (values and gradients, flat, `parameterCount`
+    /// long): the optimizer step.
+    public func modifyParameters<R>(_ body: (_ values: UnsafeMutablePointer<Float>, _ grads: UnsafePointer<Float>) throws -> R) rethrows -> R {
+        defer { version &+= 1 }
+        return try body(values, grads)
+    }
+
+    private func storage(_ slot: Slot) -> UnsafeMutablePointer<Float> {
         let e = entries[slot]
         return (e.kind == .parameter ? values : buffers) + e.offset
     }
@@ -103,8 +119,7 @@ public final class ParameterStore {
         guard newValues.count == entries[slot].count else {
             throw PipelineError("'\(name)' has shape \(entries[slot].shape), not \(newValues.count) values")
         }
-        newValues.withUnsafeBufferPointer { value(slot).update(from: $0.baseAddress!, count: newValues.count) }
-        version &+= 1
+        modify(slot) { p in newValues.withUnsafeBufferPointer { p.update(from: $0.baseAddress!, count: newValues.count) } }
     }
 
     /// Number of trainable scalars (what PyTorch's `sum(p.numel() for p in parameters())` counts).

@@ -14,11 +14,39 @@ public final class Optimizer {
     public let weightDecay: Float
     public let beta1: Float, beta2: Float, epsilon: Float
     /// Completed steps.
-    public var step: Int = 0
+    public private(set) var step: Int = 0
     /// SGD momentum buffer, or Adam's first moment.
-    public var firstMoment: [Float]
+    public private(set) var firstMoment: [Float]
     /// Adam's second moment (empty for SGD).
-    public var secondMoment: [Float]
+    public private(set) var secondMoment: [Float]
+
+    /// Everything an optimizer carries from step to step: what a checkpoint saves.
+    public struct State: Equatable, Sendable {
+        public var kind: Kind
+        public var step: Int
+        public var firstMoment: [Float]
+        public var secondMoment: [Float]
+        public init(kind: Kind, step: Int, firstMoment: [Float], secondMoment: [Float]) {
+            self.kind = kind; self.step = step; self.firstMoment = firstMoment; self.secondMoment = secondMoment
+        }
+    }
+
+    public func state() -> State { State(kind: kind, step: step, firstMoment: firstMoment, secondMoment: secondMoment) }
+
+    /// Continues from a saved state. Another optimizer's state, or moments that do not fit the
+    /// parameters, is an error (the message says which) and leaves this optimizer as it was.
+    public func restore(_ saved: State) throws {
+        guard saved.kind == kind else {
+            throw PipelineError("was trained with optimizer '\(saved.kind.rawValue)', params.json now asks for '\(kind.rawValue)'; resume with the same optimizer")
+        }
+        let n = store.parameterCount
+        guard [saved.firstMoment, saved.secondMoment].allSatisfy({ $0.isEmpty || $0.count == n }) else {
+            throw PipelineError("optimizer state does not fit the model")
+        }
+        step = saved.step
+        if !saved.firstMoment.isEmpty { firstMoment = saved.firstMoment }
+        if !saved.secondMoment.isEmpty { secondMoment = saved.secondMoment }
+    }
     let store: ParameterStore
 
     public init(_ kind: Kind, store: ParameterStore, learningRate: Float, momentum: Float = 0, nesterov: Bool = false,
@@ -34,8 +62,12 @@ public final class Optimizer {
 
     /// Applies one update from the gradients in the store.
     public func update() {
+        store.modifyParameters { p, g in apply(p, g) }
+        step += 1
+    }
+
+    private func apply(_ p: UnsafeMutablePointer<Float>, _ g: UnsafePointer<Float>) {
         let n = store.parameterCount
-        let p = store.values!, g = store.grads!
         let lr = learningRate, wd = weightDecay
         switch kind {
         case .sgd:
@@ -69,7 +101,5 @@ public final class Optimizer {
                 }
             }
         }
-        step += 1
-        store.version &+= 1
     }
 }

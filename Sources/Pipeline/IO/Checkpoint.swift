@@ -45,12 +45,12 @@ public enum Checkpoint {
                 return [s.0, s.1, s.2, s.3].map { Int64(bitPattern: $0) }
             }
             if !rngs.isEmpty { try f.write("training/dropout_rng", rngs, shape: [rngs.count / 4, 4]) }
-            if let optimizer {
+            if let state = optimizer?.state() {
                 try f.createGroup("optimizer")
-                try f.setAttribute("kind", .string(optimizer.kind.rawValue), on: "optimizer")
-                try f.setAttribute("step", .int(Int64(optimizer.step)), on: "optimizer")
-                if !optimizer.firstMoment.isEmpty { try f.write("optimizer/first_moment", optimizer.firstMoment, shape: [optimizer.firstMoment.count]) }
-                if !optimizer.secondMoment.isEmpty { try f.write("optimizer/second_moment", optimizer.secondMoment, shape: [optimizer.secondMoment.count]) }
+                try f.setAttribute("kind", .string(state.kind.rawValue), on: "optimizer")
+                try f.setAttribute("step", .int(Int64(state.step)), on: "optimizer")
+                if !state.firstMoment.isEmpty { try f.write("optimizer/first_moment", state.firstMoment, shape: [state.firstMoment.count]) }
+                if !state.secondMoment.isEmpty { try f.write("optimizer/second_moment", state.secondMoment, shape: [state.secondMoment.count]) }
             }
             try f.close()
         }
@@ -84,16 +84,15 @@ public enum Checkpoint {
             }
         }
         if let optimizer, f.exists("optimizer") {
-            let kind = try f.stringAttribute("kind", of: "optimizer")
-            guard kind == optimizer.kind.rawValue else {
-                throw PipelineError(file: path, "was trained with optimizer '\(kind)', params.json now asks for '\(optimizer.kind.rawValue)'; resume with the same optimizer")
-            }
-            optimizer.step = Int(try f.intAttribute("step", of: "optimizer"))
-            if f.exists("optimizer/first_moment") { optimizer.firstMoment = try f.read("optimizer/first_moment", as: Float.self).values }
-            if f.exists("optimizer/second_moment") { optimizer.secondMoment = try f.read("optimizer/second_moment", as: Float.self).values }
-            let n = model.store.parameterCount
-            guard [optimizer.firstMoment, optimizer.secondMoment].allSatisfy({ $0.isEmpty || $0.count == n }) else {
-                throw PipelineError(file: path, "optimizer state does not fit the model")
+            let name = try f.stringAttribute("kind", of: "optimizer")
+            guard let kind = Optimizer.Kind(rawValue: name) else { throw PipelineError(file: path, "unknown optimizer '\(name)'") }
+            let saved = Optimizer.State(kind: kind, step: Int(try f.intAttribute("step", of: "optimizer")),
+                                        firstMoment: f.exists("optimizer/first_moment") ? try f.read("optimizer/first_moment", as: Float.self).values : [],
+                                        secondMoment: f.exists("optimizer/second_moment") ? try f.read("optimizer/second_moment", as: Float.self).values : [])
+            do {
+                try optimizer.restore(saved)
+            } catch let error as PipelineError {
+                throw PipelineError(file: path, error.message)
             }
         }
         return TrainingState(epoch: Int(try f.intAttribute("epoch", of: "training")),

@@ -126,4 +126,10 @@ extension Tensor {
     public convenience init(wrapping pointer: UnsafeMutablePointer<Float>, _ desc: MemoryDesc, owner: AnyObject? = nil) {
         self.init(unowned: UnsafeMutableRawPointer(pointer), desc, owner: owner)
     }
+
+    /// A view of memory that the primitives it is passed to only read (a layer's weights, which
+    /// only the optimizer writes, through `ParameterStore.modifyParameters`).
+    public convenience init(reading pointer: UnsafePointer<Float>, _ desc: MemoryDesc) {
+        self.init(unowned: UnsafeMutableRawPointer(mutating: pointer), desc, owner: nil)
+    }
 }
