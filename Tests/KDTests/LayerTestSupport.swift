@@ -10,6 +10,13 @@ enum LayerCheck {
         return (0..<count).map { _ in Float(rng.normal()) * scale }
     }
 
+    /// The layouts a layer meets for `shape`: row-major, and for [N, C, H, W] also the blocked
+    /// nChw8c (AVX2) and nChw16c (AVX-512) that oneDNN's convolutions hand on, and nhwc.
+    static func layouts(_ shape: [Int]) -> [(name: String, desc: MemoryDesc)] {
+        guard shape.count == 4 else { return [("plain", .plain(shape))] }
+        return [("nchw", .plain(shape)), ("nChw8c", .blocked8(shape)), ("nChw16c", .blocked16(shape)), ("nhwc", .channelsLast(shape))]
+    }
+
     /// max |a - b| / max(1, max |b|): relative to the reference's magnitude.
     static func relativeError(_ a: [Float], _ b: [Float]) -> Float {
         precondition(a.count == b.count, "\(a.count) vs \(b.count) values")

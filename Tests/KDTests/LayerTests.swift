@@ -4,9 +4,10 @@ import Pipeline
 
 /// oneDNN layers against the reference kernels: forward, input gradient, parameter gradients.
 final class LayerTests: XCTestCase {
-    /// Input that went through a blocked-layout conv first, so layers see oneDNN's layouts.
+    /// On every layout a model feeds it (6 channels pad the blocks).
     func testBatchNorm2dTrainingAndRunningStatistics() {
         for shape in [[4, 16, 5, 5], [3, 6, 4, 4], [8, 10]] {
+          for (name, layout) in LayerCheck.layouts(shape) {
             let b = ModelBuilder(seed: 1)
             let bn = BatchNorm(b, "bn", shape[1])
             b.store.finalize()
@@ -15,29 +16,33 @@ final class LayerTests: XCTestCase {
             try! b.store.set("bn.weight", gamma); try! b.store.set("bn.bias", beta)
             let x = LayerCheck.random(shape.reduce(1, *), seed: 7, scale: 3).map { $0 + 2 }
             var dy: [Float] = []
-            let r = LayerCheck.run(bn, store: b.store, x: x, shape: shape) { dy = LayerCheck.random($0.reduce(1, *), seed: 8); return dy }
+            let r = LayerCheck.run(bn, store: b.store, x: x, shape: shape, dy: { dy = LayerCheck.random($0.reduce(1, *), seed: 8); return dy },
+                                   layout: layout)
             let ref = Reference.batchNormForward(x, shape, gamma: gamma, beta: beta, epsilon: 1e-5)
-            LayerCheck.assertClose(r.y, ref.y, "forward \(shape)")
+            LayerCheck.assertClose(r.y, ref.y, "forward \(shape) \(name)")
             let g = Reference.batchNormBackward(x, shape, gamma: gamma, dy, epsilon: 1e-5)
-            LayerCheck.assertClose(r.dx, g.dx, tolerance: 2e-4, "dx \(shape)")
-            LayerCheck.assertClose(b.store.gradArray("bn.weight")!, g.dgamma, "dgamma \(shape)")
-            LayerCheck.assertClose(b.store.gradArray("bn.bias")!, g.dbeta, "dbeta \(shape)")
+            LayerCheck.assertClose(r.dx, g.dx, tolerance: 2e-4, "dx \(shape) \(name)")
+            LayerCheck.assertClose(b.store.gradArray("bn.weight")!, g.dgamma, "dgamma \(shape) \(name)")
+            LayerCheck.assertClose(b.store.gradArray("bn.bias")!, g.dbeta, "dbeta \(shape) \(name)")
             // Running statistics: momentum 0.1 from (0, 1), unbiased variance.
             let m = Float(x.count / c)
             LayerCheck.assertClose(b.store.array("bn.running_mean")!, ref.mean.map { 0.1 * $0 }, "running_mean")
             LayerCheck.assertClose(b.store.array("bn.running_var")!, ref.variance.map { 0.9 + 0.1 * $0 * m / (m - 1) }, "running_var")
             XCTAssertEqual(b.store.array("bn.num_batches_tracked"), [1])
             // Evaluation uses the running statistics.
-            let eval = bn.forward(Tensor(shape: shape, values: x), mode: .eval).toArray()
+            let input = Tensor(layout); input.load(x)
+            let eval = bn.forward(input, mode: .eval).toArray()
             let refEval = Reference.batchNormInference(x, shape, gamma: gamma, beta: beta, mean: b.store.array("bn.running_mean")!,
                                                        variance: b.store.array("bn.running_var")!, epsilon: 1e-5)
-            LayerCheck.assertClose(eval, refEval, "eval \(shape)")
+            LayerCheck.assertClose(eval, refEval, "eval \(shape) \(name)")
+          }
         }
     }
 
     /// relu(batchnorm(x)) in one oneDNN pass, against the reference composition.
     func testBatchNormWithFusedReLU() {
         let shape = [4, 16, 5, 5]
+        for (name, layout) in LayerCheck.layouts(shape) {
         let b = ModelBuilder(seed: 1)
         let bn = BatchNorm(b, "bn", 16, fusedReLU: true)
         b.store.finalize()
@@ -45,15 +50,17 @@ final class LayerTests: XCTestCase {
         try! b.store.set("bn.weight", gamma); try! b.store.set("bn.bias", beta)
         let x = LayerCheck.random(shape.reduce(1, *), seed: 7)
         var dy: [Float] = []
-        let r = LayerCheck.run(bn, store: b.store, x: x, shape: shape) { dy = LayerCheck.random($0.reduce(1, *), seed: 8); return dy }
+        let r = LayerCheck.run(bn, store: b.store, x: x, shape: shape, dy: { dy = LayerCheck.random($0.reduce(1, *), seed: 8); return dy },
+                               layout: layout)
         let plain = Reference.batchNormForward(x, shape, gamma: gamma, beta: beta, epsilon: 1e-5).y
         XCTAssert(plain.contains { $0 < 0 }, "the test needs negative pre-activations")
-        LayerCheck.assertClose(r.y, Reference.reluForward(plain), "forward")
+        LayerCheck.assertClose(r.y, Reference.reluForward(plain), "forward \(name)")
         let masked = Reference.reluBackward(plain, dy)
         let g = Reference.batchNormBackward(x, shape, gamma: gamma, masked, epsilon: 1e-5)
-        LayerCheck.assertClose(r.dx, g.dx, tolerance: 2e-4, "dx")
-        LayerCheck.assertClose(b.store.gradArray("bn.weight")!, g.dgamma, "dgamma")
-        LayerCheck.assertClose(b.store.gradArray("bn.bias")!, g.dbeta, "dbeta")
+        LayerCheck.assertClose(r.dx, g.dx, tolerance: 2e-4, "dx \(name)")
+        LayerCheck.assertClose(b.store.gradArray("bn.weight")!, g.dgamma, "dgamma \(name)")
+        LayerCheck.assertClose(b.store.gradArray("bn.bias")!, g.dbeta, "dbeta \(name)")
+        }
     }
 
     /// Evaluation folds the norm into the convolution; it must equal running the two layers,
@@ -102,10 +109,13 @@ final class LayerTests: XCTestCase {
     func testReLU() {
         let shape = [2, 3, 4, 4]
         let x = LayerCheck.random(96, seed: 1)
-        var dy: [Float] = []
-        let r = LayerCheck.run(ReLU(), store: ParameterStore(), x: x, shape: shape) { dy = LayerCheck.random($0.reduce(1, *), seed: 2); return dy }
-        XCTAssertEqual(r.y, Reference.reluForward(x))
-        XCTAssertEqual(r.dx, Reference.reluBackward(x, dy))
+        for (name, layout) in LayerCheck.layouts(shape) {
+            var dy: [Float] = []
+            let r = LayerCheck.run(ReLU(), store: ParameterStore(), x: x, shape: shape, dy: { dy = LayerCheck.random($0.reduce(1, *), seed: 2); return dy },
+                                   layout: layout)
+            XCTAssertEqual(r.y, Reference.reluForward(x), name)
+            XCTAssertEqual(r.dx, Reference.reluBackward(x, dy), name)
+        }
     }
 
     func testPooling() {
@@ -119,7 +129,7 @@ final class LayerTests: XCTestCase {
         // to the first maximum, as the reference does.
         let blockedCases = cases + [(.max, 2, 2, 0, [2, 12, 7, 9]), (.max, 2, 2, 0, [3, 24, 5, 4])]
         for (kind, k, s, p, shape) in blockedCases {
-          for (name, layout) in [("nchw", MemoryDesc.plain(shape)), ("nChw8c", .blocked8(shape)), ("nChw16c", .blocked16(shape)), ("nhwc", .channelsLast(shape))] {
+          for (name, layout) in LayerCheck.layouts(shape) {
             let store = ParameterStore(); store.finalize()
             let x = LayerCheck.random(shape.reduce(1, *), seed: 3).map { $0 < -0.3 ? 0 : $0 }
             var dy: [Float] = []
