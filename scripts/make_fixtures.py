@@ -238,8 +238,52 @@ def optimizers():
     print("wrote", path)
 
 
+def formula_weight(name, shape, kind):
+    """Deterministic weights both sides compute from the tensor's name and shape alone, so the
+    fixture need not store resnet18's 11M parameters. Mirrored in PyTorchFixtureTests."""
+    n = int(np.prod(shape)) if len(shape) else 1
+    fan_in = int(np.prod(shape[1:])) if len(shape) > 1 else 1
+    i = np.arange(n, dtype=np.float64)
+    wave = np.sin(2.39996 * i + 0.1 * len(name))
+    if kind == "running_var":
+        values = 1.0 + 0.5 * wave * wave
+    elif kind in ("bn_weight",):
+        values = 1.0 + 0.1 * wave
+    elif kind in ("bias", "bn_bias", "running_mean"):
+        values = 0.1 * wave
+    else:
+        values = wave * (1.0 / np.sqrt(fan_in))
+    return values.astype(np.float32).reshape(shape)
+
+
+def eval_logits():
+    """Evaluation-mode logits of the models the trajectories do not cover (vgg8, resnet18,
+    mobilenetv2), with formula weights and running statistics, on 8 images of 1x28x28."""
+    path = os.path.join(OUT, "eval_logits.h5")
+    torch.manual_seed(4)
+    x = torch.randn(8, 1, 28, 28)
+    with h5py.File(path, "w") as f:
+        _save(f, x=x)
+        for name in ["vgg8", "resnet18", "mobilenetv2"]:
+            m = models.build(name)
+            state = {}
+            for k, v in m.state_dict().items():
+                owner, leaf = k.rsplit(".", 1)
+                if leaf == "num_batches_tracked":
+                    state[k] = v
+                    continue
+                kind = leaf if leaf in ("running_var", "running_mean") else (
+                    ("bn_" + leaf) if owner + ".running_mean" in m.state_dict() else ("bias" if leaf == "bias" else "weight"))
+                state[k] = torch.from_numpy(formula_weight(k, tuple(v.shape), kind))
+            m.load_state_dict(state)
+            m.eval()
+            with torch.no_grad():
+                f.create_dataset(name + "/eval_logits", data=m(x).numpy())
+    print("wrote", path)
+
+
 if __name__ == "__main__":
     os.makedirs(OUT, exist_ok=True)
-    what = sys.argv[1:] or ["h5py_interop", "model_shapes", "layers", "losses", "trajectories", "optimizers"]
+    what = sys.argv[1:] or ["h5py_interop", "model_shapes", "layers", "losses", "trajectories", "optimizers", "eval_logits"]
     for name in what:
         globals()[name]()

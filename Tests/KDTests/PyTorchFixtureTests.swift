@@ -128,6 +128,40 @@ final class PyTorchFixtureTests: XCTestCase {
         }
     }
 
+    /// vgg8, resnet18 and mobilenetv2 in evaluation mode against PyTorch's eval(), with weights
+    /// and running statistics both sides compute from a formula (scripts/make_fixtures.py's
+    /// `formula_weight`), so the fixture stays 32 KB.
+    func testEvaluationLogitsOfTheLargerModelsMatchPyTorch() throws {
+        let f = try fixture("eval_logits.h5")
+        let x = try f.read("x", as: Float.self)
+        for name in ["vgg8", "resnet18", "mobilenetv2"] {
+            let model = try ModelRegistry.make(name, inputShape: [1, 28, 28], numClasses: 10)
+            let names = Set(model.store.entries.map(\.name))
+            for entry in model.store.entries where entry.kind != .counter {
+                let (owner, leaf) = (String(entry.name[..<entry.name.lastIndex(of: ".")!]), String(entry.name.split(separator: ".").last!))
+                let kind = ["running_mean", "running_var"].contains(leaf) ? leaf
+                    : names.contains(owner + ".running_mean") ? "bn_" + leaf : leaf == "bias" ? "bias" : "weight"
+                try model.store.set(entry.name, Self.formulaWeight(entry.name, entry.shape, kind))
+            }
+            let eval = model.forward(Tensor(shape: x.shape, values: x.values), mode: .eval).toArray()
+            LayerCheck.assertClose(eval, try floats(f, "\(name)/eval_logits"), "\(name) evaluation logits")
+        }
+    }
+
+    /// scripts/make_fixtures.py's `formula_weight`, in Double then rounded to Float as there.
+    static func formulaWeight(_ name: String, _ shape: [Int], _ kind: String) -> [Float] {
+        let fanIn = shape.count > 1 ? shape.dropFirst().reduce(1, *) : 1
+        return (0..<shape.reduce(1, *)).map { i in
+            let wave = sin(2.39996 * Double(i) + 0.1 * Double(name.count))
+            switch kind {
+            case "running_var": return Float(1 + 0.5 * wave * wave)
+            case "bn_weight": return Float(1 + 0.1 * wave)
+            case "bias", "bn_bias", "running_mean": return Float(0.1 * wave)
+            default: return Float(wave * (1 / Double(fanIn).squareRoot()))
+            }
+        }
+    }
+
     func testTenStepsOfSGDAndAdamFollowPyTorchsLossTrajectory() throws {
         let f = try fixture("trajectories.h5")
         let x = try f.read("x", as: Float.self)
