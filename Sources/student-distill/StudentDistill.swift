@@ -40,6 +40,7 @@ struct Train: ParsableCommand {
     var logits: String?
 
     func run() throws {
+        CrashHook.installFromEnvironment()
         try StudentRun.run(modelDir: options.modelDir, logits: logits, restore: options.restoreFile)
     }
 }
@@ -59,6 +60,7 @@ struct Sweep: ParsableCommand {
     var sweepDir: String
 
     func run() throws {
+        CrashHook.installFromEnvironment()
         try SweepRunner.run(sweepDir: sweepDir)
     }
 }

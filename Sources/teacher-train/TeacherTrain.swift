@@ -23,6 +23,7 @@ struct TeacherTrain: ParsableCommand {
     @OptionGroup var options: RunOptions
 
     func run() throws {
+        CrashHook.installFromEnvironment()
         try TeacherRun.run(modelDir: options.modelDir, restore: options.restoreFile)
     }
 }

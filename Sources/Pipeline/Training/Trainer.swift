@@ -23,10 +23,12 @@ public final class Trainer {
     public let trainIndices: [Int]
     let log: RunLog
     let fingerprint: String
-    /// Test hook: with KD_TEST_KILL_AFTER_BATCHES=N in the environment the process sends itself
-    /// SIGKILL after N training batches, so tests can resume from a real hard crash.
-    private let killAfterBatches = ProcessInfo.processInfo.environment["KD_TEST_KILL_AFTER_BATCHES"].flatMap { Int($0) }
     private var batchesRun = 0
+
+    /// Called after every training batch with the number of batches this trainer has run: a
+    /// seam for tests (the stages' command line installs one that SIGKILLs the process, see
+    /// `KDCommandLine.CrashHook`). Set it before training starts.
+    nonisolated(unsafe) public static var afterBatch: ((_ batchesRun: Int) -> Void)?
 
     public struct Outcome: Sendable {
         public var bestAccuracy: Double
@@ -112,7 +114,7 @@ public final class Trainer {
                 model.backward(gradient)
                 optimizer.update()
                 batchesRun += 1
-                if let limit = killAfterBatches, batchesRun >= limit { kill(getpid(), SIGKILL) }
+                Self.afterBatch?(batchesRun)
                 lossSum += value.loss * Double(n)
                 seen += n
                 let elapsed = Date().timeIntervalSince(start)
