@@ -100,12 +100,12 @@ demo: deps build
 	$(BIN)/student-distill --model-dir $(DEMO)/student_kd
 	$(BIN)/student-distill --model-dir $(DEMO)/student_scratch
 	@echo
-	@python3 scripts/summarize_runs.py $(DEMO)/teacher $(DEMO)/student_kd $(DEMO)/student_scratch
+	@$(BIN)/student-distill summary $(DEMO)/teacher $(DEMO)/student_kd $(DEMO)/student_scratch
 
 # One line per run: make summary RUNS="experiments/teacher_resnet20 experiments/student_cnn5_kd"
 RUNS ?= $(TEACHER) $(STUDENT) $(BASELINE)
-summary:
-	@python3 scripts/summarize_runs.py $(RUNS)
+summary: build
+	@$(BIN)/student-distill summary $(RUNS)
 
 # A temperature x alpha sweep against one teacher export (run `make teacher logits` first).
 # Interrupted? Run it again: finished points are skipped, a stopped one resumes.

@@ -18,7 +18,7 @@ struct StudentDistill: ParsableCommand {
         'student-distill --model-dir DIR' trains one run ('train' is the default subcommand); \
         'sweep' runs every point of a sweep.json, 'results' tabulates and draws them.
         """,
-        subcommands: [Train.self, Sweep.self, Results.self],
+        subcommands: [Train.self, Sweep.self, Results.self, Summary.self],
         defaultSubcommand: Train.self
     )
 }
@@ -83,5 +83,22 @@ struct Results: ParsableCommand {
         let results = try SweepResults(sweepDir: sweepDir)
         try results.write()
         print(results.markdown())
+    }
+}
+
+struct Summary: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Print one line per run directory: role, model, test and best validation accuracy.",
+        discussion: """
+        Works on any run directory of the three stages (a teacher is one with a logits folder). \
+        A run without its metrics files is reported as not finished.
+        """
+    )
+
+    @Argument(help: "Run directories.")
+    var runDirs: [String]
+
+    func run() throws {
+        for dir in runDirs { print(try RunSummary.line(for: dir)) }
     }
 }

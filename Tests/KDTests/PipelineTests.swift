@@ -74,6 +74,16 @@ final class PipelineTests: XCTestCase {
         XCTAssert(log.contains("epoch 2/2"), log)
     }
 
+    /// `student-distill summary` reads the reports through the stages' own types.
+    func testSummaryLinePerRun() throws {
+        let metrics = try XCTUnwrap(try RunDirectory(Self.teacherDir).read(TestMetrics.self, from: .testBestMetrics))
+        let r = try TestSupport.stage("student-distill", ["summary", Self.teacherDir, Self.root + "/nowhere"])
+        XCTAssertNotEqual(r.status, 0, "a missing run directory is an error: \(r.output)")
+        let ok = try TestSupport.stage("student-distill", ["summary", Self.teacherDir])
+        XCTAssertEqual(ok.status, 0, ok.output)
+        XCTAssert(ok.output.hasPrefix("teacher          resnet8   : test accuracy \(percent(metrics.accuracy)) (best validation "), ok.output)
+    }
+
     /// The export stage is a library function: called in this process it writes the same
     /// logits as the teacher-export executable did.
     func testExportAsALibraryCallMatchesTheExecutable() throws {

@@ -29,7 +29,7 @@ public struct SweepSpec: Sendable {
             isScratch ? "scratch_seed_\(seed)" : "alpha_\(Self.number(alpha))_T_\(Self.number(temperature))_seed_\(seed)"
         }
 
-        static func number(_ x: Double) -> String { x == x.rounded() ? String(Int(x)) : String(x) }
+        public static func number(_ x: Double) -> String { x == x.rounded() ? String(Int(x)) : String(x) }
     }
 
     public static func load(_ path: String) throws -> SweepSpec {
