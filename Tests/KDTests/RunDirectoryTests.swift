@@ -4,7 +4,7 @@ import Engine
 import Pipeline
 
 final class RunDirectoryTests: XCTestCase {
-    /// Reports read and write in the files' snake_case spelling (what summarize_runs.py and
+X
     /// older runs use); an absent report is nil, a malformed one an error naming the file.
     func testReportsRoundTripInTheFilesSpelling() throws {
         let run = RunDirectory(try TestSupport.temporaryFolder(self))
