@@ -63,9 +63,16 @@ let package = Package(
             dependencies: ["Pipeline", "Engine", .product(name: "ArgumentParser", package: "swift-argument-parser")],
             path: "Sources/kd-bench"
         ),
+        // What the tests share: layer checks against the reference kernels, synthetic data,
+        // temporary folders, running the stages.
+        .target(
+            name: "KDTestSupport",
+            dependencies: ["Pipeline", "Engine"],
+            path: "Tests/KDTestSupport"
+        ),
         .testTarget(
             name: "KDTests",
-            dependencies: ["Pipeline", "Engine", "CHDF5"],
+            dependencies: ["KDTestSupport", "Pipeline", "Engine", "CHDF5"],
             path: "Tests/KDTests"
         ),
     ],

@@ -1,3 +1,4 @@
+import KDTestSupport
 import XCTest
 import Engine
 import Pipeline

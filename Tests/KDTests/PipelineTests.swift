@@ -1,4 +1,5 @@
 import Foundation
+import KDTestSupport
 import XCTest
 import Engine
 import Pipeline

@@ -1,4 +1,5 @@
 import Foundation
+import KDTestSupport
 import XCTest
 
 /// No registered model runs a naive oneDNN kernel (`ref:`) in a training step or an evaluation,

@@ -1,11 +1,12 @@
 import Foundation
+import KDTestSupport
 import XCTest
 import Engine
 import Pipeline
 
 final class RunDirectoryTests: XCTestCase {
-X
-    /// older runs use); an absent report is nil, a malformed one an error naming the file.
+    /// Reports read and write in the files' snake_case spelling (what older runs and scripts
+    /// reading the JSON use); an absent report is nil, a malformed one an error naming the file.
     func testReportsRoundTripInTheFilesSpelling() throws {
         let run = RunDirectory(try TestSupport.temporaryFolder(self))
         let json = #"{"accuracy": 0.5, "epoch": 3, "loss": 1.25, "train_accuracy": 0.75, "train_loss": 0.5}"#

@@ -2,6 +2,7 @@ import Foundation
 #if canImport(FoundationXML)
 import FoundationXML
 #endif
+import KDTestSupport
 import XCTest
 import Engine
 import Pipeline

@@ -3,35 +3,35 @@ import Engine
 import Pipeline
 
 /// Small datasets written in the real on-disk formats, for tests of the readers and stages.
-enum SyntheticData {
-    static func bigEndian(_ v: Int) -> [UInt8] {
+public enum SyntheticData {
+    public static func bigEndian(_ v: Int) -> [UInt8] {
         [UInt8(v >> 24 & 0xff), UInt8(v >> 16 & 0xff), UInt8(v >> 8 & 0xff), UInt8(v & 0xff)]
     }
 
     /// IDX images file bytes: magic 2051, count, rows, cols, pixels.
-    static func idxImages(count: Int, rows: Int, cols: Int, pixels: [UInt8], magic: Int = 2051) -> [UInt8] {
+    public static func idxImages(count: Int, rows: Int, cols: Int, pixels: [UInt8], magic: Int = 2051) -> [UInt8] {
         bigEndian(magic) + bigEndian(count) + bigEndian(rows) + bigEndian(cols) + pixels
     }
 
     /// IDX labels file bytes: magic 2049, count, labels.
-    static func idxLabels(_ labels: [UInt8], magic: Int = 2049) -> [UInt8] {
+    public static func idxLabels(_ labels: [UInt8], magic: Int = 2049) -> [UInt8] {
         bigEndian(magic) + bigEndian(labels.count) + labels
     }
 
     /// Images whose pixels encode (sample, position) and labels that cycle through the classes.
-    static func images(count: Int, size: Int, seed: UInt64) -> [UInt8] {
+    public static func images(count: Int, size: Int, seed: UInt64) -> [UInt8] {
         var rng = SeededRNG(seed: seed)
         return (0..<count * size).map { _ in UInt8(truncatingIfNeeded: rng.next()) }
     }
 
-    static func write(_ bytes: [UInt8], to path: String) throws {
+    public static func write(_ bytes: [UInt8], to path: String) throws {
         try Data(bytes).write(to: URL(fileURLWithPath: path))
     }
 
     /// Writes a Fashion-MNIST-shaped folder (four IDX files, gzip'ed when `gzip`) with
     /// `train` and `test` samples of rows x cols and `classes` classes.
     @discardableResult
-    static func writeIDXFolder(_ dir: String, train: Int, test: Int, rows: Int = 8, cols: Int = 8,
+    public static func writeIDXFolder(_ dir: String, train: Int, test: Int, rows: Int = 8, cols: Int = 8,
                                classes: Int = 10, gzip: Bool = true, seed: UInt64 = 1) throws -> (train: Dataset, test: Dataset) {
         var made: [Dataset] = []
         for (prefix, n) in [("train", train), ("t10k", test)] {
@@ -53,7 +53,7 @@ enum SyntheticData {
     }
 
     /// CIFAR-10 binary records: label byte then 3072 pixel bytes.
-    static func cifarRecords(labels: [UInt8], seed: UInt64) -> [UInt8] {
+    public static func cifarRecords(labels: [UInt8], seed: UInt64) -> [UInt8] {
         let pixels = images(count: labels.count, size: 3072, seed: seed)
         var out = [UInt8]()
         for (i, l) in labels.enumerated() {

@@ -4,28 +4,28 @@ import Pipeline
 
 /// Compares a oneDNN layer with its reference kernel: forward output, input gradient and
 /// parameter gradients, for a given input and output gradient. One call per layer test.
-enum LayerCheck {
-    static func random(_ count: Int, seed: UInt64, scale: Float = 1) -> [Float] {
+public enum LayerCheck {
+    public static func random(_ count: Int, seed: UInt64, scale: Float = 1) -> [Float] {
         var rng = SeededRNG(seed: seed)
         return (0..<count).map { _ in Float(rng.normal()) * scale }
     }
 
     /// The layouts a layer meets for `shape`: row-major, and for [N, C, H, W] also the blocked
     /// nChw8c (AVX2) and nChw16c (AVX-512) that oneDNN's convolutions hand on, and nhwc.
-    static func layouts(_ shape: [Int]) -> [(name: String, desc: MemoryDesc)] {
+    public static func layouts(_ shape: [Int]) -> [(name: String, desc: MemoryDesc)] {
         guard shape.count == 4 else { return [("plain", .plain(shape))] }
         return [("nchw", .plain(shape)), ("nChw8c", .blocked8(shape)), ("nChw16c", .blocked16(shape)), ("nhwc", .channelsLast(shape))]
     }
 
     /// max |a - b| / max(1, max |b|): relative to the reference's magnitude.
-    static func relativeError(_ a: [Float], _ b: [Float]) -> Float {
+    public static func relativeError(_ a: [Float], _ b: [Float]) -> Float {
         precondition(a.count == b.count, "\(a.count) vs \(b.count) values")
         var maxDiff: Float = 0, maxRef: Float = 0
         for (x, y) in zip(a, b) { maxDiff = max(maxDiff, abs(x - y)); maxRef = max(maxRef, abs(y)) }
         return maxDiff / max(maxRef, 1e-6)
     }
 
-    static func assertClose(_ a: [Float], _ b: [Float], tolerance: Float = 1e-4, _ what: String,
+    public static func assertClose(_ a: [Float], _ b: [Float], tolerance: Float = 1e-4, _ what: String,
                             file: StaticString = #filePath, line: UInt = #line) {
         XCTAssertEqual(a.count, b.count, what, file: file, line: line)
         guard a.count == b.count else { return }
@@ -36,7 +36,7 @@ enum LayerCheck {
 
     /// Where `a` (the kernel) and `b` (the reference) differ, for a failure message: how many
     /// elements, the first few and the worst, each as index: got vs expected.
-    static func mismatches(_ a: [Float], _ b: [Float], tolerance: Float, shown: Int = 4) -> String {
+    public static func mismatches(_ a: [Float], _ b: [Float], tolerance: Float, shown: Int = 4) -> String {
         let scale = max(b.map(abs).max() ?? 0, 1e-6)
         let difference = { (i: Int) -> Float in let d = abs(a[i] - b[i]); return d.isNaN ? .infinity : d }
         let bad = a.indices.filter { !(difference($0) / scale < tolerance) }
@@ -45,7 +45,7 @@ enum LayerCheck {
         return "\(bad.count) of \(a.count) elements differ; first \(bad.prefix(shown).map(show).joined(separator: ", ")); worst \(show(worst))"
     }
 
-    static func assertClose(_ a: [Float], _ b: [Double], tolerance: Float = 1e-4, _ what: String,
+    public static func assertClose(_ a: [Float], _ b: [Double], tolerance: Float = 1e-4, _ what: String,
                             file: StaticString = #filePath, line: UInt = #line) {
         assertClose(a, b.map { Float($0) }, tolerance: tolerance, what, file: file, line: line)
     }
@@ -54,7 +54,7 @@ enum LayerCheck {
     /// (both row-major), returning (y, dx) in row-major order. Parameter gradients start at
     /// zero. `layout` puts the input in another layout first (the models feed layers oneDNN's
     /// blocked nChw8c).
-    static func run(_ layer: Layer, store: ParameterStore, x: [Float], shape: [Int], dy: (_ yShape: [Int]) -> [Float],
+    public static func run(_ layer: Layer, store: ParameterStore, x: [Float], shape: [Int], dy: (_ yShape: [Int]) -> [Float],
                     mode: Mode = .train, layout: MemoryDesc? = nil) -> (y: [Float], yShape: [Int], dx: [Float]) {
         if !store.isFinal { store.finalize() }
         store.zeroGrads()

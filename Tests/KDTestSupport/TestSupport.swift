@@ -4,13 +4,13 @@ import Engine
 import Pipeline
 
 /// Helpers shared by the tests: temporary folders, fixture paths, running external tools.
-enum TestSupport {
+public enum TestSupport {
     /// Tests/Fixtures, found from this source file so it works from any working directory.
-    static let fixtures = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
+    public static let fixtures = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
         .deletingLastPathComponent().appendingPathComponent("Fixtures").path
 
     /// A fresh temporary folder, removed when the test ends.
-    static func temporaryFolder(_ test: XCTestCase) throws -> String {
+    public static func temporaryFolder(_ test: XCTestCase) throws -> String {
         let dir = FileManager.default.temporaryDirectory
             .appendingPathComponent("kd-tests-\(UUID().uuidString)").path
         try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
@@ -21,7 +21,7 @@ enum TestSupport {
     /// Runs an executable found on PATH (or at a path); returns (exit status, stdout + stderr).
     /// A process killed by a signal reports the signal number as a negative status.
     @discardableResult
-    static func run(_ tool: String, _ arguments: [String], environment: [String: String] = [:]) throws -> (status: Int32, output: String) {
+    public static func run(_ tool: String, _ arguments: [String], environment: [String: String] = [:]) throws -> (status: Int32, output: String) {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
         process.arguments = [tool] + arguments
@@ -39,7 +39,7 @@ enum TestSupport {
     }
 
     /// The folder SwiftPM built the executables into (beside the test bundle).
-    static var productsFolder: URL {
+    public static var productsFolder: URL {
         var url = Bundle(for: Marker.self).bundleURL
         while url.lastPathComponent.hasSuffix(".xctest") { url.deleteLastPathComponent() }
         return url
@@ -48,7 +48,7 @@ enum TestSupport {
 
     /// Runs one of the three stages.
     @discardableResult
-    static func stage(_ name: String, _ arguments: [String], environment: [String: String] = [:]) throws -> (status: Int32, output: String) {
+    public static func stage(_ name: String, _ arguments: [String], environment: [String: String] = [:]) throws -> (status: Int32, output: String) {
         let exe = productsFolder.appendingPathComponent(name).path
         guard FileManager.default.isExecutableFile(atPath: exe) else {
             throw PipelineError(file: exe, "was not built")
@@ -57,14 +57,14 @@ enum TestSupport {
     }
 
     /// Writes `params` as `dir/params.json`, creating `dir`.
-    static func writeParams(_ dir: String, _ params: [String: Any]) throws {
+    public static func writeParams(_ dir: String, _ params: [String: Any]) throws {
         try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
         let data = try JSONSerialization.data(withJSONObject: params, options: [.prettyPrinted, .sortedKeys])
         try data.write(to: URL(fileURLWithPath: dir + "/params.json"))
     }
 
     /// Whether `tool` is on PATH.
-    static func has(_ tool: String) -> Bool {
+    public static func has(_ tool: String) -> Bool {
         (try? run("sh", ["-c", "command -v \(tool)"]).status) == 0
     }
 }
