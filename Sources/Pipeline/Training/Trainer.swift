@@ -131,17 +131,12 @@ public final class Trainer {
             state.epoch = epoch + 1
             let improved = val.accuracy > state.bestAccuracy
             if improved { state.bestAccuracy = val.accuracy; state.bestEpoch = epoch }
-            let run = setup.directory
-            let metrics = EpochMetrics(accuracy: val.accuracy, loss: val.loss, epoch: epoch + 1, trainAccuracy: trainAccuracy, trainLoss: trainLoss)
-            if improved {
-                try Checkpoint.save(run.path(.best), model: model, optimizer: optimizer, state: state, datasetFingerprint: fingerprint)
-                try run.write(metrics, to: .valBestMetrics)
-            }
-            try Checkpoint.save(run.path(.last), model: model, optimizer: optimizer, state: state, datasetFingerprint: fingerprint)
-            try run.write(metrics, to: .valLastMetrics)
             history.epochs.append(.init(epoch: epoch + 1, valAccuracy: val.accuracy, valLoss: val.loss, trainAccuracy: trainAccuracy,
                                         trainLoss: trainLoss, learningRate: Double(lr), seconds: epochSeconds.last!))
-            try run.write(history, to: .history)
+            try setup.directory.endEpoch(model: model, optimizer: optimizer, state: state, datasetFingerprint: fingerprint,
+                                         metrics: EpochMetrics(accuracy: val.accuracy, loss: val.loss, epoch: epoch + 1,
+                                                               trainAccuracy: trainAccuracy, trainLoss: trainLoss),
+                                         improved: improved, history: history)
             log.info(String(format: "epoch %d/%d  lr %.3g  train loss %.4f acc %@  val loss %.4f acc %@%@  %.1f s (%.0f img/s)",
                             epoch + 1, p.numEpochs, lr, trainLoss, percent(trainAccuracy),
                             val.loss, percent(val.accuracy), improved ? " (best)" : "", epochSeconds.last!,
