@@ -6,5 +6,4 @@ public enum RestorePoint: String, CaseIterable, Codable, Sendable {
     case best
 
     public var file: RunDirectory.File { self == .last ? .last : .best }
-    public var fileName: String { file.rawValue }
 }

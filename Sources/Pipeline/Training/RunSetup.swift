@@ -4,10 +4,10 @@ import Foundation
 /// Everything a stage derives from a run directory before it trains or exports: the params,
 /// the dataset and its splits, the normalisation and the model.
 public struct RunSetup {
-    public let runDir: String
     /// The files of the run, by name.
     public let directory: RunDirectory
-    public let paramsPath: String
+    public var runDir: String { directory.path }
+    public var paramsPath: String { directory.path(.params) }
     public let params: Params
     public let splits: DatasetSplits
     public let normalization: Normalization
@@ -22,14 +22,12 @@ public struct RunSetup {
             throw PipelineError(file: runDir, "run directory not found")
         }
         lock = try RunLock(runDir)
-        self.runDir = runDir
         let directory = RunDirectory(runDir)
         self.directory = directory
-        paramsPath = directory.path(.params)
-        params = try Params.load(paramsPath)
+        params = try Params.load(directory.path(.params))
         let (train, test) = try params.dataset.load(from: params.dataDir.map { directory.resolve($0) })
         guard params.valSize < train.count else {
-            throw PipelineError(file: paramsPath, "key 'val_size': \(params.valSize) is not below the training set's \(train.count) images")
+            throw PipelineError(file: directory.path(.params), "key 'val_size': \(params.valSize) is not below the training set's \(train.count) images")
         }
         splits = try DatasetSplits(officialTrain: train, officialTest: test, valCount: params.valSize, seed: params.splitSeed)
         normalization = Normalization.fit(splits.train)
