@@ -37,12 +37,12 @@ public enum TeacherExportRun {
                                            normalization: setup.normalization.summary)
             let path = (outDir as NSString).appendingPathComponent("\(split.rawValue).h5")
             try LogitsFile(metadata: meta, logits: result.logits, labels: labels).write(to: path)
-            // The accuracy printed is recomputed from what was written.
+            // Read back as a student will: load checks the rows against the data, the checksum and
+            // the recorded accuracy, so the accuracy printed is what the written rows give.
             let written = try LogitsFile.load(path, for: data, split: split)
-            let accuracy = LogitsFile.accuracy(logits: written.logits, labels: written.labels, classes: data.numClasses)
             let seconds = Date().timeIntervalSince(t0)
             say(String(format: "%@: %d samples, teacher accuracy %@, %.1f s (%.0f images/s) -> %@",
-                       split.rawValue, data.count, percent(accuracy), seconds, Double(data.count) / max(seconds, 1e-9), path))
+                       split.rawValue, data.count, percent(written.metadata.teacherAccuracy), seconds, Double(data.count) / max(seconds, 1e-9), path))
             exported += data.count
         }
         let seconds = Date().timeIntervalSince(started)
