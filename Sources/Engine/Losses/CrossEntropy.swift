@@ -1,4 +1,8 @@
-import Foundation
+#if canImport(Glibc)
+import Glibc
+#else
+import Darwin
+#endif
 
 /// Softmax cross-entropy averaged over the batch, PyTorch's `F.cross_entropy(logits, labels)`.
 public enum CrossEntropy {

@@ -1,4 +1,8 @@
-import Foundation
+#if canImport(Glibc)
+import Glibc
+#else
+import Darwin
+#endif
 
 /// Row-wise log-softmax helpers shared by the losses. Computed with the row maximum
 /// subtracted and accumulated in Double, so logits of magnitude 1e4 and temperatures from

@@ -1,4 +1,8 @@
-import Foundation
+#if canImport(Glibc)
+import Glibc
+#else
+import Darwin
+#endif
 
 /// Learning rate as a closed-form function of the epoch (so a resumed run needs only the
 /// epoch number), matching torch.optim.lr_scheduler stepped once per epoch.

@@ -1,4 +1,8 @@
-import Foundation
+#if canImport(Glibc)
+import Glibc
+#else
+import Darwin
+#endif
 
 /// torch.optim's update rules (PyTorch 1.13) over the parameter arena, one loop each.
 ///
