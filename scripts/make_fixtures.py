@@ -139,6 +139,67 @@ def losses():
     print("wrote", path)
 
 
+def _standardize(z):
+    """Logit standardisation (Sun et al., CVPR 2024): per-row z-score, unbiased std + 1e-7."""
+    return (z - z.mean(dim=-1, keepdim=True)) / (1e-7 + z.std(dim=-1, keepdim=True))
+
+
+def _dkd(s, t, y, a, b, temperature):
+    """DKD's a * TCKD + b * NCKD times T^2 / batch, as mdistiller's dkd_loss computes it."""
+    gt = torch.zeros_like(s).scatter_(1, y.unsqueeze(1), 1).bool()
+    other = ~gt
+
+    def binary(p):
+        return torch.cat([(p * gt).sum(1, keepdim=True), (p * other).sum(1, keepdim=True)], dim=1)
+
+    ps, pt = binary(F.softmax(s / temperature, dim=1)), binary(F.softmax(t / temperature, dim=1))
+    tckd = F.kl_div(torch.log(ps), pt, reduction="sum") * temperature ** 2 / y.shape[0]
+    log_qs = F.log_softmax(s / temperature - 1000.0 * gt, dim=1)
+    qt = F.softmax(t / temperature - 1000.0 * gt, dim=1)
+    nckd = F.kl_div(log_qs, qt, reduction="sum") * temperature ** 2 / y.shape[0]
+    return a * tckd + b * nckd
+
+
+def logit_losses():
+    """KD and DKD, each with and without logit standardisation, in float64 from float32 logits:
+    (1 - alpha) * CE + alpha * scale * soft term, and the gradient for the student's logits."""
+    torch.manual_seed(5)
+    path = os.path.join(OUT, "logit_losses.h5")
+    n, k = 8, 10
+    labels = torch.randint(0, k, (n,))
+    student = (torch.randn(n, k) * 3).double()
+    teacher = (torch.randn(n, k) * 6 + 2).double()
+    cases = []
+    for standardize in [False, True]:
+        for temperature in [1.0, 2.0, 4.0]:
+            cases.append(dict(method="kd", standardize=standardize, temperature=temperature, alpha=0.9, scale=1.0, a=0.0, b=0.0))
+            for a, b in [(1.0, 8.0), (0.5, 2.0)]:
+                for alpha, scale in [(0.5, 1.0), (1.0, 0.25)]:
+                    cases.append(dict(method="dkd", standardize=standardize, temperature=temperature, alpha=alpha,
+                                      scale=scale, a=a, b=b))
+    with h5py.File(path, "w") as f:
+        f.create_dataset("labels", data=labels.numpy().astype(np.int32))
+        f.create_dataset("student", data=student.float().numpy())
+        f.create_dataset("teacher", data=teacher.float().numpy())
+        for i, c in enumerate(cases):
+            s = student.float().double().clone().requires_grad_(True)
+            t = teacher.float().double()
+            zs, zt = (_standardize(s), _standardize(t)) if c["standardize"] else (s, t)
+            T = c["temperature"]
+            if c["method"] == "kd":
+                soft = F.kl_div(F.log_softmax(zs / T, dim=1), F.softmax(zt / T, dim=1), reduction="none").sum(1).mean() * T * T
+            else:
+                soft = _dkd(zs, zt, labels, c["a"], c["b"], T)
+            loss = (1 - c["alpha"]) * F.cross_entropy(s, labels) + c["alpha"] * c["scale"] * soft
+            loss.backward()
+            g = f.create_group(f"case{i:02d}")
+            for key, value in c.items():
+                g.attrs[key] = int(value) if isinstance(value, bool) else value
+            g.create_dataset("loss", data=np.float64(loss.item()))
+            g.create_dataset("grad", data=s.grad.numpy())
+    print("wrote", path, len(cases), "cases")
+
+
 def trajectories():
     """10 optimizer steps of cnn5 and resnet8 on one batch with the KD loss, SGD and Adam.
 
@@ -284,6 +345,6 @@ def eval_logits():
 
 if __name__ == "__main__":
     os.makedirs(OUT, exist_ok=True)
-    what = sys.argv[1:] or ["h5py_interop", "model_shapes", "layers", "losses", "trajectories", "optimizers", "eval_logits"]
+    what = sys.argv[1:] or ["h5py_interop", "model_shapes", "layers", "losses", "logit_losses", "trajectories", "optimizers", "eval_logits"]
     for name in what:
         globals()[name]()

@@ -74,23 +74,34 @@ final class GradientCheckTests: XCTestCase {
         check("relu", x, analytic: Reference.reluBackward(x, dr)) { dot(Reference.reluForward($0), dr) }
     }
 
-    /// The KD loss gradient (Float code, Double accumulation) against finite differences of its own value.
+    /// The distillation losses' gradients (Float code, Double accumulation) against finite
+    /// differences of their own values: KD and DKD, raw and standardised logits, with the
+    /// warm-up scale. The step is the float32 difference actually applied.
     func testDistillationLossGradient() {
         let n = 4, k = 5
         let s = randoms(n * k, 12).map { Float($0 * 3) }, t = randoms(n * k, 13).map { Float($0 * 3) }
         let labels: [Int32] = [0, 3, 4, 1]
-        for (alpha, temperature) in [(Float(0.9), Float(4)), (0.5, 1), (0, 2), (1, 20)] {
-            let loss = DistillationLoss(alpha: alpha, temperature: temperature)
+        var configurations: [(DistillationLoss, Float)] = [(Float(0.9), Float(4)), (0.5, 1), (0, 2), (1, 20)].map {
+            (DistillationLoss(alpha: $0.0, temperature: $0.1), 1)
+        }
+        for standardize in [false, true] {
+            configurations.append((DistillationLoss(alpha: 0.8, temperature: 2, standardizeLogits: standardize), 1))
+            for (temperature, scale) in [(Float(1), Float(1)), (4, 0.3)] {
+                configurations.append((DistillationLoss(alpha: 0.6, temperature: temperature, method: .dkd, standardizeLogits: standardize,
+                                                        dkdTargetWeight: 1.5, dkdNonTargetWeight: 4), scale))
+            }
+        }
+        for (loss, scale) in configurations {
             var grad = [Float](repeating: 0, count: n * k)
-            _ = loss.compute(student: s, teacher: t, labels: labels, classes: k, gradient: &grad)
+            _ = loss.compute(student: s, teacher: t, labels: labels, classes: k, gradient: &grad, softScale: scale)
             var scratch = [Float](repeating: 0, count: n * k)
-            for i in [0, 7, 13, 19] {
+            for i in 0..<(n * k) {
                 var plus = s, minus = s
-                let h: Float = 1e-2
-                plus[i] += h; minus[i] -= h
-                let lp = loss.compute(student: plus, teacher: t, labels: labels, classes: k, gradient: &scratch).loss
-                let lm = loss.compute(student: minus, teacher: t, labels: labels, classes: k, gradient: &scratch).loss
-                XCTAssertEqual(Double(grad[i]), (lp - lm) / Double(2 * h), accuracy: 1e-4, "alpha \(alpha) T \(temperature) coordinate \(i)")
+                plus[i] += 1e-3; minus[i] -= 1e-3
+                let lp = loss.compute(student: plus, teacher: t, labels: labels, classes: k, gradient: &scratch, softScale: scale).loss
+                let lm = loss.compute(student: minus, teacher: t, labels: labels, classes: k, gradient: &scratch, softScale: scale).loss
+                XCTAssertEqual(Double(grad[i]), (lp - lm) / Double(plus[i] - minus[i]), accuracy: 2e-5,
+                               "\(loss.method) standardize \(loss.standardizeLogits) alpha \(loss.alpha) T \(loss.temperature) coordinate \(i)")
             }
         }
     }

@@ -112,6 +112,29 @@ final class PyTorchFixtureTests: XCTestCase {
         }
     }
 
+    /// KD and DKD, with and without logit standardisation, against the reference formulas
+    /// (mdistiller's dkd_loss; the CVPR 2024 paper's normalize) in float64.
+    func testLogitDistillationLossesMatchPyTorch() throws {
+        let f = try fixture("logit_losses.h5")
+        let labels = try f.read("labels", as: Int32.self).values
+        let s = try floats(f, "student"), t = try floats(f, "teacher")
+        let cases = try f.children(of: "/").filter { $0.hasPrefix("case") }
+        XCTAssertEqual(cases.count, 30)
+        for c in cases {
+            func number(_ key: String) throws -> Float { Float(try f.doubleAttribute(key, of: c)) }
+            let method = DistillationLoss.Method(rawValue: try f.stringAttribute("method", of: c))!
+            let loss = DistillationLoss(alpha: try number("alpha"), temperature: try number("temperature"), method: method,
+                                        standardizeLogits: try f.intAttribute("standardize", of: c) == 1,
+                                        dkdTargetWeight: try number("a"), dkdNonTargetWeight: try number("b"))
+            var g = [Float](repeating: 0, count: s.count)
+            let v = loss.compute(student: s, teacher: t, labels: labels, classes: 10, gradient: &g, softScale: try number("scale"))
+            let ref = try f.read("\(c)/loss", as: Double.self).values[0]
+            let tag = "\(c) (\(method) standardize \(loss.standardizeLogits) T \(loss.temperature))"
+            XCTAssertEqual(v.loss, ref, accuracy: 1e-6 * max(1, abs(ref)), "\(tag) loss")
+            LayerCheck.assertClose(g, try floats(f, "\(c)/grad"), tag + " gradient")
+        }
+    }
+
     // MARK: - Training trajectories
 
     /// Evaluation mode (running statistics, norms folded into convolutions) against PyTorch's

@@ -18,4 +18,29 @@ enum Softmax {
         let lse = m + log(s)
         for j in 0..<k { out[j] = Double(z[j]) / temperature - lse }
     }
+
+    /// log softmax(z / temperature) of a row of Double logits, over the classes other than
+    /// `excluding` (whose entry is set to -infinity); all classes when `excluding` is nil.
+    static func logSoftmax(_ z: UnsafePointer<Double>, _ k: Int, temperature: Double, excluding: Int? = nil,
+                           into out: UnsafeMutablePointer<Double>) {
+        var m = -Double.infinity
+        for j in 0..<k where j != excluding { m = max(m, z[j] / temperature) }
+        var s = 0.0
+        for j in 0..<k where j != excluding { s += exp(z[j] / temperature - m) }
+        let lse = m + log(s)
+        for j in 0..<k { out[j] = j == excluding ? -.infinity : z[j] / temperature - lse }
+    }
+
+    /// log(sum over j != `excluding` of softmax(z / temperature)_j), computed without forming 1 - p.
+    static func logMassExcluding(_ z: UnsafePointer<Double>, _ k: Int, temperature: Double, excluding: Int) -> Double {
+        var m = -Double.infinity
+        for j in 0..<k { m = max(m, z[j] / temperature) }
+        var all = 0.0, rest = 0.0
+        for j in 0..<k {
+            let e = exp(z[j] / temperature - m)
+            all += e
+            if j != excluding { rest += e }
+        }
+        return log(rest) - log(all)
+    }
 }
