@@ -40,6 +40,9 @@ final class BadInputTests: XCTestCase {
             (["learning_rate": "fast"], ["params.json", "key 'learning_rate'", "expected a number, found a string"]),
             (["model_version": "resnet9"], ["params.json", "unknown model 'resnet9'"]),
             (["optimizer": "rmsprop"], ["params.json", "'rmsprop' is not one of sgd, adam, adamw"]),
+            (["kd_method": "dkt"], ["params.json", "key 'kd_method'", "'dkt' is not one of kd, dkd"]),
+            (["kd_method": "dkd", "kl_reduction": "mean"], ["params.json", "key 'kl_reduction'", "DKD averages over the batch only"]),
+            (["logit_standardization": 1], ["params.json", "key 'logit_standardization'", "expected true/false"]),
             (["subset_percent": 0.001], ["params.json", "key 'subset_percent': 0.001 of the 500 training images leaves 1, fewer than the 10 classes"]),
         ]
         for (change, phrases) in cases {

@@ -139,11 +139,27 @@ final class PipelineTests: XCTestCase {
     /// the same weights and metrics, bit for bit, as one never interrupted. Dropout and
     /// augmentation are on, so their generator states must be restored too.
     func testResumeAfterSIGKILLMatchesAnUninterruptedRun() throws {
-        let params = Self.studentParams(["alpha": 0.5, "num_epochs": 3, "augmentation": true, "dropout_rate": 0.3])
+        try checkResume(Self.studentParams(["alpha": 0.5, "num_epochs": 3, "augmentation": true, "dropout_rate": 0.3]),
+                        says: "KD alpha 0.5, T 4")
+    }
+
+    /// DKD on standardised logits, killed inside the warm-up: the resumed run must rebuild the
+    /// epoch's warm-up factor, which the uninterrupted run changes every epoch.
+    func testDKDWithStandardisedLogitsResumesExactly() throws {
+        try checkResume(Self.studentParams(["alpha": 0.5, "num_epochs": 3, "kd_method": "dkd", "dkd_warmup": 3,
+                                            "logit_standardization": true, "temperature": 2]),
+                        says: "DKD alpha 0.5 (1 target, 8 non-target, 3-epoch warm-up), T 2, standardised logits")
+    }
+
+    /// Trains `params` once uninterrupted and once SIGKILLed in epoch 2 and resumed from
+    /// last.h5: weights, optimizer state and metrics must be identical.
+    private func checkResume(_ params: [String: Any], says description: String, file: StaticString = #filePath, line: UInt = #line) throws {
         let a = folder("whole"), b = folder("killed")
         try TestSupport.writeParams(a, params)
         try TestSupport.writeParams(b, params)
-        XCTAssertEqual(try TestSupport.stage("student-distill", ["--model-dir", a]).status, 0)
+        let whole = try TestSupport.stage("student-distill", ["--model-dir", a])
+        XCTAssertEqual(whole.status, 0, whole.output, file: file, line: line)
+        XCTAssert(whole.output.contains(description), "'\(description)' not in: \(whole.output)", file: file, line: line)
         // 500 samples / 64 = 8 batches per epoch: batch 11 is in the middle of epoch 2.
         let killed = try TestSupport.stage("student-distill", ["--model-dir", b], environment: ["KD_TEST_KILL_AFTER_BATCHES": "11"])
         XCTAssertEqual(killed.status, -9, "expected SIGKILL: \(killed.output)")

@@ -60,6 +60,14 @@ extension Params {
         alpha = try r.double("alpha", 0...1) ?? alpha
         temperature = try r.double("temperature", 0...10_000, openLower: true) ?? temperature
         klReduction = try r.choice("kl_reduction", DistillationLoss.KLReduction.self) ?? klReduction
+        kdMethod = try r.choice("kd_method", DistillationLoss.Method.self) ?? kdMethod
+        logitStandardization = try r.flag("logit_standardization") ?? logitStandardization
+        dkdAlpha = try r.double("dkd_alpha", 0...1000) ?? dkdAlpha
+        dkdBeta = try r.double("dkd_beta", 0...1000) ?? dkdBeta
+        dkdWarmup = try r.int("dkd_warmup", 0...100_000) ?? dkdWarmup
+        if kdMethod == .dkd && klReduction != .batchmean {
+            throw PipelineError(file: file, "key 'kl_reduction': DKD averages over the batch only ('batchmean'); '\(klReduction.rawValue)' applies to kd_method 'kd'")
+        }
         teacher = try r.string("teacher")
         teacherLogits = try r.string("teacher_logits")
         saveSummarySteps = try r.int("save_summary_steps", 1...1_000_000) ?? saveSummarySteps

@@ -48,6 +48,16 @@ public struct Params: Equatable, Sendable {
     public var alpha = 0.0
     public var temperature = 1.0
     public var klReduction = DistillationLoss.KLReduction.batchmean
+    /// The soft term: Hinton's KD ("kd") or decoupled KD ("dkd", CVPR 2022).
+    public var kdMethod = DistillationLoss.Method.kd
+    /// Z-score teacher and student logits per row before the soft term (CVPR 2024).
+    public var logitStandardization = false
+    /// DKD's weights of its target-class and non-target terms (mdistiller's defaults).
+    public var dkdAlpha = 1.0
+    public var dkdBeta = 8.0
+    /// DKD's soft term grows linearly over this many epochs: min(epoch / dkd_warmup, 1),
+    /// epochs counted from 1 as in mdistiller. 0 turns the warm-up off.
+    public var dkdWarmup = 20
     /// The teacher's model name, for the record (the student never builds it).
     public var teacher: String?
     /// Folder of the teacher's logits files, relative to the run directory or absolute.
@@ -76,6 +86,31 @@ public struct Params: Equatable, Sendable {
         "model_version", "num_channels", "dropout_rate", "dataset", "data_dir", "subset_percent", "val_size",
         "split_seed", "augmentation", "seed", "batch_size", "num_epochs", "optimizer", "learning_rate", "momentum",
         "nesterov", "weight_decay", "lr_schedule", "lr_step_size", "lr_gamma", "lr_milestones", "lr_min",
-        "warmup_epochs", "alpha", "temperature", "kl_reduction", "teacher", "teacher_logits", "save_summary_steps",
+        "warmup_epochs", "alpha", "temperature", "kl_reduction", "kd_method", "logit_standardization", "dkd_alpha",
+        "dkd_beta", "dkd_warmup", "teacher", "teacher_logits", "save_summary_steps",
     ]
+
+    /// The student's loss these settings describe.
+    public var distillationLoss: DistillationLoss {
+        DistillationLoss(alpha: Float(alpha), temperature: Float(temperature), klReduction: klReduction, method: kdMethod,
+                         standardizeLogits: logitStandardization, dkdTargetWeight: Float(dkdAlpha), dkdNonTargetWeight: Float(dkdBeta))
+    }
+
+    /// The distillation settings in words, for logs and summaries: "KD alpha 0.9, T 4",
+    /// "DKD alpha 0.5 (1 target, 8 non-target, 20-epoch warm-up), T 4, standardised logits";
+    /// nil for a scratch run.
+    public var distillationDescription: String? {
+        guard alpha > 0 else { return nil }
+        func n(_ x: Double) -> String { SweepSpec.Point.number(x) }
+        var text = kdMethod == .kd ? "KD alpha \(n(alpha))" : "DKD alpha \(n(alpha)) (\(n(dkdAlpha)) target, \(n(dkdBeta)) non-target, \(dkdWarmup)-epoch warm-up)"
+        text += ", T \(n(temperature))"
+        if logitStandardization { text += ", standardised logits" }
+        return text
+    }
+
+    /// The factor on the soft term in `epoch` (0-based): DKD's linear warm-up, else 1.
+    public func softScale(epoch: Int) -> Float {
+        guard kdMethod == .dkd, dkdWarmup > 0 else { return 1 }
+        return Float(min(Double(epoch + 1) / Double(dkdWarmup), 1))
+    }
 }

@@ -2,15 +2,15 @@ import Engine
 import Foundation
 
 /// One line per run directory, read through the same report types the stages write: role,
-/// model, alpha and T, test accuracy of the best weights, best validation accuracy and its
+/// model, the distillation settings, test accuracy of the best weights, best validation accuracy and its
 /// epoch, teacher agreement. What `make demo` and `make summary` print.
 public enum RunSummary {
     public static func line(for dir: String) throws -> String {
         let run = RunDirectory(dir)
         let params = try Params.load(run.path(.params))
-        let role = run.exists(.logits) ? "teacher" : params.alpha > 0 ? "KD student" : "scratch student"
+        let role = run.exists(.logits) ? "teacher" : params.alpha > 0 ? "student" : "scratch student"
         var what = role.padding(toLength: 16, withPad: " ", startingAt: 0) + " " + params.modelVersion.padding(toLength: 10, withPad: " ", startingAt: 0)
-        if params.alpha > 0 { what += " alpha \(SweepSpec.Point.number(params.alpha)), T \(SweepSpec.Point.number(params.temperature))" }
+        if let distillation = params.distillationDescription { what += " " + distillation }
         guard let val = try run.read(EpochMetrics.self, from: .valBestMetrics), let test = try run.read(TestMetrics.self, from: .testBestMetrics) else {
             return "\(what): not finished (\(dir))"
         }

@@ -38,7 +38,8 @@ public enum StudentRun {
         let log = try RunLog(runDir: modelDir)
         if let t = files[.train] {
             log.info("Teacher logits: \(t.metadata.teacherModel) from \(folder!), checked against the data (train \(t.count) rows, teacher train accuracy \(percent(t.metadata.teacherAccuracy)))")
-            let oneHot = p.alpha > 0 ? DistillationLoss.oneHotShare(teacher: t.logits, classes: t.metadata.numClasses, temperature: Float(p.temperature)) : 0
+            // Standardised logits are z-scores, whose softmax is never one-hot at these temperatures.
+            let oneHot = p.alpha > 0 && !p.logitStandardization ? DistillationLoss.oneHotShare(teacher: t.logits, classes: t.metadata.numClasses, temperature: Float(p.temperature)) : 0
             if oneHot >= 0.5 {
                 log.info("warning: at temperature \(p.temperature) the teacher's softened outputs are one-hot in float32 for \(percent(oneHot)) of the training rows (the other classes underflow to 0), so the KD term only copies the teacher's top class, scaled by T^2 = \(p.temperature * p.temperature); a temperature of 1 or more keeps the soft labels")
             }

@@ -45,7 +45,7 @@ public final class Trainer {
         model = try setup.makeModel()
         optimizer = Optimizer(p.optimizer, store: model.store, learningRate: Float(p.learningRate), momentum: Float(p.momentum),
                               nesterov: p.nesterov, weightDecay: Float(p.weightDecay))
-        loss = DistillationLoss(alpha: Float(p.alpha), temperature: Float(p.temperature), klReduction: p.klReduction)
+        loss = p.distillationLoss
         teacher = p.alpha > 0 ? teacherTrainLogits : nil
         precondition(p.alpha == 0 || teacher != nil, "alpha > 0 needs the teacher's train logits")
         trainIndices = try setup.splits.subsetIndices(fraction: p.subsetPercent)
@@ -78,11 +78,12 @@ public final class Trainer {
         var epochSeconds: [Double] = []
         // Per-epoch validation history (history.json), kept consistent with the checkpoint on resume.
         var history = TrainingHistory(epochs: Array(((try setup.directory.read(TrainingHistory.self, from: .history))?.epochs ?? []).prefix(state.epoch)))
-        log.info("Training \(p.modelVersion) (\(model.store.trainableScalarCount) parameters) on \(trainIndices.count) \(data.name) images, validating on \(setup.splits.val.count); \(p.numEpochs) epochs of \(sampler.batchesPerEpoch) batches" + (p.alpha > 0 ? "; KD alpha \(p.alpha), T \(p.temperature)" : ""))
+        log.info("Training \(p.modelVersion) (\(model.store.trainableScalarCount) parameters) on \(trainIndices.count) \(data.name) images, validating on \(setup.splits.val.count); \(p.numEpochs) epochs of \(sampler.batchesPerEpoch) batches" + (p.distillationDescription.map { "; " + $0 } ?? ""))
 
         for epoch in state.epoch..<p.numEpochs {
             let lr = schedule.rate(base: p.learningRate, epoch: epoch)
             optimizer.learningRate = Float(lr)
+            let softScale = p.softScale(epoch: epoch)
             let batches = sampler.batches(epoch: epoch)
             var lossSum = 0.0, correct = 0, seen = 0
             let start = Date()
@@ -105,7 +106,7 @@ public final class Trainer {
                 let logits = model.forward(input, mode: .train)
                 let value = teacherRows.withUnsafeBufferPointer { t in
                     loss.compute(student: logits.floats, teacher: teacher == nil ? nil : t.baseAddress, labels: labels,
-                                 classes: k, gradient: gradient.floats)
+                                 classes: k, gradient: gradient.floats, softScale: softScale)
                 }
                 guard value.loss.isFinite else {
                     throw PipelineError(file: setup.paramsPath, "training diverged at epoch \(epoch + 1), batch \(b + 1): loss is \(value.loss) (lower learning_rate?)")
