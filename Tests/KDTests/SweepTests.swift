@@ -132,5 +132,58 @@ final class SweepTests: XCTestCase {
         XCTAssertThrowsError(try SweepSpec.load(path)) { XCTAssert("\($0)".contains("unknown key 'lr'"), "\($0)") }
         try writeJSON(["base": ["model_version": "cnn5"], "grid": ["temperature": [], "alpha": [0.5], "seed": [1]]], path)
         XCTAssertThrowsError(try SweepSpec.load(path)) { XCTAssert("\($0)".contains("grid.temperature"), "\($0)") }
+        let grid: [String: Any] = ["temperature": [1], "alpha": [0.5], "seed": [1]]
+        try writeJSON(["base": ["model_version": "cnn5", "kd_method": "dkd"], "grid": grid.merging(["kd_method": ["kd"]]) { $1 }], path)
+        XCTAssertThrowsError(try SweepSpec.load(path)) { XCTAssert("\($0)".contains("key 'base.kd_method': set by the grid"), "\($0)") }
+        try writeJSON(["base": ["model_version": "cnn5"], "grid": grid.merging(["dkd_beta": [2]]) { $1 }], path)
+        XCTAssertThrowsError(try SweepSpec.load(path)) { XCTAssert("\($0)".contains("key 'grid.dkd_beta': applies to DKD points only"), "\($0)") }
+        try writeJSON(["base": ["model_version": "cnn5"], "grid": grid.merging(["kd_method": ["kd", "dtk"]]) { $1 }], path)
+        XCTAssertThrowsError(try SweepSpec.load(path)) { XCTAssert("\($0)".contains("key 'grid.kd_method': expected names among kd, dkd"), "\($0)") }
+        try writeJSON(["base": ["model_version": "cnn5"], "grid": grid.merging(["logit_standardization": ["yes"]]) { $1 }], path)
+        XCTAssertThrowsError(try SweepSpec.load(path)) { XCTAssert("\($0)".contains("key 'grid.logit_standardization': expected true or false"), "\($0)") }
+    }
+
+    /// Method axes: which children exist, what their params say, and how results group them.
+    func testSoftTermAxesMakeOneChildPerConfiguration() throws {
+        let dir = try TestSupport.temporaryFolder(self)
+        try writeJSON(["base": ["model_version": "cnn5", "teacher_logits": "logits", "dkd_warmup": 5],
+                       "grid": ["temperature": [4], "alpha": [0.5], "seed": [1, 2], "kd_method": ["kd", "dkd"],
+                                "logit_standardization": [false, true], "dkd_beta": [2, 8]], "scratch": true], dir + "/sweep.json")
+        let spec = try SweepSpec.load(dir + "/sweep.json")
+        // kd x {plain, ls} + dkd x {beta 2, beta 8} x {plain, ls} = 6 configurations, 2 seeds each, then scratch.
+        XCTAssertEqual(spec.points.filter { $0.seed == 1 }.map(\.directoryName), [
+            "kd_alpha_0.5_T_4_seed_1", "kd_ls_alpha_0.5_T_4_seed_1", "dkd_beta_2_alpha_0.5_T_4_seed_1",
+            "dkd_beta_2_ls_alpha_0.5_T_4_seed_1", "dkd_beta_8_alpha_0.5_T_4_seed_1", "dkd_beta_8_ls_alpha_0.5_T_4_seed_1",
+            "scratch_seed_1"])
+        let dkd = try XCTUnwrap(spec.points.first { $0.directoryName == "dkd_beta_8_ls_alpha_0.5_T_4_seed_2" })
+        let params = try Params(dictionary: spec.params(for: dkd), file: "child")
+        XCTAssertEqual(params.kdMethod, .dkd)
+        XCTAssertTrue(params.logitStandardization)
+        XCTAssertEqual(params.dkdBeta, 8)
+        XCTAssertEqual(params.dkdWarmup, 5)
+        XCTAssertEqual(params.seed, 2)
+        let kd = try Params(dictionary: spec.params(for: spec.points[0]), file: "child")
+        XCTAssertEqual(kd.kdMethod, .kd)
+        XCTAssertFalse(kd.logitStandardization)
+        XCTAssertEqual(kd.dkdBeta, Params().dkdBeta)
+
+        // Results: one row per configuration, labelled and named in the csv by its soft term.
+        for point in spec.points {
+            let val = 0.8 + (point.directoryName.hasPrefix("dkd_beta_8_ls") ? 0.05 : 0) + 0.01 * Double(point.seed)
+            try writeJSON(["accuracy": val, "loss": 0.5, "epoch": 1, "train_accuracy": 0.9, "train_loss": 0.3],
+                          "\(dir)/\(point.directoryName)/metrics_val_best_weights.json")
+            try writeJSON(["accuracy": val, "loss": 0.5, "wall_seconds": 1.0, "train_images": 10, "epochs": 1],
+                          "\(dir)/\(point.directoryName)/metrics_test_best_weights.json")
+        }
+        let r = try SweepResults(sweepDir: dir)
+        XCTAssertEqual(r.rows.map(\.label), ["scratch", "KD, alpha 0.5, T 4", "KD + LS, alpha 0.5, T 4", "DKD beta 2, alpha 0.5, T 4",
+                                             "DKD beta 2 + LS, alpha 0.5, T 4", "DKD beta 8, alpha 0.5, T 4", "DKD beta 8 + LS, alpha 0.5, T 4"])
+        XCTAssertEqual(r.rows.map(\.runs.count), [2, 2, 2, 2, 2, 2, 2])
+        XCTAssertEqual(r.chosen?.label, "DKD beta 8 + LS, alpha 0.5, T 4")
+        XCTAssertEqual(r.csv().split(separator: "\n").dropFirst().map { String($0.split(separator: ",")[0]) },
+                       ["scratch", "kd", "kd+ls", "dkd_beta_2", "dkd_beta_2+ls", "dkd_beta_8", "dkd_beta_8+ls"])
+        try r.write()
+        let heat = try String(contentsOfFile: dir + "/heatmap.svg", encoding: .utf8)
+        XCTAssert(heat.contains("mean over seeds (DKD beta 8 + LS)"), heat)
     }
 }

@@ -7,15 +7,18 @@ enum SVGChart {
         s.replacingOccurrences(of: "&", with: "&amp;").replacingOccurrences(of: "<", with: "&lt;").replacingOccurrences(of: ">", with: "&gt;")
     }
 
-    /// Mean validation accuracy for each (alpha, T), a cell per pair, darker is better.
+    /// Mean validation accuracy for each (alpha, T), a cell per pair, darker is better; where
+    /// the sweep varies the soft term, for the chosen configuration's.
     static func heatmap(_ r: SweepResults) -> String {
         let ts = r.spec.temperatures, alphas = r.spec.alphas
         let cell = 80.0, left = 90.0, top = 60.0
         let width = left + cell * Double(ts.count) + 20, height = top + cell * Double(alphas.count) + 60
-        let kd = r.rows.filter { !$0.isScratch }
+        let chosen = r.chosen?.configuration
+        let kd = r.rows.filter { row in !row.isScratch && (chosen.map { row.configuration.sameSoftTerm(as: $0) } ?? true) }
         let values = kd.map(\.val.mean).filter { $0.isFinite }
         let lo = values.min() ?? 0, hi = values.max() ?? 1
-        var svg = header(width, height, title: "Validation accuracy (%), mean over seeds")
+        let variant = chosen?.softTermLabel
+        var svg = header(width, height, title: "Validation accuracy (%), mean over seeds" + (variant.map { " (\($0))" } ?? ""))
         for (j, t) in ts.enumerated() {
             svg += text(left + cell * (Double(j) + 0.5), top - 10, "T = \(SweepSpec.Point.number(t))", anchor: "middle")
         }

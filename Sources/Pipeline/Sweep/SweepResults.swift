@@ -28,16 +28,24 @@ public struct SweepResults {
         }
     }
 
-    /// One (alpha, T) configuration, or scratch, over its seeds.
+    /// One configuration (soft term, alpha, T), or scratch, over its seeds.
     public struct Row: Sendable {
-        public var alpha: Double, temperature: Double
+        public var configuration: SweepSpec.Point
         public var runs: [Run]
-        public var isScratch: Bool { alpha == 0 }
+        public var alpha: Double { configuration.alpha }
+        public var temperature: Double { configuration.temperature }
+        public var isScratch: Bool { configuration.isScratch }
         public var val: Stat { Stat(runs.map(\.valAccuracy)) }
         public var test: Stat { Stat(runs.map(\.testAccuracy)) }
         public var agreement: Stat { Stat(runs.compactMap(\.agreement)) }
         public var wall: Stat { Stat(runs.map(\.wallSeconds)) }
-        public var label: String { isScratch ? "scratch" : "alpha \(SweepSpec.Point.number(alpha)), T \(SweepSpec.Point.number(temperature))" }
+        public var label: String { configuration.label }
+        /// The csv's config column: "scratch", or the soft term ("kd", "dkd", "kd+ls", "dkd_beta_8+ls").
+        public var kind: String {
+            if isScratch { return "scratch" }
+            let c = configuration
+            return (c.method?.rawValue ?? "kd") + (c.dkdBeta.map { "_beta_\(SweepSpec.Point.number($0))" } ?? "") + (c.standardize == true ? "+ls" : "")
+        }
     }
 
     public let sweepDir: String
@@ -63,15 +71,21 @@ public struct SweepResults {
                             wallSeconds: test.wallSeconds ?? 0, trainImages: test.trainImages ?? 0,
                             epochs: test.epochs ?? history.count, valCurve: history.map(\.valAccuracy)))
         }
+        // Scratch first, then each soft term in the spec's order, by alpha, then T.
         var grouped: [Row] = []
         for run in runs {
-            if let i = grouped.firstIndex(where: { $0.alpha == run.point.alpha && ($0.isScratch || $0.temperature == run.point.temperature) }) {
+            if let i = grouped.firstIndex(where: { $0.configuration == run.point.configuration }) {
                 grouped[i].runs.append(run)
             } else {
-                grouped.append(Row(alpha: run.point.alpha, temperature: run.point.isScratch ? 0 : run.point.temperature, runs: [run]))
+                grouped.append(Row(configuration: run.point.configuration, runs: [run]))
             }
         }
-        rows = grouped.sorted { ($0.isScratch ? 0 : 1, $0.alpha, $0.temperature) < ($1.isScratch ? 0 : 1, $1.alpha, $1.temperature) }
+        var variants: [String] = []
+        for row in grouped where !variants.contains(row.configuration.variant) { variants.append(row.configuration.variant) }
+        func key(_ r: Row) -> (Int, Int, Double, Double) {
+            (r.isScratch ? 0 : 1, variants.firstIndex(of: r.configuration.variant) ?? 0, r.alpha, r.temperature)
+        }
+        rows = grouped.sorted { key($0) < key($1) }
         unfinished = missing
     }
 
@@ -104,7 +118,7 @@ public struct SweepResults {
         var lines = ["config,alpha,temperature,runs,val_acc_mean,val_acc_std,test_acc_mean,test_acc_std,agreement_mean,agreement_std,wall_s_mean,wall_s_std"]
         for r in rows {
             let a = r.agreement
-            let cols: [String] = [r.isScratch ? "scratch" : "kd", f(r.alpha), r.isScratch ? "" : f(r.temperature), String(r.runs.count),
+            let cols: [String] = [r.kind, f(r.alpha), r.isScratch ? "" : f(r.temperature), String(r.runs.count),
                                   f(r.val.mean), f(r.val.std), f(r.test.mean), f(r.test.std),
                                   a.count > 0 ? f(a.mean) : "", a.count > 0 ? f(a.std) : "", f(r.wall.mean), f(r.wall.std)]
             lines.append(cols.joined(separator: ","))
@@ -123,7 +137,7 @@ public struct SweepResults {
         md += "| configuration | runs | val acc | test acc | teacher agreement | wall time (s) |\n|---|---:|---:|---:|---:|---:|\n"
         let best = chosen
         for r in rows {
-            let mark = (best.map { $0.alpha == r.alpha && $0.temperature == r.temperature } ?? false) ? " **(chosen on val)**" : ""
+            let mark = best?.configuration == r.configuration ? " **(chosen on val)**" : ""
             md += "| \(r.label)\(mark) | \(r.runs.count) | \(pct(r.val)) | \(pct(r.test)) | \(pct(r.agreement)) | \(String(format: "%.0f ± %.0f", r.wall.mean, r.wall.std)) |\n"
         }
         if !unfinished.isEmpty { md += "\nNot finished (\(unfinished.count)): \(unfinished.joined(separator: ", "))\n" }

@@ -1,32 +1,87 @@
 import Engine
 import Foundation
 
-/// A temperature x alpha x seed sweep, read from `<sweep dir>/sweep.json`:
+/// A temperature x alpha x seed sweep, optionally over the soft term too, read from
+/// `<sweep dir>/sweep.json`:
 ///
 ///     {"base": {... student params.json keys ...},
-///      "grid": {"temperature": [1, 2, 4, 8, 20], "alpha": [0.5, 0.9, 0.99], "seed": [1, 2, 3]},
+///      "grid": {"temperature": [1, 2, 4, 8, 20], "alpha": [0.5, 0.9, 0.99], "seed": [1, 2, 3],
+///               "kd_method": ["kd", "dkd"], "logit_standardization": [false, true], "dkd_beta": [2, 8]},
 ///      "scratch": true}
 ///
-/// Every grid point becomes a child run directory `alpha_<a>_T_<t>_seed_<s>/params.json`;
-/// with `scratch`, `scratch_seed_<s>/` runs alpha 0 for each seed. All children share the base
-/// params' teacher export (`teacher_logits`, relative to the sweep folder).
+/// The last three axes are optional (without them every point uses the base's soft term), and
+/// `dkd_beta` multiplies DKD points only. Every grid point becomes a child run directory
+/// `[<variant>_]alpha_<a>_T_<t>_seed_<s>/params.json`, where the variant names the axes the
+/// grid varies (`dkd_beta_8_ls`, `kd`, ...); with `scratch`, `scratch_seed_<s>/` runs alpha 0
+/// for each seed. All children share the base params' teacher export (`teacher_logits`,
+/// relative to the sweep folder).
 public struct SweepSpec: Sendable {
     public var base: [String: JSONValue]
     public var temperatures: [Double]
     public var alphas: [Double]
     public var seeds: [Int]
+    /// The optional soft-term axes; nil where the grid does not vary it.
+    public var methods: [DistillationLoss.Method]?
+    public var standardizations: [Bool]?
+    public var dkdBetas: [Double]?
     public var scratch: Bool
+    /// The base's soft term: where a point's variant does not say, this holds.
+    var baseMethod = DistillationLoss.Method.kd
 
     /// One child run of the sweep.
     public struct Point: Equatable, Sendable {
         public var alpha: Double
         public var temperature: Double
         public var seed: Int
+        /// The soft term, where the grid varies it (nil: the base's).
+        public var method: DistillationLoss.Method?
+        public var standardize: Bool?
+        public var dkdBeta: Double?
         public var isScratch: Bool { alpha == 0 }
 
-        /// `alpha_0.9_T_4_seed_1` or `scratch_seed_1`.
+        public init(alpha: Double, temperature: Double, seed: Int, method: DistillationLoss.Method? = nil,
+                    standardize: Bool? = nil, dkdBeta: Double? = nil) {
+            self.alpha = alpha; self.temperature = temperature; self.seed = seed
+            self.method = method; self.standardize = standardize; self.dkdBeta = dkdBeta
+        }
+
+        /// The point without its seed: what a results row groups.
+        public var configuration: Point { var c = self; c.seed = 0; return c }
+
+        /// The varied soft-term axes as a name part: "dkd_beta_8_ls", "kd", "ls", or "".
+        var variant: String {
+            var parts: [String] = []
+            if let method { parts.append(method.rawValue) }
+            if let dkdBeta { parts.append("beta_\(Self.number(dkdBeta))") }
+            if standardize == true { parts.append("ls") }
+            return parts.joined(separator: "_")
+        }
+
+        /// `alpha_0.9_T_4_seed_1`, `dkd_ls_alpha_0.5_T_2_seed_1` or `scratch_seed_1`.
         public var directoryName: String {
-            isScratch ? "scratch_seed_\(seed)" : "alpha_\(Self.number(alpha))_T_\(Self.number(temperature))_seed_\(seed)"
+            if isScratch { return "scratch_seed_\(seed)" }
+            return (variant.isEmpty ? "" : variant + "_") + "alpha_\(Self.number(alpha))_T_\(Self.number(temperature))_seed_\(seed)"
+        }
+
+        /// The varied soft-term axes in words: "DKD beta 8 + LS", "KD", "LS"; nil when the grid
+        /// varies none (or for scratch).
+        public var softTermLabel: String? {
+            guard !isScratch else { return nil }
+            var name = method.map { $0.rawValue.uppercased() } ?? ""
+            if let dkdBeta { name += " beta \(Self.number(dkdBeta))" }
+            if standardize == true { name += name.isEmpty ? "LS" : " + LS" }
+            return name.isEmpty ? nil : name
+        }
+
+        /// "alpha 0.9, T 4", "DKD beta 8 + LS, alpha 0.5, T 2" or "scratch".
+        public var label: String {
+            if isScratch { return "scratch" }
+            return (softTermLabel.map { $0 + ", " } ?? "") + "alpha \(Self.number(alpha)), T \(Self.number(temperature))"
+        }
+
+        /// Whether two points differ in alpha, T or seed only (the heatmap's cells).
+        public func sameSoftTerm(as other: Point) -> Bool {
+            method == other.method && standardize == other.standardize && dkdBeta == other.dkdBeta
         }
 
         public static func number(_ x: Double) -> String { x == x.rounded() ? String(Int(x)) : String(x) }
@@ -44,8 +99,24 @@ public struct SweepSpec: Sendable {
         }
         guard case .object(let base)? = top["base"] else { throw PipelineError(file: path, "key 'base': expected an object of params.json settings") }
         guard case .object(let grid)? = top["grid"] else { throw PipelineError(file: path, "key 'grid': expected an object with temperature, alpha and seed lists") }
-        if let unknown = grid.keys.sorted().first(where: { !["temperature", "alpha", "seed"].contains($0) }) {
-            throw PipelineError(file: path, "key 'grid': unknown entry '\(unknown)' (expected temperature, alpha, seed)")
+        let axes = ["temperature", "alpha", "seed", "kd_method", "logit_standardization", "dkd_beta"]
+        if let unknown = grid.keys.sorted().first(where: { !axes.contains($0) }) {
+            throw PipelineError(file: path, "key 'grid': unknown entry '\(unknown)' (expected \(axes.joined(separator: ", ")))")
+        }
+        func values(_ key: String) throws -> [JSONValue]? {
+            guard let v = grid[key] else { return nil }
+            guard case .array(let a) = v, !a.isEmpty else { throw PipelineError(file: path, "key 'grid.\(key)': expected a non-empty list") }
+            return a
+        }
+        let methods = try values("kd_method")?.map { v -> DistillationLoss.Method in
+            guard case .string(let s) = v, let m = DistillationLoss.Method(rawValue: s) else {
+                throw PipelineError(file: path, "key 'grid.kd_method': expected names among \(DistillationLoss.Method.allCases.map(\.rawValue).joined(separator: ", ")), found \(v)")
+            }
+            return m
+        }
+        let standardizations = try values("logit_standardization")?.map { v -> Bool in
+            guard case .bool(let b) = v else { throw PipelineError(file: path, "key 'grid.logit_standardization': expected true or false, found \(v.typeName)") }
+            return b
         }
         func list(_ key: String) throws -> [Double] {
             guard case .array(let a)? = grid[key], !a.isEmpty else { throw PipelineError(file: path, "key 'grid.\(key)': expected a non-empty list of numbers") }
@@ -59,13 +130,18 @@ public struct SweepSpec: Sendable {
             guard case .bool(let b) = s else { throw PipelineError(file: path, "key 'scratch': expected true or false") }
             scratch = b
         }
-        for k in ["alpha", "temperature", "seed"] where base[k] != nil {
+        for k in axes where base[k] != nil && (grid[k] != nil || ["alpha", "temperature", "seed"].contains(k)) {
             throw PipelineError(file: path, "key 'base.\(k)': set by the grid, leave it out of base")
         }
-        let spec = SweepSpec(base: base, temperatures: try list("temperature"), alphas: try list("alpha"),
-                             seeds: try list("seed").map { Int($0) }, scratch: scratch)
-        // Validate one child's params now, so a bad base fails before any run starts.
-        for point in spec.points.prefix(1) {
+        var spec = SweepSpec(base: base, temperatures: try list("temperature"), alphas: try list("alpha"),
+                             seeds: try list("seed").map { Int($0) }, methods: methods, standardizations: standardizations,
+                             dkdBetas: grid["dkd_beta"] == nil ? nil : try list("dkd_beta"), scratch: scratch)
+        spec.baseMethod = try Params(dictionary: base.filter { $0.key == "kd_method" }, file: path + " (base)").kdMethod
+        if spec.dkdBetas != nil, !(spec.methods ?? [spec.baseMethod]).contains(.dkd) {
+            throw PipelineError(file: path, "key 'grid.dkd_beta': applies to DKD points only, and the sweep has none (add \"dkd\" to grid.kd_method)")
+        }
+        // Validate the children's params now, so a bad base fails before any run starts.
+        for point in spec.points {
             _ = try Params(dictionary: spec.params(for: point, relativeDepth: 1), file: path + " (base)")
         }
         if let bad = spec.alphas.first(where: { $0 <= 0 || $0 > 1 }) {
@@ -74,10 +150,19 @@ public struct SweepSpec: Sendable {
         return spec
     }
 
-    /// Every child, KD points first (alpha, then T, then seed), then scratch per seed.
+    /// Every child: distillation points (soft term, then alpha, T, seed), then scratch per seed.
     public var points: [Point] {
         var p: [Point] = []
-        for a in alphas { for t in temperatures { for s in seeds { p.append(Point(alpha: a, temperature: t, seed: s)) } } }
+        for method in methods.map({ $0.map(Optional.some) }) ?? [nil] {
+            let betas: [Double?] = (method ?? baseMethod) == .dkd ? dkdBetas.map { $0.map(Optional.some) } ?? [nil] : [nil]
+            for beta in betas {
+                for standardize in standardizations.map({ $0.map(Optional.some) }) ?? [nil] {
+                    for a in alphas { for t in temperatures { for s in seeds {
+                        p.append(Point(alpha: a, temperature: t, seed: s, method: method, standardize: standardize, dkdBeta: beta))
+                    } } }
+                }
+            }
+        }
         if scratch { for s in seeds { p.append(Point(alpha: 0, temperature: 1, seed: s)) } }
         return p
     }
@@ -97,6 +182,9 @@ public struct SweepSpec: Sendable {
             p.removeValue(forKey: "teacher_logits")
         } else {
             p["temperature"] = .number(point.temperature)
+            if let m = point.method { p["kd_method"] = .string(m.rawValue) }
+            if let b = point.standardize { p["logit_standardization"] = .bool(b) }
+            if let b = point.dkdBeta { p["dkd_beta"] = .number(b) }
         }
         return p
     }
