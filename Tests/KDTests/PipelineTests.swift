@@ -113,6 +113,10 @@ final class PipelineTests: XCTestCase {
         let metrics = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: kd + "/metrics_test_best_weights.json"))) as! [String: Any]
         XCTAssertNotNil(metrics["teacher_agreement"] as? Double)
         XCTAssertNotNil(metrics["accuracy"] as? Double)
+        let val = try XCTUnwrap(try RunDirectory(kd).read(EpochMetrics.self, from: .valBestMetrics))
+        let kl = try XCTUnwrap(val.klToTeacher)
+        XCTAssert(kl > 0 && kl.isFinite, "KL to teacher \(kl)")
+        XCTAssert((0...1).contains(try XCTUnwrap(val.teacherAgreement)))
         let s = try TestSupport.stage("student-distill", ["--model-dir", scratch])
         XCTAssertEqual(s.status, 0, s.output)
         XCTAssert(exists(scratch + "/best.h5") && exists(scratch + "/metrics_test_best_weights.json"))

@@ -76,7 +76,9 @@ final class SweepTests: XCTestCase {
         try writeJSON(["base": ["model_version": "cnn5", "teacher_logits": "logits"],
                        "grid": ["temperature": [2, 4], "alpha": [0.9], "seed": [1, 2, 3]], "scratch": true], dir + "/sweep.json")
         func run(_ name: String, val: Double, test: Double, agreement: Double?, curve: [Double]) throws {
-            try writeJSON(["accuracy": val, "loss": 0.5, "epoch": 2, "train_accuracy": 0.9, "train_loss": 0.3], "\(dir)/\(name)/metrics_val_best_weights.json")
+            var v: [String: Any] = ["accuracy": val, "loss": 0.5, "epoch": 2, "train_accuracy": 0.9, "train_loss": 0.3]
+            if let agreement { v["teacher_agreement"] = agreement - 0.05; v["kl_to_teacher"] = 1 - val }
+            try writeJSON(v, "\(dir)/\(name)/metrics_val_best_weights.json")
             var t: [String: Any] = ["accuracy": test, "loss": 0.5, "wall_seconds": 30.0, "train_images": 500, "epochs": 2]
             if let agreement { t["teacher_agreement"] = agreement }
             try writeJSON(t, "\(dir)/\(name)/metrics_test_best_weights.json")
@@ -99,15 +101,17 @@ final class SweepTests: XCTestCase {
         XCTAssert(r.verdict().contains("+6.00 points"), r.verdict())
         XCTAssert(r.verdict().contains("beat scratch by more than the seed-to-seed spread"), r.verdict())
         let csv = r.csv().split(separator: "\n")
-        XCTAssertEqual(csv[0], "config,alpha,temperature,runs,val_acc_mean,val_acc_std,test_acc_mean,test_acc_std,agreement_mean,agreement_std,wall_s_mean,wall_s_std")
-        XCTAssertEqual(csv[1], "scratch,0,,3,0.78,0,0.77,0,,,30,0")
-        XCTAssertEqual(csv[3], "kd,0.9,4,3,0.82,0.02,0.83,0.02,0.9,0,30,0")
+        XCTAssertEqual(csv[0], "config,alpha,temperature,runs,val_acc_mean,val_acc_std,test_acc_mean,test_acc_std,agreement_mean,agreement_std,"
+                       + "val_agreement_mean,val_agreement_std,val_kl_to_teacher_mean,val_kl_to_teacher_std,wall_s_mean,wall_s_std")
+        XCTAssertEqual(csv[1], "scratch,0,,3,0.78,0,0.77,0,,,,,,,30,0")
+        // KL to teacher 1 - val: 0.20, 0.18, 0.16.
+        XCTAssertEqual(csv[3], "kd,0.9,4,3,0.82,0.02,0.83,0.02,0.9,0,0.85,0,0.18,0.02,30,0")
         // Cost: 6 KD runs x 500 images x 2 epochs / 1000 images/s = 6 s of teacher forwards vs 10 s of export.
         let cost = try XCTUnwrap(r.cost())
         XCTAssertEqual(cost.onTheFlySeconds, 6, accuracy: 1e-9)
         try r.write()
         let md = try String(contentsOfFile: dir + "/results.md", encoding: .utf8)
-        XCTAssert(md.contains("| alpha 0.9, T 4 **(chosen on val)** | 3 | 82.00 ± 2.00 | 83.00 ± 2.00 | 90.00 ± 0.00 |"), md)
+        XCTAssert(md.contains("| alpha 0.9, T 4 **(chosen on val)** | 3 | 82.00 ± 2.00 | 83.00 ± 2.00 | 85.00 ± 0.00 | 0.1800 ± 0.0200 | 90.00 ± 0.00 |"), md)
         XCTAssert(md.contains("about 6 s of teacher forwards over these 6 KD runs"), md)
         for svg in ["heatmap.svg", "curves.svg"] {
             let data = try Data(contentsOf: URL(fileURLWithPath: dir + "/" + svg))
@@ -141,6 +145,19 @@ final class SweepTests: XCTestCase {
         XCTAssertThrowsError(try SweepSpec.load(path)) { XCTAssert("\($0)".contains("key 'grid.kd_method': expected names among kd, dkd"), "\($0)") }
         try writeJSON(["base": ["model_version": "cnn5"], "grid": grid.merging(["logit_standardization": ["yes"]]) { $1 }], path)
         XCTAssertThrowsError(try SweepSpec.load(path)) { XCTAssert("\($0)".contains("key 'grid.logit_standardization': expected true or false"), "\($0)") }
+    }
+
+    /// Agreement and KL(teacher || student) against values worked by hand.
+    func testTeacherComparison() {
+        let same = TeacherComparison(student: [1, 2, 3, 0, 0, 5], teacher: [1, 2, 3, 0, 0, 5], classes: 3)
+        XCTAssertEqual(same, TeacherComparison(student: [1, 2, 3, 0, 0, 5], teacher: [1, 2, 3, 0, 0, 5], classes: 3))
+        XCTAssertEqual(same.agreement, 1)
+        XCTAssertEqual(same.klToTeacher, 0, accuracy: 1e-12)
+        // Row 1: teacher (0, log 3) -> p = (1/4, 3/4); student (0, 0) -> q = (1/2, 1/2), same class? argmax 1 vs 0.
+        // KL = 1/4 log(1/2) + 3/4 log(3/2). Row 2: identical rows, KL 0, same class.
+        let c = TeacherComparison(student: [0, 0, 2, 1], teacher: [0, Float(log(3.0)), 2, 1], classes: 2)
+        XCTAssertEqual(c.agreement, 0.5)
+        XCTAssertEqual(c.klToTeacher, (0.25 * log(0.5) + 0.75 * log(1.5)) / 2, accuracy: 1e-7)
     }
 
     /// Method axes: which children exist, what their params say, and how results group them.

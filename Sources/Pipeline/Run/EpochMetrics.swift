@@ -7,4 +7,7 @@ public struct EpochMetrics: Codable, Equatable, Sendable {
     public var epoch: Int
     public var trainAccuracy: Double
     public var trainLoss: Double
+    /// Students with the teacher's validation logits: `TeacherComparison` on validation.
+    public var teacherAgreement: Double?
+    public var klToTeacher: Double?
 }

@@ -11,6 +11,9 @@ public struct SweepResults {
         public var valAccuracy: Double
         public var testAccuracy: Double
         public var agreement: Double?
+        /// On validation, with the best weights (runs given the teacher's validation logits).
+        public var valAgreement: Double?
+        public var valKLToTeacher: Double?
         public var wallSeconds: Double
         public var trainImages: Int
         public var epochs: Int
@@ -38,6 +41,8 @@ public struct SweepResults {
         public var val: Stat { Stat(runs.map(\.valAccuracy)) }
         public var test: Stat { Stat(runs.map(\.testAccuracy)) }
         public var agreement: Stat { Stat(runs.compactMap(\.agreement)) }
+        public var valAgreement: Stat { Stat(runs.compactMap(\.valAgreement)) }
+        public var valKL: Stat { Stat(runs.compactMap(\.valKLToTeacher)) }
         public var wall: Stat { Stat(runs.map(\.wallSeconds)) }
         public var label: String { configuration.label }
         /// The csv's config column: "scratch", or the soft term ("kd", "dkd", "kd+ls", "dkd_beta_8+ls").
@@ -68,6 +73,7 @@ public struct SweepResults {
             }
             let history = try run.read(TrainingHistory.self, from: .history)?.epochs ?? []
             runs.append(Run(point: point, valAccuracy: val.accuracy, testAccuracy: test.accuracy, agreement: test.teacherAgreement,
+                            valAgreement: val.teacherAgreement, valKLToTeacher: val.klToTeacher,
                             wallSeconds: test.wallSeconds ?? 0, trainImages: test.trainImages ?? 0,
                             epochs: test.epochs ?? history.count, valCurve: history.map(\.valAccuracy)))
         }
@@ -115,12 +121,13 @@ public struct SweepResults {
     }
 
     public func csv() -> String {
-        var lines = ["config,alpha,temperature,runs,val_acc_mean,val_acc_std,test_acc_mean,test_acc_std,agreement_mean,agreement_std,wall_s_mean,wall_s_std"]
+        var lines = ["config,alpha,temperature,runs,val_acc_mean,val_acc_std,test_acc_mean,test_acc_std,agreement_mean,agreement_std,"
+                     + "val_agreement_mean,val_agreement_std,val_kl_to_teacher_mean,val_kl_to_teacher_std,wall_s_mean,wall_s_std"]
+        func pair(_ s: Stat) -> [String] { s.count > 0 ? [f(s.mean), f(s.std)] : ["", ""] }
         for r in rows {
-            let a = r.agreement
             let cols: [String] = [r.kind, f(r.alpha), r.isScratch ? "" : f(r.temperature), String(r.runs.count),
-                                  f(r.val.mean), f(r.val.std), f(r.test.mean), f(r.test.std),
-                                  a.count > 0 ? f(a.mean) : "", a.count > 0 ? f(a.std) : "", f(r.wall.mean), f(r.wall.std)]
+                                  f(r.val.mean), f(r.val.std), f(r.test.mean), f(r.test.std)]
+                + pair(r.agreement) + pair(r.valAgreement) + pair(r.valKL) + [f(r.wall.mean), f(r.wall.std)]
             lines.append(cols.joined(separator: ","))
         }
         return lines.joined(separator: "\n") + "\n"
@@ -133,12 +140,16 @@ public struct SweepResults {
     public func markdown() -> String {
         var md = "# Sweep results: \((sweepDir as NSString).lastPathComponent)\n\n"
         md += "Accuracies in %, mean ± sample standard deviation over seeds; validation = best epoch on the validation split, "
-        md += "test = the test split with those best-on-validation weights. Written by `make results`.\n\n"
-        md += "| configuration | runs | val acc | test acc | teacher agreement | wall time (s) |\n|---|---:|---:|---:|---:|---:|\n"
+        md += "test = the test split with those best-on-validation weights. Teacher agreement: the share of images where student "
+        md += "and teacher pick the same class; KL to teacher: KL(teacher || student) at T = 1 in nats, mean over validation images. "
+        md += "Written by `make results`.\n\n"
+        md += "| configuration | runs | val acc | test acc | val teacher agreement | val KL to teacher | test teacher agreement | wall time (s) |\n"
+        md += "|---|---:|---:|---:|---:|---:|---:|---:|\n"
         let best = chosen
         for r in rows {
             let mark = best?.configuration == r.configuration ? " **(chosen on val)**" : ""
-            md += "| \(r.label)\(mark) | \(r.runs.count) | \(pct(r.val)) | \(pct(r.test)) | \(pct(r.agreement)) | \(String(format: "%.0f ± %.0f", r.wall.mean, r.wall.std)) |\n"
+            let kl = r.valKL.count == 0 ? "—" : String(format: "%.4f ± %.4f", r.valKL.mean, r.valKL.std)
+            md += "| \(r.label)\(mark) | \(r.runs.count) | \(pct(r.val)) | \(pct(r.test)) | \(pct(r.valAgreement)) | \(kl) | \(pct(r.agreement)) | \(String(format: "%.0f ± %.0f", r.wall.mean, r.wall.std)) |\n"
         }
         if !unfinished.isEmpty { md += "\nNot finished (\(unfinished.count)): \(unfinished.joined(separator: ", "))\n" }
         md += "\n" + verdict() + "\n"

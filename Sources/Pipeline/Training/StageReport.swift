@@ -12,9 +12,7 @@ public enum StageReport {
         let result = Evaluator(model: model, data: setup.splits.test, normalization: setup.normalization).run()
         var metrics = TestMetrics(accuracy: result.accuracy, loss: result.loss)
         if let t = teacherTest {
-            let k = model.numClasses
-            let agree = (0..<t.count).filter { LogitsFile.argmax(t.logits, row: $0, classes: k) == LogitsFile.argmax(result.logits, row: $0, classes: k) }.count
-            metrics.teacherAgreement = Double(agree) / Double(max(t.count, 1))
+            metrics.teacherAgreement = TeacherComparison(student: result.logits, teacher: t.logits, classes: model.numClasses).agreement
             metrics.teacherTestAccuracy = t.metadata.teacherAccuracy
         }
         completing(&metrics)

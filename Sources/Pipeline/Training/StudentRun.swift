@@ -44,7 +44,7 @@ public enum StudentRun {
                 log.info("warning: at temperature \(p.temperature) the teacher's softened outputs are one-hot in float32 for \(percent(oneHot)) of the training rows (the other classes underflow to 0), so the KD term only copies the teacher's top class, scaled by T^2 = \(p.temperature * p.temperature); a temperature of 1 or more keeps the soft labels")
             }
         }
-        let trainer = try Trainer(setup: setup, log: log, teacherTrainLogits: files[.train]?.logits)
+        let trainer = try Trainer(setup: setup, log: log, teacherTrainLogits: files[.train]?.logits, teacherValLogits: files[.val]?.logits)
         let outcome = try trainer.train(restore: restore)
         let wall = Date().timeIntervalSince(started)
         let test = try StageReport.testBestWeights(setup: setup, model: trainer.model, log: log, teacherTest: files[.test]) {

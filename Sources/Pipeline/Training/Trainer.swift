@@ -19,6 +19,8 @@ public final class Trainer {
     public let loss: DistillationLoss
     /// Teacher logits of the whole train split, row-major [train.count, classes]; nil for alpha 0.
     let teacher: [Float]?
+    /// Teacher logits of the validation split, when given: each epoch's metrics then compare.
+    let teacherVal: [Float]?
     /// Rows of the train split this run trains on (all, or a stratified subset).
     public let trainIndices: [Int]
     let log: RunLog
@@ -38,7 +40,7 @@ public final class Trainer {
         public var secondsPerEpoch: Double
     }
 
-    public init(setup: RunSetup, log: RunLog, teacherTrainLogits: [Float]?) throws {
+    public init(setup: RunSetup, log: RunLog, teacherTrainLogits: [Float]?, teacherValLogits: [Float]? = nil) throws {
         let p = setup.params
         self.setup = setup
         self.log = log
@@ -47,6 +49,7 @@ public final class Trainer {
                               nesterov: p.nesterov, weightDecay: Float(p.weightDecay))
         loss = p.distillationLoss
         teacher = p.alpha > 0 ? teacherTrainLogits : nil
+        teacherVal = teacherValLogits
         precondition(p.alpha == 0 || teacher != nil, "alpha > 0 needs the teacher's train logits")
         trainIndices = try setup.splits.subsetIndices(fraction: p.subsetPercent)
         let classes = setup.splits.train.numClasses
@@ -127,6 +130,7 @@ public final class Trainer {
             let trainSeconds = Date().timeIntervalSince(start)
             let trainLoss = lossSum / Double(max(seen, 1)), trainAccuracy = Double(correct) / Double(max(seen, 1))
             let val = Evaluator(model: model, data: setup.splits.val, normalization: setup.normalization).run()
+            let comparison = teacherVal.map { TeacherComparison(student: val.logits, teacher: $0, classes: k) }
             epochSeconds.append(Date().timeIntervalSince(start))
             lastAccuracy = val.accuracy
             state.epoch = epoch + 1
@@ -136,7 +140,8 @@ public final class Trainer {
                                         trainLoss: trainLoss, learningRate: Double(lr), seconds: epochSeconds.last!))
             try setup.directory.endEpoch(model: model, optimizer: optimizer, state: state, datasetFingerprint: fingerprint,
                                          metrics: EpochMetrics(accuracy: val.accuracy, loss: val.loss, epoch: epoch + 1,
-                                                               trainAccuracy: trainAccuracy, trainLoss: trainLoss),
+                                                               trainAccuracy: trainAccuracy, trainLoss: trainLoss,
+                                                               teacherAgreement: comparison?.agreement, klToTeacher: comparison?.klToTeacher),
                                          improved: improved, history: history)
             log.info(String(format: "epoch %d/%d  lr %.3g  train loss %.4f acc %@  val loss %.4f acc %@%@  %.1f s (%.0f img/s)",
                             epoch + 1, p.numEpochs, lr, trainLoss, percent(trainAccuracy),
