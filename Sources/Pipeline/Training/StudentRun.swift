@@ -50,7 +50,7 @@ public enum StudentRun {
         let test = try StageReport.testBestWeights(setup: setup, model: trainer.model, log: log, teacherTest: files[.test]) {
             $0.wallSeconds = wall; $0.trainImages = trainer.trainIndices.count; $0.epochs = outcome.epochs
         }
-        var line = "student \(p.modelVersion) (alpha \(p.alpha), T \(p.temperature)): best validation accuracy \(percent(outcome.bestAccuracy)) (epoch \(outcome.bestEpoch + 1)), test accuracy \(percent(test.accuracy))"
+        var line = "student \(p.modelVersion) (\(p.distillationDescription ?? "scratch")): best validation accuracy \(percent(outcome.bestAccuracy)) (epoch \(outcome.bestEpoch + 1)), test accuracy \(percent(test.accuracy))"
         if let a = test.teacherAgreement { line += ", teacher agreement \(percent(a))" }
         log.info(line)
         return Summary(bestValAccuracy: outcome.bestAccuracy, bestEpoch: outcome.bestEpoch, testAccuracy: test.accuracy,
