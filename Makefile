@@ -83,8 +83,9 @@ bench: deps deps-bench
 teacher: build
 	$(BIN)/teacher-train --model-dir $(TEACHER)
 
+# EXPORT_ARGS passes options, e.g. EXPORT_ARGS=--features.
 logits: build
-	$(BIN)/teacher-export --model-dir $(TEACHER)
+	$(BIN)/teacher-export --model-dir $(TEACHER) $(EXPORT_ARGS)
 
 student: build
 	$(BIN)/student-distill --model-dir $(STUDENT)

@@ -326,25 +326,59 @@ def eval_logits():
     with h5py.File(path, "w") as f:
         _save(f, x=x)
         for name in ["vgg8", "resnet18", "mobilenetv2"]:
-            m = models.build(name)
-            state = {}
-            for k, v in m.state_dict().items():
-                owner, leaf = k.rsplit(".", 1)
-                if leaf == "num_batches_tracked":
-                    state[k] = v
-                    continue
-                kind = leaf if leaf in ("running_var", "running_mean") else (
-                    ("bn_" + leaf) if owner + ".running_mean" in m.state_dict() else ("bias" if leaf == "bias" else "weight"))
-                state[k] = torch.from_numpy(formula_weight(k, tuple(v.shape), kind))
-            m.load_state_dict(state)
-            m.eval()
+            m = _formula_model(name)
             with torch.no_grad():
                 f.create_dataset(name + "/eval_logits", data=m(x).numpy())
     print("wrote", path)
 
 
+def _formula_model(name):
+    """The registered model with formula weights and running statistics, in eval mode."""
+    m = models.build(name)
+    state = {}
+    for k, v in m.state_dict().items():
+        owner, leaf = k.rsplit(".", 1)
+        if leaf == "num_batches_tracked":
+            state[k] = v
+            continue
+        kind = leaf if leaf in ("running_var", "running_mean") else (
+            ("bn_" + leaf) if owner + ".running_mean" in m.state_dict() else ("bias" if leaf == "bias" else "weight"))
+        state[k] = torch.from_numpy(formula_weight(k, tuple(v.shape), kind))
+    m.load_state_dict(state)
+    return m.eval()
+
+
+def features():
+    """What teacher-export --features writes, for resnet8 and resnet18 with formula weights:
+    the input of the final linear layer, and per stage (the outputs of layer1, layer2, ...)
+    the attention map mean_c(f^2) flattened to [N, H * W], as RepDistiller's AT computes it
+    before its L2 normalisation."""
+    path = os.path.join(OUT, "features.h5")
+    torch.manual_seed(6)
+    x = torch.randn(4, 1, 28, 28)
+    with h5py.File(path, "w") as f:
+        _save(f, x=x)
+        for name, stages, head in [("resnet8", ["layer1", "layer2", "layer3"], "fc"),
+                                   ("resnet18", ["layer1", "layer2", "layer3", "layer4"], "linear")]:
+            m = _formula_model(name)
+            seen = {}
+            for stage in stages:
+                getattr(m, stage).register_forward_hook(lambda mod, i, o, stage=stage: seen.__setitem__(stage, o))
+            getattr(m, head).register_forward_hook(lambda mod, i, o: seen.__setitem__("embedding", i[0]))
+            with torch.no_grad():
+                m(x)
+            f.create_dataset(name + "/embedding", data=seen["embedding"].numpy())
+            for i, stage in enumerate(stages):
+                a = seen[stage].pow(2).mean(1)
+                d = f.create_dataset(f"{name}/attention_stage{i + 1}", data=a.reshape(a.shape[0], -1).numpy())
+                d.attrs["channels"] = seen[stage].shape[1]
+                d.attrs["height"] = a.shape[1]
+                d.attrs["width"] = a.shape[2]
+    print("wrote", path)
+
+
 if __name__ == "__main__":
     os.makedirs(OUT, exist_ok=True)
-    what = sys.argv[1:] or ["h5py_interop", "model_shapes", "layers", "losses", "logit_losses", "trajectories", "optimizers", "eval_logits"]
+    what = sys.argv[1:] or ["h5py_interop", "model_shapes", "layers", "losses", "logit_losses", "trajectories", "optimizers", "eval_logits", "features"]
     for name in what:
         globals()[name]()

@@ -31,7 +31,13 @@ struct TeacherExport: ParsableCommand {
     @Option(name: .long, help: "Output folder for the logits files (default: MODEL_DIR/logits).")
     var out: String?
 
+    @Flag(name: .long, help: """
+        Also store, row for row, what feature distillation needs: the input of the teacher's         final linear layer (features/embedding [N, D]) and each stage's spatial attention map,         the mean over channels of the squared activations (features/attention_stage<i> [N, H*W]).
+        """)
+    var features = false
+
     func run() throws {
-        try TeacherExportRun.run(modelDir: directory.modelDir, checkpoint: checkpoint, splits: splits.splits, out: out)
+        try TeacherExportRun.run(modelDir: directory.modelDir, checkpoint: checkpoint, splits: splits.splits, out: out,
+                                 features: features)
     }
 }

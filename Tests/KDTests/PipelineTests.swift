@@ -99,6 +99,47 @@ final class PipelineTests: XCTestCase {
         XCTAssertFalse(FileManager.default.fileExists(atPath: out + "/train.h5"), "only the splits asked for")
     }
 
+    /// teacher-export --features: the embedding and attention maps go into the logits file, are
+    /// what the model computes for those rows, come back through h5py as documented, and a
+    /// feature value changed after export is caught by its checksum.
+    func testExportWithFeatures() throws {
+        let out = try TestSupport.temporaryFolder(self)
+        let r = try TestSupport.stage("teacher-export", ["--model-dir", Self.teacherDir, "--splits", "val", "--out", out, "--features"])
+        XCTAssertEqual(r.status, 0, r.output)
+        XCTAssert(r.output.contains("features: embedding [100, "), r.output)
+        let setup = try RunSetup(runDir: Self.teacherDir)
+        let file = try LogitsFile.load(out + "/val.h5", for: setup.splits.val, split: .val)
+        let features = try XCTUnwrap(file.features)
+        XCTAssertEqual(file.logits, try LogitsFile.read(Self.teacherDir + "/logits/val.h5").logits, "features leave the logits as they were")
+        // The same rows computed here, in batches of another size.
+        let model = try setup.makeModel()
+        try Checkpoint.load(setup.directory.path(.best), into: model)
+        var evaluator = Evaluator(model: model, data: setup.splits.val, normalization: setup.normalization)
+        evaluator.batchSize = 7
+        let again = try XCTUnwrap(evaluator.run(features: true).features)
+        LayerCheck.assertClose(features.embedding, again.embedding, "embedding")
+        XCTAssertEqual(features.attention.map(\.name), again.attention.map(\.name))
+        XCTAssertFalse(features.attention.isEmpty)
+        for (a, b) in zip(features.attention, again.attention) { LayerCheck.assertClose(a.values, b.values, a.name) }
+
+        guard (try? TestSupport.run("/usr/bin/python3", ["-c", "import h5py"]).status) == 0 else { return }
+        let script = """
+        import h5py, sys
+        f = h5py.File(sys.argv[1], "r+")
+        e = f["features/embedding"]
+        maps = sorted(k for k in f["features"] if k.startswith("attention_"))
+        a = f["features/" + maps[0]]
+        print(e.shape, a.shape, a.attrs["height"] * a.attrs["width"] == a.shape[1], len(f["logits"]))
+        a[0, 0] = a[0, 0] + 1
+        """
+        let h5py = try TestSupport.run("/usr/bin/python3", ["-c", script, out + "/val.h5"])
+        XCTAssertEqual(h5py.output.trimmingCharacters(in: .whitespacesAndNewlines),
+                       "(100, \(features.embeddingSize)) (100, \(features.attention[0].values.count / 100)) True 100", h5py.output)
+        XCTAssertThrowsError(try LogitsFile.read(out + "/val.h5")) {
+            XCTAssert("\($0)".contains("'features' do not match the checksum written at export (features_sha256)"), "\($0)")
+        }
+    }
+
     /// The student trains from the logits alone: the teacher's checkpoints are removed first.
     func testStudentsTrainWithoutTheTeacherCheckpoint() throws {
         let copy = folder("teacher-copy")

@@ -159,16 +159,43 @@ final class PyTorchFixtureTests: XCTestCase {
         let f = try fixture("eval_logits.h5")
         let x = try f.read("x", as: Float.self)
         for name in ["vgg8", "resnet18", "mobilenetv2"] {
-            let model = try ModelRegistry.make(name, inputShape: [1, 28, 28], numClasses: 10)
-            let names = Set(model.store.entries.map(\.name))
-            for entry in model.store.entries where entry.kind != .counter {
-                let (owner, leaf) = (String(entry.name[..<entry.name.lastIndex(of: ".")!]), String(entry.name.split(separator: ".").last!))
-                let kind = ["running_mean", "running_var"].contains(leaf) ? leaf
-                    : names.contains(owner + ".running_mean") ? "bn_" + leaf : leaf == "bias" ? "bias" : "weight"
-                try model.store.set(entry.name, Self.formulaWeight(entry.name, entry.shape, kind))
-            }
+            let model = try formulaModel(name)
             let eval = model.forward(Tensor(shape: x.shape, values: x.values), mode: .eval).toArray()
             LayerCheck.assertClose(eval, try floats(f, "\(name)/eval_logits"), "\(name) evaluation logits")
+        }
+    }
+
+    /// The model with the formula weights of `formulaWeight`.
+    private func formulaModel(_ name: String) throws -> Model {
+        let model = try ModelRegistry.make(name, inputShape: [1, 28, 28], numClasses: 10)
+        let names = Set(model.store.entries.map(\.name))
+        for entry in model.store.entries where entry.kind != .counter {
+            let (owner, leaf) = (String(entry.name[..<entry.name.lastIndex(of: ".")!]), String(entry.name.split(separator: ".").last!))
+            let kind = ["running_mean", "running_var"].contains(leaf) ? leaf
+                : names.contains(owner + ".running_mean") ? "bn_" + leaf : leaf == "bias" ? "bias" : "weight"
+            try model.store.set(entry.name, Self.formulaWeight(entry.name, entry.shape, kind))
+        }
+        return model
+    }
+
+    /// What teacher-export --features writes: the final layer's input and each stage's
+    /// attention map, against PyTorch forward hooks on `fc`/`linear` and `layer1..4`.
+    func testExportedFeaturesMatchPyTorchHooks() throws {
+        let f = try fixture("features.h5")
+        let x = try f.read("x", as: Float.self)
+        for (name, stages) in [("resnet8", 3), ("resnet18", 4)] {
+            let model = try formulaModel(name)
+            let input = Tensor(shape: x.shape, values: x.values)
+            let (logits, features) = model.forwardWithFeatures(input)
+            LayerCheck.assertClose(logits.toArray(), model.forward(input, mode: .eval).toArray(), "\(name) logits with and without features")
+            LayerCheck.assertClose(features.embedding, try floats(f, "\(name)/embedding"), "\(name) embedding")
+            XCTAssertEqual(features.attention.map(\.name), (1...stages).map { "stage\($0)" }, name)
+            for a in features.attention {
+                let path = "\(name)/attention_\(a.name)"
+                XCTAssertEqual([a.channels, a.height, a.width], [Int(try f.intAttribute("channels", of: path)),
+                               Int(try f.intAttribute("height", of: path)), Int(try f.intAttribute("width", of: path))], path)
+                LayerCheck.assertClose(a.values, try floats(f, path), path)
+            }
         }
     }
 

@@ -6,6 +6,11 @@ import Foundation
 /// what they belong to, so a student can refuse logits of other data. The logits prove they
 /// are the teacher's output: a SHA-256 of their bytes and the teacher accuracy they give are
 /// stored at export and checked at load (version 2; version 1 files had neither).
+///
+/// With `teacher-export --features` the file also holds, row for row, what feature methods need
+/// (`ModelFeatures`): `features/embedding` float32 [N, D] and one `features/attention_<stage>`
+/// float32 [N, H * W] per stage (attributes `channels`, `height`, `width`), with the root
+/// attribute `features_sha256` over their bytes in that order, checked at load like the logits'.
 public struct LogitsFile: Sendable {
     public static let formatVersion: Int64 = 2
 
@@ -34,10 +39,14 @@ public struct LogitsFile: Sendable {
     public var logits: [Float]
     public var labels: [Int32]
     public var indices: [Int64]
+    /// The teacher's features, when exported with them.
+    public var features: ModelFeatures?
     public var count: Int { labels.count }
 
-    public init(metadata: Metadata, logits: [Float], labels: [Int32]) {
+    public init(metadata: Metadata, logits: [Float], labels: [Int32], features: ModelFeatures? = nil) {
         precondition(logits.count == labels.count * metadata.numClasses)
+        precondition(features.map { $0.embedding.count == labels.count * $0.embeddingSize } ?? true, "features of other rows")
+        self.features = features
         self.metadata = metadata
         self.logits = logits
         self.labels = labels
@@ -56,6 +65,14 @@ public struct LogitsFile: Sendable {
     public static func checksum(_ logits: [Float]) -> String {
         var h = SHA256()
         logits.withUnsafeBytes { h.update($0) }  // little-endian on every machine this runs on
+        return h.finalizeHex()
+    }
+
+    /// SHA-256 (hex) of the features' bytes: the embedding, then each attention map in order.
+    public static func checksum(_ features: ModelFeatures) -> String {
+        var h = SHA256()
+        features.embedding.withUnsafeBytes { h.update($0) }
+        for a in features.attention { a.values.withUnsafeBytes { h.update($0) } }
         return h.finalizeHex()
     }
 
@@ -91,6 +108,17 @@ public struct LogitsFile: Sendable {
             try f.setAttribute("teacher_accuracy", .double(metadata.teacherAccuracy))
             try f.setAttribute("normalization", .string(metadata.normalization))
             try f.setAttribute("logits_sha256", .string(Self.checksum(logits)))
+            if let features {
+                try f.write("features/embedding", features.embedding, shape: [count, features.embeddingSize], chunkRows: chunk, gzipLevel: 4)
+                for a in features.attention {
+                    let name = "features/attention_" + a.name
+                    try f.write(name, a.values, shape: [count, a.height * a.width], chunkRows: chunk, gzipLevel: 4)
+                    try f.setAttribute("channels", .int(Int64(a.channels)), on: name)
+                    try f.setAttribute("height", .int(Int64(a.height)), on: name)
+                    try f.setAttribute("width", .int(Int64(a.width)), on: name)
+                }
+                try f.setAttribute("features_sha256", .string(Self.checksum(features)))
+            }
             try f.close()
         }
     }
@@ -125,9 +153,37 @@ public struct LogitsFile: Sendable {
         guard checksum(logits) == stored else {
             throw PipelineError(file: path, "'logits' does not match the checksum written at export (logits_sha256): changed after export; run teacher-export again")
         }
-        var file = LogitsFile(metadata: meta, logits: logits, labels: labels)
+        var file = LogitsFile(metadata: meta, logits: logits, labels: labels, features: try readFeatures(f, path, rows: shape[0]))
         file.indices = indices
         return file
+    }
+
+    /// The `features/` group, if the export wrote one, checked for shape and checksum.
+    private static func readFeatures(_ f: HDF5File, _ path: String, rows: Int) throws -> ModelFeatures? {
+        guard (try f.children()).contains("features") else { return nil }
+        let (embedding, shape) = try f.read("features/embedding", as: Float.self)
+        guard shape.count == 2, shape[0] == rows else {
+            throw PipelineError(file: path, "'features/embedding' has shape \(shape), expected [\(rows), D]")
+        }
+        var features = ModelFeatures(embeddingSize: shape[1], embedding: embedding, attention: [])
+        let stages = try f.children(of: "features").filter { $0.hasPrefix("attention_") }
+            .sorted { $0.count != $1.count ? $0.count < $1.count : $0 < $1 }  // stage2 before stage10
+        for name in stages {
+            let object = "features/" + name
+            let (values, shape) = try f.read(object, as: Float.self)
+            let a = ModelFeatures.Attention(name: String(name.dropFirst("attention_".count)),
+                                            channels: Int(try f.intAttribute("channels", of: object)),
+                                            height: Int(try f.intAttribute("height", of: object)),
+                                            width: Int(try f.intAttribute("width", of: object)), values: values)
+            guard shape == [rows, a.height * a.width] else {
+                throw PipelineError(file: path, "'\(object)' has shape \(shape), expected [\(rows), \(a.height * a.width)]")
+            }
+            features.attention.append(a)
+        }
+        guard checksum(features) == (try f.stringAttribute("features_sha256")) else {
+            throw PipelineError(file: path, "'features' do not match the checksum written at export (features_sha256): changed after export; run teacher-export again")
+        }
+        return features
     }
 
     /// Reads `path` and checks that it holds logits for exactly `data` as split `split`:
@@ -156,6 +212,13 @@ public struct LogitsFile: Sendable {
         }
         if let i = f.logits.firstIndex(where: { !$0.isFinite }) {
             throw PipelineError(file: path, "row \(i / m.numClasses) holds a non-finite logit (\(f.logits[i]))")
+        }
+        if let features = f.features {
+            for (name, values) in [("embedding", features.embedding)] + features.attention.map({ ("attention_" + $0.name, $0.values) }) {
+                if let i = values.firstIndex(where: { !$0.isFinite }) {
+                    throw PipelineError(file: path, "row \(i / (values.count / max(f.count, 1))) of features/\(name) holds a non-finite value (\(values[i]))")
+                }
+            }
         }
         // teacher-export records the accuracy these very rows give (same arg-max, same labels).
         let accuracy = Self.accuracy(logits: f.logits, labels: f.labels, classes: m.numClasses)

@@ -16,19 +16,30 @@ public struct Evaluator {
         /// Mean cross-entropy per sample, and the fraction of samples classified right.
         public var loss: Double
         public var accuracy: Double
+        /// With `features`: the embedding and attention maps of every sample, in order.
+        public var features: ModelFeatures?
     }
 
-    public func run() -> Result {
+    /// - Parameter features: also collect `ModelFeatures` (what `teacher-export --features` writes).
+    public func run(features collect: Bool = false) -> Result {
         let data = assembler.dataset
         let k = model.numClasses
         var logits = [Float](repeating: 0, count: data.count * k)
         var lossSum = 0.0
         var input: Tensor?
+        var features: ModelFeatures?
         for start in stride(from: 0, to: data.count, by: batchSize) {
             let indices = Array(start..<min(start + batchSize, data.count))
             if input?.shape[0] != indices.count { input = Tensor(.plain([indices.count] + data.imageShape)) }
             assembler.fill(input!.floats, indices: indices)
-            let out = model.forward(input!, mode: .eval)
+            let out: Tensor
+            if collect {
+                let (logits, batch) = model.forwardWithFeatures(input!)
+                out = logits
+                if features == nil { features = batch } else { features!.append(batch) }
+            } else {
+                out = model.forward(input!, mode: .eval)
+            }
             let labels = assembler.labels(indices)
             lossSum += CrossEntropy.compute(logits: out.floats, labels: labels, classes: k) * Double(indices.count)
             logits.withUnsafeMutableBufferPointer { dst in
@@ -37,6 +48,6 @@ public struct Evaluator {
         }
         let labels = data.labels.map { Int32($0) }
         return Result(logits: logits, loss: data.count > 0 ? lossSum / Double(data.count) : 0,
-                      accuracy: LogitsFile.accuracy(logits: logits, labels: labels, classes: k))
+                      accuracy: LogitsFile.accuracy(logits: logits, labels: labels, classes: k), features: features)
     }
 }

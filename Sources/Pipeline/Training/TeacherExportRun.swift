@@ -8,9 +8,10 @@ public enum TeacherExportRun {
     /// - Parameters:
     ///   - checkpoint: which of the run's checkpoints to export.
     ///   - out: the output folder (default: the run's logits/).
+    ///   - features: also write the teacher's embedding and attention maps (`ModelFeatures`).
     @discardableResult
     public static func run(modelDir: String, checkpoint: RestorePoint = .best, splits: [SplitName] = SplitName.allCases,
-                           out: String? = nil, say: (String) -> Void = { print($0) }) throws -> ExportReport {
+                           out: String? = nil, features: Bool = false, say: (String) -> Void = { print($0) }) throws -> ExportReport {
         let setup = try RunSetup(runDir: modelDir)
         let model = try setup.makeModel()
         let checkpointPath = setup.directory.path(checkpoint.file)
@@ -27,7 +28,7 @@ public enum TeacherExportRun {
         for split in splits {
             let data = setup.splits[split]
             let t0 = Date()
-            let result = Evaluator(model: model, data: data, normalization: setup.normalization).run()
+            let result = Evaluator(model: model, data: data, normalization: setup.normalization).run(features: features)
             let labels = data.labels.map { Int32($0) }
             // Recorded as the rows give it, so that a student can recompute and compare it.
             let rowAccuracy = LogitsFile.accuracy(logits: result.logits, labels: labels, classes: data.numClasses)
@@ -36,13 +37,17 @@ public enum TeacherExportRun {
                                            checkpointSHA256: checkpointHash, teacherAccuracy: rowAccuracy,
                                            normalization: setup.normalization.summary)
             let path = (outDir as NSString).appendingPathComponent("\(split.rawValue).h5")
-            try LogitsFile(metadata: meta, logits: result.logits, labels: labels).write(to: path)
+            try LogitsFile(metadata: meta, logits: result.logits, labels: labels, features: result.features).write(to: path)
             // Read back as a student will: load checks the rows against the data, the checksum and
             // the recorded accuracy, so the accuracy printed is what the written rows give.
             let written = try LogitsFile.load(path, for: data, split: split)
             let seconds = Date().timeIntervalSince(t0)
             say(String(format: "%@: %d samples, teacher accuracy %@, %.1f s (%.0f images/s) -> %@",
                        split.rawValue, data.count, percent(written.metadata.teacherAccuracy), seconds, Double(data.count) / max(seconds, 1e-9), path))
+            if let f = written.features {
+                say("  features: embedding [\(data.count), \(f.embeddingSize)]; attention " +
+                    f.attention.map { "\($0.name) \($0.height)x\($0.width) (\($0.channels) channels)" }.joined(separator: ", "))
+            }
             exported += data.count
         }
         let seconds = Date().timeIntervalSince(started)

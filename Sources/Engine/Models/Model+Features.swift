@@ -1,0 +1,79 @@
+/// What a teacher exports for feature distillation (RepDistiller's and torchdistill's inputs),
+/// from one evaluation-mode forward pass:
+/// - the **embedding**: the input of the final linear layer, [N, D];
+/// - the **attention map** of each stage output (Zagoruyko & Komodakis, "Paying More Attention
+///   to Attention", ICLR 2017): the mean over channels of the squared activations, [N, H * W],
+///   not yet L2-normalised (attention transfer normalises each row when it compares).
+/// A stage output is the output of a top-level layer whose next layer shrinks the image (a
+/// strided block, a pooling, global pooling) and is not already 1 x 1: for the CIFAR ResNets these are the three
+/// `layer1..3` outputs that RepDistiller's attention transfer uses.
+public struct ModelFeatures: Sendable {
+    /// One stage's attention maps.
+    public struct Attention: Sendable {
+        /// "stage1", "stage2", ... in forward order.
+        public var name: String
+        /// The stage output's channels, height and width.
+        public var channels: Int, height: Int, width: Int
+        /// Row-major [N, height * width].
+        public var values: [Float]
+
+        public init(name: String, channels: Int, height: Int, width: Int, values: [Float]) {
+            self.name = name; self.channels = channels; self.height = height; self.width = width; self.values = values
+        }
+    }
+
+    public var embeddingSize: Int
+    /// Row-major [N, embeddingSize].
+    public var embedding: [Float]
+    public var attention: [Attention]
+
+    public init(embeddingSize: Int, embedding: [Float], attention: [Attention]) {
+        self.embeddingSize = embeddingSize; self.embedding = embedding; self.attention = attention
+    }
+
+    /// Appends another batch's rows (same model, so the same sizes).
+    public mutating func append(_ other: ModelFeatures) {
+        precondition(other.embeddingSize == embeddingSize && other.attention.count == attention.count, "features of another model")
+        embedding += other.embedding
+        for i in attention.indices { attention[i].values += other.attention[i].values }
+    }
+}
+
+extension Model {
+    /// An evaluation-mode forward pass that also returns the features above.
+    public func forwardWithFeatures(_ images: Tensor) -> (logits: Tensor, features: ModelFeatures) {
+        let layers = network.layers
+        var h = images
+        var attention: [ModelFeatures.Attention] = []
+        var embedding: Tensor?
+        for (i, layer) in layers.enumerated() {
+            let next = layer.forward(h, mode: .eval)
+            if i > 0, h.shape.count == 4, h.shape[2] * h.shape[3] > 1, next.shape.count != 4 || next.shape[2] < h.shape[2] {
+                attention.append(Self.attention(of: h, name: "stage\(attention.count + 1)"))
+            }
+            if i == layers.count - 1 { embedding = h }
+            h = next
+        }
+        precondition(layers.last is Linear, "\(name): the last layer is not linear, so there is no embedding")
+        precondition(h.shape == [images.shape[0], numClasses] && h.desc.isPlain, "\(name) produced \(h.shape)")
+        let e = embedding!
+        return (h, ModelFeatures(embeddingSize: e.count / e.shape[0], embedding: e.toArray(), attention: attention))
+    }
+
+    /// mean_c x[n, c, h, w]^2 of a [N, C, H, W] tensor in any layout, as [N, H * W].
+    static func attention(of x: Tensor, name: String) -> ModelFeatures.Attention {
+        let (n, c, height, width) = (x.shape[0], x.shape[1], x.shape[2], x.shape[3])
+        let values = x.toArray()
+        let plane = height * width
+        var maps = [Float](repeating: 0, count: n * plane)
+        for i in 0..<n {
+            for ch in 0..<c {
+                let base = (i * c + ch) * plane
+                for p in 0..<plane { maps[i * plane + p] += values[base + p] * values[base + p] }
+            }
+        }
+        let scale = 1 / Float(c)
+        for j in maps.indices { maps[j] *= scale }
+        return ModelFeatures.Attention(name: name, channels: c, height: height, width: width, values: maps)
+    }
+}
