@@ -1,0 +1,65 @@
+/// A student's own features during training, for feature distillation: the outputs of its
+/// stages (the same rule as `ModelFeatures`: outputs of top-level layers that the next layer
+/// shrinks spatially) and its embedding (the input of the final linear layer), as plain
+/// arrays. `Model.backward(_:stageGradients:embeddingGradient:)` takes a gradient for each.
+public struct TappedFeatures: Sendable {
+    public struct Stage: Sendable {
+        public var name: String
+        /// [N, C, H, W].
+        public var shape: [Int]
+        /// Row-major values of `shape`.
+        public var values: [Float]
+    }
+    public var stages: [Stage]
+    public var embeddingSize: Int
+    /// Row-major [N, embeddingSize].
+    public var embedding: [Float]
+}
+
+extension Model {
+    /// A training-mode forward pass that also returns the stage outputs and the embedding.
+    /// The plain `forward` is untouched: taps cost only the runs that ask for them.
+    public func forwardTapped(_ images: Tensor) -> (logits: Tensor, features: TappedFeatures) {
+        let layers = network.layers
+        precondition(layers.last is Linear, "\(name): the last layer is not linear, so there is no embedding")
+        var h = images
+        var stages: [TappedFeatures.Stage] = []
+        var indices: [Int] = []
+        var embedding: [Float] = []
+        for (i, layer) in layers.enumerated() {
+            if i == layers.count - 1 { embedding = h.toArray() }
+            let next = layer.forward(h, mode: .train)
+            if i > 0, h.shape.count == 4, h.shape[2] * h.shape[3] > 1, next.shape.count != 4 || next.shape[2] < h.shape[2] {
+                stages.append(.init(name: "stage\(stages.count + 1)", shape: h.shape, values: h.toArray()))
+                indices.append(i - 1)
+            }
+            h = next
+        }
+        tappedStages = indices
+        precondition(h.shape == [images.shape[0], numClasses] && h.desc.isPlain, "\(name) produced \(h.shape)")
+        return (h, TappedFeatures(stages: stages, embeddingSize: embedding.count / images.shape[0], embedding: embedding))
+    }
+
+    /// Back-propagates dL/d(logits) after `forwardTapped`, adding dL/d(stage output) and
+    /// dL/d(embedding) where given (plain row-major, the shapes the forward returned) as the
+    /// gradient passes those points.
+    public func backward(_ logitsGradient: Tensor, stageGradients: [[Float]?], embeddingGradient: [Float]?) {
+        precondition(stageGradients.count == tappedStages.count, "\(stageGradients.count) stage gradients for \(tappedStages.count) stages")
+        let layers = network.layers
+        var g = logitsGradient
+        for i in layers.indices.reversed() {
+            g = layers[i].backward(g)
+            guard i > 0 else { break }
+            // g is now dL/d(output of layer i - 1).
+            if i == layers.count - 1, let extra = embeddingGradient { Self.add(extra, to: g) }
+            if let s = tappedStages.firstIndex(of: i - 1), let extra = stageGradients[s] { Self.add(extra, to: g) }
+        }
+    }
+
+    private static func add(_ extra: [Float], to g: Tensor) {
+        var values = g.toArray()
+        precondition(values.count == extra.count, "a tap gradient of \(extra.count) values for \(g.shape)")
+        for j in values.indices { values[j] += extra[j] }
+        g.load(values)
+    }
+}
