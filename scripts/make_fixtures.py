@@ -200,6 +200,39 @@ def logit_losses():
     print("wrote", path, len(cases), "cases")
 
 
+def attention_transfer():
+    """Attention transfer as RepDistiller's AT.py (p = 2) on one pair of stages, in float64:
+    the loss and its gradient for the student's stage output. The teacher side is its exported
+    map mean_c(f_t^2); where the teacher's map is larger it is average-pooled (the export keeps
+    no features to pool first), elsewhere RepDistiller's own formula."""
+    torch.manual_seed(7)
+    path = os.path.join(OUT, "attention.h5")
+
+    def at(f):
+        return F.normalize(f.pow(2).mean(1).view(f.size(0), -1))
+
+    with h5py.File(path, "w") as f:
+        for name, (s_hw, t_hw) in {"same": (6, 6), "student_larger": (8, 4), "teacher_larger": (3, 7)}.items():
+            fs = torch.randn(3, 4, s_hw, s_hw, dtype=torch.float32).double().requires_grad_(True)
+            ft = torch.randn(3, 5, t_hw, t_hw, dtype=torch.float32).double()
+            tmap = ft.pow(2).mean(1)
+            if s_hw > t_hw:
+                loss = (at(F.adaptive_avg_pool2d(fs, (t_hw, t_hw))) - at(ft)).pow(2).mean()
+            elif s_hw < t_hw:
+                pooled = F.adaptive_avg_pool2d(tmap.unsqueeze(1), (s_hw, s_hw)).view(3, -1)
+                loss = (at(fs) - F.normalize(pooled)).pow(2).mean()
+            else:
+                loss = (at(fs) - at(ft)).pow(2).mean()
+            loss.backward()
+            g = f.create_group(name)
+            g.create_dataset("student", data=fs.detach().float().numpy())
+            g.create_dataset("teacher_map", data=tmap.reshape(3, -1).float().numpy())
+            g.attrs["teacher_height"] = t_hw
+            g.create_dataset("loss", data=np.float64(loss.item()))
+            g.create_dataset("grad", data=fs.grad.numpy())
+    print("wrote", path)
+
+
 def trajectories():
     """10 optimizer steps of cnn5 and resnet8 on one batch with the KD loss, SGD and Adam.
 
@@ -379,6 +412,6 @@ def features():
 
 if __name__ == "__main__":
     os.makedirs(OUT, exist_ok=True)
-    what = sys.argv[1:] or ["h5py_interop", "model_shapes", "layers", "losses", "logit_losses", "trajectories", "optimizers", "eval_logits", "features"]
+    what = sys.argv[1:] or ["h5py_interop", "model_shapes", "layers", "losses", "logit_losses", "attention_transfer", "trajectories", "optimizers", "eval_logits", "features"]
     for name in what:
         globals()[name]()

@@ -105,4 +105,24 @@ final class GradientCheckTests: XCTestCase {
             }
         }
     }
+
+    /// Attention transfer's gradient against central differences of its own value, for equal
+    /// sizes, a larger student (pooled, with uneven windows) and a larger teacher.
+    func testAttentionTransferGradient() {
+        for (sh, th) in [(4, 4), (5, 3), (2, 5)] {
+            let shape = [2, 3, sh, sh]
+            let x = randoms(shape.reduce(1, *), 21).map { Float($0) }
+            let t = randoms(2 * th * th, 22).map { Float($0 * $0) }
+            var g = [Float](repeating: 0, count: x.count)
+            _ = AttentionTransfer.compute(student: x, shape: shape, teacher: t, teacherHeight: th, teacherWidth: th, gradient: &g)
+            var scratch = g
+            for i in stride(from: 0, to: x.count, by: 3) {
+                var plus = x, minus = x
+                plus[i] += 1e-3; minus[i] -= 1e-3
+                let lp = AttentionTransfer.compute(student: plus, shape: shape, teacher: t, teacherHeight: th, teacherWidth: th, gradient: &scratch)
+                let lm = AttentionTransfer.compute(student: minus, shape: shape, teacher: t, teacherHeight: th, teacherWidth: th, gradient: &scratch)
+                XCTAssertEqual(Double(g[i]), (lp - lm) / Double(plus[i] - minus[i]), accuracy: 1e-5, "student \(sh), teacher \(th), element \(i)")
+            }
+        }
+    }
 }

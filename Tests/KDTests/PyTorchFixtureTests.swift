@@ -135,6 +135,22 @@ final class PyTorchFixtureTests: XCTestCase {
         }
     }
 
+    /// Attention transfer against RepDistiller's AT.py in float64: equal sizes, a larger
+    /// student (pooled first) and a larger teacher (its map pooled).
+    func testAttentionTransferMatchesRepDistiller() throws {
+        let f = try fixture("attention.h5")
+        for name in ["same", "student_larger", "teacher_larger"] {
+            let (student, shape) = try f.read("\(name)/student", as: Float.self)
+            let th = Int(try f.intAttribute("teacher_height", of: name))
+            var g = [Float](repeating: 0, count: student.count)
+            let loss = AttentionTransfer.compute(student: student, shape: shape, teacher: try floats(f, "\(name)/teacher_map"),
+                                                 teacherHeight: th, teacherWidth: th, gradient: &g)
+            let ref = try f.read("\(name)/loss", as: Double.self).values[0]
+            XCTAssertEqual(loss, ref, accuracy: 1e-5 * abs(ref), "\(name) loss")
+            LayerCheck.assertClose(g, try floats(f, "\(name)/grad"), "\(name) gradient")
+        }
+    }
+
     // MARK: - Training trajectories
 
     /// Evaluation mode (running statistics, norms folded into convolutions) against PyTorch's
