@@ -140,6 +140,27 @@ final class PipelineTests: XCTestCase {
         }
     }
 
+    /// The shared teacher's export with features, in a new folder.
+    private func featuresDir() throws -> String {
+        let dir = folder("logits-with-features")
+        let r = try TestSupport.stage("teacher-export", ["--model-dir", Self.teacherDir, "--out", dir, "--features"])
+        XCTAssertEqual(r.status, 0, r.output)
+        return dir
+    }
+
+    /// A student with attention transfer (and KD) from the teacher's exported maps: it pairs its
+    /// stages with the teacher's by size, says so, trains, and resumes bit-exactly.
+    func testAttentionTransferStudentTrainsAndResumesExactly() throws {
+        let params = Self.studentParams(["alpha": 0.5, "num_epochs": 3, "at_weight": 1000, "teacher_logits": try featuresDir()])
+        try checkResume(params, says: "Attention transfer (weight 1000): stage1 12x12 <- teacher stage1 12x12, stage2 6x6 <- teacher stage2 6x6, stage3 3x3 <- teacher stage3 3x3")
+        // Without the features the run stops before training, naming the file.
+        let plain = folder("at-no-features")
+        try TestSupport.writeParams(plain, Self.studentParams(["at_weight": 1000]))
+        let r = try TestSupport.stage("student-distill", ["--model-dir", plain])
+        XCTAssertEqual(r.status, 1, r.output)
+        XCTAssert(r.output.contains("train.h5: holds no features, which at_weight 1000 needs: export them with teacher-export --features"), r.output)
+    }
+
     /// The student trains from the logits alone: the teacher's checkpoints are removed first.
     func testStudentsTrainWithoutTheTeacherCheckpoint() throws {
         let copy = folder("teacher-copy")

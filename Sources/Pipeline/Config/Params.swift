@@ -58,6 +58,9 @@ public struct Params: Equatable, Sendable {
     /// DKD's soft term grows linearly over this many epochs: min(epoch / dkd_warmup, 1),
     /// epochs counted from 1 as in mdistiller. 0 turns the warm-up off.
     public var dkdWarmup = 20
+    /// Weight of attention transfer on the stage outputs (0: off; RepDistiller uses 1000).
+    /// Needs the teacher's features (`teacher-export --features`).
+    public var atWeight = 0.0
     /// The teacher's model name, for the record (the student never builds it).
     public var teacher: String?
     /// Folder of the teacher's logits files, relative to the run directory or absolute.
@@ -87,7 +90,7 @@ public struct Params: Equatable, Sendable {
         "split_seed", "augmentation", "seed", "batch_size", "num_epochs", "optimizer", "learning_rate", "momentum",
         "nesterov", "weight_decay", "lr_schedule", "lr_step_size", "lr_gamma", "lr_milestones", "lr_min",
         "warmup_epochs", "alpha", "temperature", "kl_reduction", "kd_method", "logit_standardization", "dkd_alpha",
-        "dkd_beta", "dkd_warmup", "teacher", "teacher_logits", "save_summary_steps",
+        "dkd_beta", "dkd_warmup", "at_weight", "teacher", "teacher_logits", "save_summary_steps",
     ]
 
     /// The student's loss these settings describe.
@@ -100,13 +103,21 @@ public struct Params: Equatable, Sendable {
     /// "DKD alpha 0.5 (1 target, 8 non-target, 20-epoch warm-up), T 4, standardised logits";
     /// nil for a scratch run.
     public var distillationDescription: String? {
-        guard alpha > 0 else { return nil }
+        guard usesTeacher else { return nil }
         func n(_ x: Double) -> String { SweepSpec.Point.number(x) }
-        var text = kdMethod == .kd ? "KD alpha \(n(alpha))" : "DKD alpha \(n(alpha)) (\(n(dkdAlpha)) target, \(n(dkdBeta)) non-target, \(dkdWarmup)-epoch warm-up)"
-        text += ", T \(n(temperature))"
-        if logitStandardization { text += ", standardised logits" }
-        return text
+        var parts: [String] = []
+        if alpha > 0 {
+            var text = kdMethod == .kd ? "KD alpha \(n(alpha))" : "DKD alpha \(n(alpha)) (\(n(dkdAlpha)) target, \(n(dkdBeta)) non-target, \(dkdWarmup)-epoch warm-up)"
+            text += ", T \(n(temperature))"
+            if logitStandardization { text += ", standardised logits" }
+            parts.append(text)
+        }
+        if atWeight > 0 { parts.append("attention transfer weight \(n(atWeight))") }
+        return parts.joined(separator: "; ")
     }
+
+    /// Whether the run reads the teacher's export (a soft term or a feature term).
+    public var usesTeacher: Bool { alpha > 0 || atWeight > 0 }
 
     /// The factor on the soft term in `epoch` (0-based): DKD's linear warm-up, else 1.
     public func softScale(epoch: Int) -> Float {

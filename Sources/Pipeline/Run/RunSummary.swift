@@ -8,7 +8,7 @@ public enum RunSummary {
     public static func line(for dir: String) throws -> String {
         let run = RunDirectory(dir)
         let params = try Params.load(run.path(.params))
-        let role = run.exists(.logits) ? "teacher" : params.alpha > 0 ? "student" : "scratch student"
+        let role = run.exists(.logits) ? "teacher" : params.usesTeacher ? "student" : "scratch student"
         var what = role.padding(toLength: 16, withPad: " ", startingAt: 0) + " " + params.modelVersion.padding(toLength: 10, withPad: " ", startingAt: 0)
         if let distillation = params.distillationDescription { what += " " + distillation }
         guard let val = try run.read(EpochMetrics.self, from: .valBestMetrics), let test = try run.read(TestMetrics.self, from: .testBestMetrics) else {

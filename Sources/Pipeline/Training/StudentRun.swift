@@ -20,8 +20,9 @@ public enum StudentRun {
         let setup = try RunSetup(runDir: modelDir)
         let p = setup.params
         let folder = logits ?? p.teacherLogits.map { setup.directory.resolve($0) }
-        guard p.alpha == 0 || folder != nil else {
-            throw PipelineError(file: setup.paramsPath, "key 'alpha' is \(p.alpha) but no teacher logits are given: set 'teacher_logits' or pass --logits")
+        guard !p.usesTeacher || folder != nil else {
+            let key = p.alpha > 0 ? "alpha' is \(p.alpha)" : "at_weight' is \(p.atWeight)"
+            throw PipelineError(file: setup.paramsPath, "key '\(key) but no teacher logits are given: set 'teacher_logits' or pass --logits")
         }
         // Check every file before training: a wrong one must stop the run, not skew it.
         var files: [SplitName: LogitsFile] = [:]
@@ -29,11 +30,15 @@ public enum StudentRun {
             for split in SplitName.allCases {
                 let path = (folder as NSString).appendingPathComponent("\(split.rawValue).h5")
                 guard FileManager.default.fileExists(atPath: path) else {
-                    if split == .train && p.alpha > 0 { throw PipelineError(file: path, "file not found (run teacher-export first)") }
+                    if split == .train && p.usesTeacher { throw PipelineError(file: path, "file not found (run teacher-export first)") }
                     continue
                 }
                 files[split] = try LogitsFile.load(path, for: setup.splits[split], split: split)
             }
+        }
+        if p.atWeight > 0, let train = files[.train], train.features == nil {
+            throw PipelineError(file: (folder! as NSString).appendingPathComponent("train.h5"),
+                                "holds no features, which at_weight \(SweepSpec.Point.number(p.atWeight)) needs: export them with teacher-export --features")
         }
         let log = try RunLog(runDir: modelDir)
         if let t = files[.train] {
@@ -44,7 +49,8 @@ public enum StudentRun {
                 log.info("warning: at temperature \(p.temperature) the teacher's softened outputs are one-hot in float32 for \(percent(oneHot)) of the training rows (the other classes underflow to 0), so the KD term only copies the teacher's top class, scaled by T^2 = \(p.temperature * p.temperature); a temperature of 1 or more keeps the soft labels")
             }
         }
-        let trainer = try Trainer(setup: setup, log: log, teacherTrainLogits: files[.train]?.logits, teacherValLogits: files[.val]?.logits)
+        let trainer = try Trainer(setup: setup, log: log, teacherTrainLogits: files[.train]?.logits, teacherValLogits: files[.val]?.logits,
+                                  teacherTrainFeatures: files[.train]?.features)
         let outcome = try trainer.train(restore: restore)
         let wall = Date().timeIntervalSince(started)
         let test = try StageReport.testBestWeights(setup: setup, model: trainer.model, log: log, teacherTest: files[.test]) {

@@ -21,6 +21,9 @@ public final class Trainer {
     let teacher: [Float]?
     /// Teacher logits of the validation split, when given: each epoch's metrics then compare.
     let teacherVal: [Float]?
+    /// Attention transfer against the teacher's exported maps (`at_weight` > 0).
+    let attention: AttentionTerm?
+    let studentStages: [(height: Int, width: Int)]
     /// Rows of the train split this run trains on (all, or a stratified subset).
     public let trainIndices: [Int]
     let log: RunLog
@@ -40,7 +43,8 @@ public final class Trainer {
         public var secondsPerEpoch: Double
     }
 
-    public init(setup: RunSetup, log: RunLog, teacherTrainLogits: [Float]?, teacherValLogits: [Float]? = nil) throws {
+    public init(setup: RunSetup, log: RunLog, teacherTrainLogits: [Float]?, teacherValLogits: [Float]? = nil,
+                teacherTrainFeatures: ModelFeatures? = nil) throws {
         let p = setup.params
         self.setup = setup
         self.log = log
@@ -50,6 +54,16 @@ public final class Trainer {
         loss = p.distillationLoss
         teacher = p.alpha > 0 ? teacherTrainLogits : nil
         teacherVal = teacherValLogits
+        if p.atWeight > 0 {
+            guard let features = teacherTrainFeatures else { preconditionFailure("at_weight > 0 needs the teacher's train features") }
+            // The student's stage sizes, from one evaluation-mode pass (which changes no state).
+            let probe = Tensor(.plain([1] + setup.splits.train.imageShape))
+            studentStages = model.forwardWithFeatures(probe).features.attention.map { ($0.height, $0.width) }
+            attention = try AttentionTerm(studentStages: studentStages, teacher: features, weight: p.atWeight, file: setup.paramsPath)
+        } else {
+            studentStages = []
+            attention = nil
+        }
         precondition(p.alpha == 0 || teacher != nil, "alpha > 0 needs the teacher's train logits")
         trainIndices = try setup.splits.subsetIndices(fraction: p.subsetPercent)
         let classes = setup.splits.train.numClasses
@@ -83,6 +97,8 @@ public final class Trainer {
         var history = TrainingHistory(epochs: Array(((try setup.directory.read(TrainingHistory.self, from: .history))?.epochs ?? []).prefix(state.epoch)))
         log.info("Training \(p.modelVersion) (\(model.store.trainableScalarCount) parameters) on \(trainIndices.count) \(data.name) images, validating on \(setup.splits.val.count); \(p.numEpochs) epochs of \(sampler.batchesPerEpoch) batches" + (p.distillationDescription.map { "; " + $0 } ?? ""))
 
+        if let attention { log.info("Attention transfer (weight \(SweepSpec.Point.number(p.atWeight))): " + attention.describe(studentStages: studentStages)) }
+
         for epoch in state.epoch..<p.numEpochs {
             let lr = schedule.rate(base: p.learningRate, epoch: epoch)
             optimizer.learningRate = Float(lr)
@@ -106,16 +122,23 @@ public final class Trainer {
                     for i in indices { teacherRows.append(contentsOf: teacher[(i * k)..<((i + 1) * k)]) }
                 }
                 model.store.zeroGrads()
-                let logits = model.forward(input, mode: .train)
-                let value = teacherRows.withUnsafeBufferPointer { t in
+                let logits: Tensor, tapped: TappedFeatures?
+                if attention != nil { (logits, tapped) = model.forwardTapped(input) } else { (logits, tapped) = (model.forward(input, mode: .train), nil) }
+                var value = teacherRows.withUnsafeBufferPointer { t in
                     loss.compute(student: logits.floats, teacher: teacher == nil ? nil : t.baseAddress, labels: labels,
                                  classes: k, gradient: gradient.floats, softScale: softScale)
                 }
+                let transfer = tapped.map { attention!.compute($0, rows: indices) }
+                if let transfer { value.loss += transfer.loss }
                 guard value.loss.isFinite else {
                     throw PipelineError(file: setup.paramsPath, "training diverged at epoch \(epoch + 1), batch \(b + 1): loss is \(value.loss) (lower learning_rate?)")
                 }
                 for r in 0..<n where LogitsFile.argmax(logits.floats + r * k, classes: k) == Int(labels[r]) { correct += 1 }
-                model.backward(gradient)
+                if let transfer {
+                    model.backward(gradient, stageGradients: transfer.stageGradients, embeddingGradient: nil)
+                } else {
+                    model.backward(gradient)
+                }
                 optimizer.update()
                 batchesRun += 1
                 Self.afterBatch?(batchesRun)

@@ -1,0 +1,66 @@
+import Engine
+
+/// The attention-transfer term of a student run (`at_weight`): which of the student's stages
+/// meets which of the teacher's exported attention maps, and per batch the weighted loss and
+/// the gradient for each student stage.
+///
+/// Pairing: each student stage takes the teacher's stage of the same spatial size; where that
+/// fails but both have as many stages, they pair by position (RepDistiller's rule, resized by
+/// `AttentionTransfer`); otherwise there is no sensible pairing and the run stops.
+struct AttentionTerm {
+    struct Pair: Equatable { let student: Int, teacher: Int }
+    let pairs: [Pair]
+    let teacher: ModelFeatures
+    let weight: Double
+
+    init(studentStages: [(height: Int, width: Int)], teacher: ModelFeatures, weight: Double, file: String) throws {
+        self.teacher = teacher
+        self.weight = weight
+        let teacherSizes = teacher.attention.map { ($0.height, $0.width) }
+        var bySize: [Pair] = []
+        var used = Set<Int>()
+        for (i, s) in studentStages.enumerated() {
+            if let j = teacherSizes.indices.first(where: { !used.contains($0) && teacherSizes[$0] == (s.height, s.width) }) {
+                bySize.append(Pair(student: i, teacher: j))
+                used.insert(j)
+            }
+        }
+        func sizes(_ list: [(Int, Int)]) -> String { list.map { "\($0.0)x\($0.1)" }.joined(separator: ", ") }
+        let student = sizes(studentStages.map { ($0.height, $0.width) })
+        if !studentStages.isEmpty && bySize.count == studentStages.count {
+            pairs = bySize
+        } else if !studentStages.isEmpty && studentStages.count == teacherSizes.count {
+            pairs = studentStages.indices.map { Pair(student: $0, teacher: $0) }
+        } else {
+            throw PipelineError(file: file, "key 'at_weight': the student's stages (\(student.isEmpty ? "none" : student)) cannot be paired with the teacher's (\(sizes(teacherSizes))): neither their sizes nor their counts match")
+        }
+    }
+
+    /// A readable list of the pairs, for the log: "stage1 28x28 <- stage1 28x28, ...".
+    func describe(studentStages: [(height: Int, width: Int)]) -> String {
+        pairs.map { p in
+            let s = studentStages[p.student], t = teacher.attention[p.teacher]
+            return "stage\(p.student + 1) \(s.height)x\(s.width) <- teacher \(t.name) \(t.height)x\(t.width)"
+        }.joined(separator: ", ")
+    }
+
+    /// weight * the sum over pairs of `AttentionTransfer` for the training rows `rows`, and the
+    /// matching gradient for each student stage (nil for an unpaired one).
+    func compute(_ student: TappedFeatures, rows: [Int]) -> (loss: Double, stageGradients: [[Float]?]) {
+        var total = 0.0
+        var gradients = [[Float]?](repeating: nil, count: student.stages.count)
+        for pair in pairs {
+            let s = student.stages[pair.student], t = teacher.attention[pair.teacher]
+            let plane = t.height * t.width
+            var teacherRows = [Float]()
+            teacherRows.reserveCapacity(rows.count * plane)
+            for r in rows { teacherRows.append(contentsOf: t.values[(r * plane)..<((r + 1) * plane)]) }
+            var g = [Float](repeating: 0, count: s.values.count)
+            total += AttentionTransfer.compute(student: s.values, shape: s.shape, teacher: teacherRows,
+                                               teacherHeight: t.height, teacherWidth: t.width, gradient: &g)
+            let w = Float(weight)
+            gradients[pair.student] = g.map { $0 * w }
+        }
+        return (weight * total, gradients)
+    }
+}
