@@ -233,6 +233,44 @@ def attention_transfer():
     print("wrote", path)
 
 
+def relational_kd():
+    """RKD as RepDistiller's RKD.py (distance weight 25, angle weight 50) in float64, on a batch
+    of student embeddings (size 6) against teacher embeddings of another size (9): the loss,
+    each term, and the gradient for the student."""
+    torch.manual_seed(8)
+    path = os.path.join(OUT, "rkd.h5")
+
+    def pdist(e, eps=1e-12):
+        e_square = e.pow(2).sum(dim=1)
+        res = (e_square.unsqueeze(1) + e_square.unsqueeze(0) - 2 * e @ e.t()).clamp(min=eps).sqrt().clone()
+        res[range(len(e)), range(len(e))] = 0
+        return res
+
+    def angles(x):
+        d = F.normalize(x.unsqueeze(0) - x.unsqueeze(1), p=2, dim=2)
+        return torch.bmm(d, d.transpose(1, 2)).view(-1)
+
+    n = 7
+    student = torch.randn(n, 6, dtype=torch.float32).double().requires_grad_(True)
+    teacher = (torch.randn(n, 9, dtype=torch.float32) * 2).double()
+    t_d = pdist(teacher)
+    t_d = t_d / t_d[t_d > 0].mean()
+    d = pdist(student)
+    d = d / d[d > 0].mean()
+    loss_d = F.smooth_l1_loss(d, t_d)
+    loss_a = F.smooth_l1_loss(angles(student), angles(teacher))
+    loss = 25 * loss_d + 50 * loss_a
+    loss.backward()
+    with h5py.File(path, "w") as f:
+        f.create_dataset("student", data=student.detach().float().numpy())
+        f.create_dataset("teacher", data=teacher.float().numpy())
+        f.create_dataset("distance", data=np.float64(loss_d.item()))
+        f.create_dataset("angle", data=np.float64(loss_a.item()))
+        f.create_dataset("loss", data=np.float64(loss.item()))
+        f.create_dataset("grad", data=student.grad.numpy())
+    print("wrote", path)
+
+
 def trajectories():
     """10 optimizer steps of cnn5 and resnet8 on one batch with the KD loss, SGD and Adam.
 
@@ -412,6 +450,6 @@ def features():
 
 if __name__ == "__main__":
     os.makedirs(OUT, exist_ok=True)
-    what = sys.argv[1:] or ["h5py_interop", "model_shapes", "layers", "losses", "logit_losses", "attention_transfer", "trajectories", "optimizers", "eval_logits", "features"]
+    what = sys.argv[1:] or ["h5py_interop", "model_shapes", "layers", "losses", "logit_losses", "attention_transfer", "relational_kd", "trajectories", "optimizers", "eval_logits", "features"]
     for name in what:
         globals()[name]()

@@ -125,4 +125,23 @@ final class GradientCheckTests: XCTestCase {
             }
         }
     }
+
+    /// RKD's gradient against central differences of its own value, each term alone and both.
+    func testRelationalKDGradient() {
+        let n = 6, ds = 4, dt = 5
+        let s = randoms(n * ds, 31).map { Float($0) }, t = randoms(n * dt, 32).map { Float($0 * 2) }
+        for (wd, wa) in [(Float(25), Float(0)), (0, 50), (25, 50)] {
+            var g = [Float](repeating: 0, count: s.count)
+            _ = RelationalKD.compute(student: s, studentSize: ds, teacher: t, teacherSize: dt, rows: n, distanceWeight: wd, angleWeight: wa, gradient: &g)
+            var scratch = g
+            for i in s.indices {
+                var plus = s, minus = s
+                plus[i] += 1e-3; minus[i] -= 1e-3
+                let lp = RelationalKD.compute(student: plus, studentSize: ds, teacher: t, teacherSize: dt, rows: n, distanceWeight: wd, angleWeight: wa, gradient: &scratch).loss
+                let lm = RelationalKD.compute(student: minus, studentSize: ds, teacher: t, teacherSize: dt, rows: n, distanceWeight: wd, angleWeight: wa, gradient: &scratch).loss
+                XCTAssertEqual(Double(g[i]), (lp - lm) / Double(plus[i] - minus[i]), accuracy: 1e-3 * max(1, abs(Double(g[i]))),
+                               "distance \(wd), angle \(wa), element \(i)")
+            }
+        }
+    }
 }
