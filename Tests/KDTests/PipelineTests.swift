@@ -148,11 +148,16 @@ final class PipelineTests: XCTestCase {
         return dir
     }
 
-    /// A student with attention transfer (and KD) from the teacher's exported maps: it pairs its
-    /// stages with the teacher's by size, says so, trains, and resumes bit-exactly.
-    func testAttentionTransferStudentTrainsAndResumesExactly() throws {
-        let params = Self.studentParams(["alpha": 0.5, "num_epochs": 3, "at_weight": 1000, "teacher_logits": try featuresDir()])
+    /// Students with attention transfer (and KD) and with relational KD from the teacher's
+    /// exported features: AT pairs the stages by size and says so; both train and resume
+    /// bit-exactly.
+    func testFeatureMethodStudentsTrainAndResumeExactly() throws {
+        let features = try featuresDir()
+        let params = Self.studentParams(["alpha": 0.5, "num_epochs": 3, "at_weight": 1000, "teacher_logits": features])
         try checkResume(params, says: "Attention transfer (weight 1000): stage1 12x12 <- teacher stage1 12x12, stage2 6x6 <- teacher stage2 6x6, stage3 3x3 <- teacher stage3 3x3")
+        // Relational KD alone (cross-entropy plus RKD on the embeddings: 16 for cnn5 here, 64 for the teacher).
+        let rkd = Self.studentParams(["alpha": 0, "num_epochs": 3, "rkd_distance_weight": 25, "rkd_angle_weight": 50, "teacher_logits": features])
+        try checkResume(rkd, says: "relational KD distance 25, angle 50")
         // Without the features the run stops before training, naming the file.
         let plain = folder("at-no-features")
         try TestSupport.writeParams(plain, Self.studentParams(["at_weight": 1000]))

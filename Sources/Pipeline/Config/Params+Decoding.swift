@@ -66,6 +66,8 @@ extension Params {
         dkdBeta = try r.double("dkd_beta", 0...1000) ?? dkdBeta
         dkdWarmup = try r.int("dkd_warmup", 0...100_000) ?? dkdWarmup
         atWeight = try r.double("at_weight", 0...1e9) ?? atWeight
+        rkdDistanceWeight = try r.double("rkd_distance_weight", 0...1e9) ?? rkdDistanceWeight
+        rkdAngleWeight = try r.double("rkd_angle_weight", 0...1e9) ?? rkdAngleWeight
         if kdMethod == .dkd && klReduction != .batchmean {
             throw PipelineError(file: file, "key 'kl_reduction': DKD averages over the batch only ('batchmean'); '\(klReduction.rawValue)' applies to kd_method 'kd'")
         }

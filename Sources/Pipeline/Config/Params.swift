@@ -61,6 +61,10 @@ public struct Params: Equatable, Sendable {
     /// Weight of attention transfer on the stage outputs (0: off; RepDistiller uses 1000).
     /// Needs the teacher's features (`teacher-export --features`).
     public var atWeight = 0.0
+    /// Weights of relational KD's distance and angle terms on the embeddings (0: off;
+    /// RepDistiller uses 25 and 50). Need the teacher's features.
+    public var rkdDistanceWeight = 0.0
+    public var rkdAngleWeight = 0.0
     /// The teacher's model name, for the record (the student never builds it).
     public var teacher: String?
     /// Folder of the teacher's logits files, relative to the run directory or absolute.
@@ -90,7 +94,7 @@ public struct Params: Equatable, Sendable {
         "split_seed", "augmentation", "seed", "batch_size", "num_epochs", "optimizer", "learning_rate", "momentum",
         "nesterov", "weight_decay", "lr_schedule", "lr_step_size", "lr_gamma", "lr_milestones", "lr_min",
         "warmup_epochs", "alpha", "temperature", "kl_reduction", "kd_method", "logit_standardization", "dkd_alpha",
-        "dkd_beta", "dkd_warmup", "at_weight", "teacher", "teacher_logits", "save_summary_steps",
+        "dkd_beta", "dkd_warmup", "at_weight", "rkd_distance_weight", "rkd_angle_weight", "teacher", "teacher_logits", "save_summary_steps",
     ]
 
     /// The student's loss these settings describe.
@@ -113,11 +117,15 @@ public struct Params: Equatable, Sendable {
             parts.append(text)
         }
         if atWeight > 0 { parts.append("attention transfer weight \(n(atWeight))") }
+        if usesRKD { parts.append("relational KD distance \(n(rkdDistanceWeight)), angle \(n(rkdAngleWeight))") }
         return parts.joined(separator: "; ")
     }
 
     /// Whether the run reads the teacher's export (a soft term or a feature term).
-    public var usesTeacher: Bool { alpha > 0 || atWeight > 0 }
+    public var usesTeacher: Bool { alpha > 0 || usesFeatures }
+    /// Whether the run needs the teacher's exported features.
+    public var usesFeatures: Bool { atWeight > 0 || usesRKD }
+    var usesRKD: Bool { rkdDistanceWeight > 0 || rkdAngleWeight > 0 }
 
     /// The factor on the soft term in `epoch` (0-based): DKD's linear warm-up, else 1.
     public func softScale(epoch: Int) -> Float {

@@ -21,8 +21,8 @@ public enum StudentRun {
         let p = setup.params
         let folder = logits ?? p.teacherLogits.map { setup.directory.resolve($0) }
         guard !p.usesTeacher || folder != nil else {
-            let key = p.alpha > 0 ? "alpha' is \(p.alpha)" : "at_weight' is \(p.atWeight)"
-            throw PipelineError(file: setup.paramsPath, "key '\(key) but no teacher logits are given: set 'teacher_logits' or pass --logits")
+            let what = p.alpha > 0 ? "key 'alpha' is \(p.alpha)" : "a feature method is on"
+            throw PipelineError(file: setup.paramsPath, "\(what) but no teacher logits are given: set 'teacher_logits' or pass --logits")
         }
         // Check every file before training: a wrong one must stop the run, not skew it.
         var files: [SplitName: LogitsFile] = [:]
@@ -36,9 +36,10 @@ public enum StudentRun {
                 files[split] = try LogitsFile.load(path, for: setup.splits[split], split: split)
             }
         }
-        if p.atWeight > 0, let train = files[.train], train.features == nil {
+        if p.usesFeatures, let train = files[.train], train.features == nil {
+            let key = p.atWeight > 0 ? "at_weight \(SweepSpec.Point.number(p.atWeight))" : "relational KD"
             throw PipelineError(file: (folder! as NSString).appendingPathComponent("train.h5"),
-                                "holds no features, which at_weight \(SweepSpec.Point.number(p.atWeight)) needs: export them with teacher-export --features")
+                                "holds no features, which \(key) needs: export them with teacher-export --features")
         }
         let log = try RunLog(runDir: modelDir)
         if let t = files[.train] {

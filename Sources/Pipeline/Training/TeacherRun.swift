@@ -16,8 +16,8 @@ public enum TeacherRun {
         guard setup.params.alpha == 0 else {
             throw PipelineError(file: setup.paramsPath, "key 'alpha': teacher-train learns from the labels alone; set alpha to 0 or leave it out")
         }
-        guard setup.params.atWeight == 0 else {
-            throw PipelineError(file: setup.paramsPath, "key 'at_weight': teacher-train learns from the labels alone; set at_weight to 0 or leave it out")
+        guard !setup.params.usesFeatures else {
+            throw PipelineError(file: setup.paramsPath, "keys 'at_weight', 'rkd_distance_weight', 'rkd_angle_weight': teacher-train learns from the labels alone; set them to 0 or leave them out")
         }
         let log = try RunLog(runDir: modelDir)
         let trainer = try Trainer(setup: setup, log: log, teacherTrainLogits: nil)

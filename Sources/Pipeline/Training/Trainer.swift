@@ -24,6 +24,9 @@ public final class Trainer {
     /// Attention transfer against the teacher's exported maps (`at_weight` > 0).
     let attention: AttentionTerm?
     let studentStages: [(height: Int, width: Int)]
+    /// The teacher's exported features, when a feature method is on (relational KD reads the
+    /// embeddings from here).
+    let teacherFeatures: ModelFeatures?
     /// Rows of the train split this run trains on (all, or a stratified subset).
     public let trainIndices: [Int]
     let log: RunLog
@@ -54,8 +57,9 @@ public final class Trainer {
         loss = p.distillationLoss
         teacher = p.alpha > 0 ? teacherTrainLogits : nil
         teacherVal = teacherValLogits
-        if p.atWeight > 0 {
-            guard let features = teacherTrainFeatures else { preconditionFailure("at_weight > 0 needs the teacher's train features") }
+        teacherFeatures = p.usesFeatures ? teacherTrainFeatures : nil
+        precondition(!p.usesFeatures || teacherFeatures != nil, "feature methods need the teacher's train features")
+        if p.atWeight > 0, let features = teacherTrainFeatures {
             // The student's stage sizes, from one evaluation-mode pass (which changes no state).
             let probe = Tensor(.plain([1] + setup.splits.train.imageShape))
             studentStages = model.forwardWithFeatures(probe).features.attention.map { ($0.height, $0.width) }
@@ -123,19 +127,31 @@ public final class Trainer {
                 }
                 model.store.zeroGrads()
                 let logits: Tensor, tapped: TappedFeatures?
-                if attention != nil { (logits, tapped) = model.forwardTapped(input) } else { (logits, tapped) = (model.forward(input, mode: .train), nil) }
+                if teacherFeatures != nil { (logits, tapped) = model.forwardTapped(input) } else { (logits, tapped) = (model.forward(input, mode: .train), nil) }
                 var value = teacherRows.withUnsafeBufferPointer { t in
                     loss.compute(student: logits.floats, teacher: teacher == nil ? nil : t.baseAddress, labels: labels,
                                  classes: k, gradient: gradient.floats, softScale: softScale)
                 }
-                let transfer = tapped.map { attention!.compute($0, rows: indices) }
+                let transfer = tapped.flatMap { f in attention.map { $0.compute(f, rows: indices) } }
                 if let transfer { value.loss += transfer.loss }
+                var embeddingGradient: [Float]?
+                if let f = tapped, let t = teacherFeatures, p.rkdDistanceWeight > 0 || p.rkdAngleWeight > 0 {
+                    var rows = [Float]()
+                    rows.reserveCapacity(n * t.embeddingSize)
+                    for i in indices { rows.append(contentsOf: t.embedding[(i * t.embeddingSize)..<((i + 1) * t.embeddingSize)]) }
+                    var g = [Float](repeating: 0, count: f.embedding.count)
+                    let rkd = RelationalKD.compute(student: f.embedding, studentSize: f.embeddingSize, teacher: rows, teacherSize: t.embeddingSize,
+                                                   rows: n, distanceWeight: Float(p.rkdDistanceWeight), angleWeight: Float(p.rkdAngleWeight), gradient: &g)
+                    value.loss += rkd.loss
+                    embeddingGradient = g
+                }
                 guard value.loss.isFinite else {
                     throw PipelineError(file: setup.paramsPath, "training diverged at epoch \(epoch + 1), batch \(b + 1): loss is \(value.loss) (lower learning_rate?)")
                 }
                 for r in 0..<n where LogitsFile.argmax(logits.floats + r * k, classes: k) == Int(labels[r]) { correct += 1 }
-                if let transfer {
-                    model.backward(gradient, stageGradients: transfer.stageGradients, embeddingGradient: nil)
+                if let f = tapped {
+                    model.backward(gradient, stageGradients: transfer?.stageGradients ?? [[Float]?](repeating: nil, count: f.stages.count),
+                                   embeddingGradient: embeddingGradient)
                 } else {
                     model.backward(gradient)
                 }
