@@ -160,6 +160,18 @@ final class SweepTests: XCTestCase {
         XCTAssertEqual(c.klToTeacher, (0.25 * log(0.5) + 0.75 * log(1.5)) / 2, accuracy: 1e-7)
     }
 
+    /// The attention-transfer axis: its weight names the children and reaches their params.
+    func testAttentionWeightAxis() throws {
+        let dir = try TestSupport.temporaryFolder(self)
+        try writeJSON(["base": ["model_version": "cnn5", "teacher_logits": "logits"],
+                       "grid": ["temperature": [4], "alpha": [0.9], "seed": [1], "at_weight": [0, 1000]], "scratch": false], dir + "/sweep.json")
+        let spec = try SweepSpec.load(dir + "/sweep.json")
+        XCTAssertEqual(spec.points.map(\.directoryName), ["at_0_alpha_0.9_T_4_seed_1", "at_1000_alpha_0.9_T_4_seed_1"])
+        XCTAssertEqual(spec.points.map(\.label), ["AT 0, alpha 0.9, T 4", "AT 1000, alpha 0.9, T 4"])
+        XCTAssertEqual(try Params(dictionary: spec.params(for: spec.points[1]), file: "child").atWeight, 1000)
+        XCTAssertEqual(try Params(dictionary: spec.params(for: spec.points[0]), file: "child").atWeight, 0)
+    }
+
     /// Method axes: which children exist, what their params say, and how results group them.
     func testSoftTermAxesMakeOneChildPerConfiguration() throws {
         let dir = try TestSupport.temporaryFolder(self)

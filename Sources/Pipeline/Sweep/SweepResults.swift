@@ -45,11 +45,12 @@ public struct SweepResults {
         public var valKL: Stat { Stat(runs.compactMap(\.valKLToTeacher)) }
         public var wall: Stat { Stat(runs.map(\.wallSeconds)) }
         public var label: String { configuration.label }
-        /// The csv's config column: "scratch", or the soft term ("kd", "dkd", "kd+ls", "dkd_beta_8+ls").
+        /// The csv's config column: "scratch", or the soft term ("kd", "dkd", "kd+ls", "dkd_beta_8+ls", "kd+at_1000").
         public var kind: String {
             if isScratch { return "scratch" }
             let c = configuration
             return (c.method?.rawValue ?? "kd") + (c.dkdBeta.map { "_beta_\(SweepSpec.Point.number($0))" } ?? "") + (c.standardize == true ? "+ls" : "")
+                + (c.atWeight.map { "+at_\(SweepSpec.Point.number($0))" } ?? "")
         }
     }
 

@@ -6,13 +6,14 @@ import Foundation
 ///
 ///     {"base": {... student params.json keys ...},
 ///      "grid": {"temperature": [1, 2, 4, 8, 20], "alpha": [0.5, 0.9, 0.99], "seed": [1, 2, 3],
-///               "kd_method": ["kd", "dkd"], "logit_standardization": [false, true], "dkd_beta": [2, 8]},
+///               "kd_method": ["kd", "dkd"], "logit_standardization": [false, true], "dkd_beta": [2, 8],
+///               "at_weight": [0, 1000]},
 ///      "scratch": true}
 ///
-/// The last three axes are optional (without them every point uses the base's soft term), and
+/// The last four axes are optional (without them every point uses the base's setting), and
 /// `dkd_beta` multiplies DKD points only. Every grid point becomes a child run directory
 /// `[<variant>_]alpha_<a>_T_<t>_seed_<s>/params.json`, where the variant names the axes the
-/// grid varies (`dkd_beta_8_ls`, `kd`, ...); with `scratch`, `scratch_seed_<s>/` runs alpha 0
+/// grid varies (`dkd_beta_8_ls`, `kd_at_1000`, ...); with `scratch`, `scratch_seed_<s>/` runs alpha 0
 /// for each seed. All children share the base params' teacher export (`teacher_logits`,
 /// relative to the sweep folder).
 public struct SweepSpec: Sendable {
@@ -24,6 +25,7 @@ public struct SweepSpec: Sendable {
     public var methods: [DistillationLoss.Method]?
     public var standardizations: [Bool]?
     public var dkdBetas: [Double]?
+    public var atWeights: [Double]?
     public var scratch: Bool
     /// The base's soft term: where a point's variant does not say, this holds.
     var baseMethod = DistillationLoss.Method.kd
@@ -37,12 +39,14 @@ public struct SweepSpec: Sendable {
         public var method: DistillationLoss.Method?
         public var standardize: Bool?
         public var dkdBeta: Double?
+        /// Attention transfer's weight, where the grid varies it.
+        public var atWeight: Double?
         public var isScratch: Bool { alpha == 0 }
 
         public init(alpha: Double, temperature: Double, seed: Int, method: DistillationLoss.Method? = nil,
-                    standardize: Bool? = nil, dkdBeta: Double? = nil) {
+                    standardize: Bool? = nil, dkdBeta: Double? = nil, atWeight: Double? = nil) {
             self.alpha = alpha; self.temperature = temperature; self.seed = seed
-            self.method = method; self.standardize = standardize; self.dkdBeta = dkdBeta
+            self.method = method; self.standardize = standardize; self.dkdBeta = dkdBeta; self.atWeight = atWeight
         }
 
         /// The point without its seed: what a results row groups.
@@ -54,6 +58,7 @@ public struct SweepSpec: Sendable {
             if let method { parts.append(method.rawValue) }
             if let dkdBeta { parts.append("beta_\(Self.number(dkdBeta))") }
             if standardize == true { parts.append("ls") }
+            if let atWeight { parts.append("at_\(Self.number(atWeight))") }
             return parts.joined(separator: "_")
         }
 
@@ -70,6 +75,7 @@ public struct SweepSpec: Sendable {
             var name = method.map { $0.rawValue.uppercased() } ?? ""
             if let dkdBeta { name += " beta \(Self.number(dkdBeta))" }
             if standardize == true { name += name.isEmpty ? "LS" : " + LS" }
+            if let atWeight { name += (name.isEmpty ? "" : " + ") + "AT \(Self.number(atWeight))" }
             return name.isEmpty ? nil : name
         }
 
@@ -81,7 +87,7 @@ public struct SweepSpec: Sendable {
 
         /// Whether two points differ in alpha, T or seed only (the heatmap's cells).
         public func sameSoftTerm(as other: Point) -> Bool {
-            method == other.method && standardize == other.standardize && dkdBeta == other.dkdBeta
+            method == other.method && standardize == other.standardize && dkdBeta == other.dkdBeta && atWeight == other.atWeight
         }
 
         public static func number(_ x: Double) -> String { x == x.rounded() ? String(Int(x)) : String(x) }
@@ -99,7 +105,7 @@ public struct SweepSpec: Sendable {
         }
         guard case .object(let base)? = top["base"] else { throw PipelineError(file: path, "key 'base': expected an object of params.json settings") }
         guard case .object(let grid)? = top["grid"] else { throw PipelineError(file: path, "key 'grid': expected an object with temperature, alpha and seed lists") }
-        let axes = ["temperature", "alpha", "seed", "kd_method", "logit_standardization", "dkd_beta"]
+        let axes = ["temperature", "alpha", "seed", "kd_method", "logit_standardization", "dkd_beta", "at_weight"]
         if let unknown = grid.keys.sorted().first(where: { !axes.contains($0) }) {
             throw PipelineError(file: path, "key 'grid': unknown entry '\(unknown)' (expected \(axes.joined(separator: ", ")))")
         }
@@ -135,7 +141,8 @@ public struct SweepSpec: Sendable {
         }
         var spec = SweepSpec(base: base, temperatures: try list("temperature"), alphas: try list("alpha"),
                              seeds: try list("seed").map { Int($0) }, methods: methods, standardizations: standardizations,
-                             dkdBetas: grid["dkd_beta"] == nil ? nil : try list("dkd_beta"), scratch: scratch)
+                             dkdBetas: grid["dkd_beta"] == nil ? nil : try list("dkd_beta"),
+                             atWeights: grid["at_weight"] == nil ? nil : try list("at_weight"), scratch: scratch)
         spec.baseMethod = try Params(dictionary: base.filter { $0.key == "kd_method" }, file: path + " (base)").kdMethod
         if spec.dkdBetas != nil, !(spec.methods ?? [spec.baseMethod]).contains(.dkd) {
             throw PipelineError(file: path, "key 'grid.dkd_beta': applies to DKD points only, and the sweep has none (add \"dkd\" to grid.kd_method)")
@@ -157,9 +164,11 @@ public struct SweepSpec: Sendable {
             let betas: [Double?] = (method ?? baseMethod) == .dkd ? dkdBetas.map { $0.map(Optional.some) } ?? [nil] : [nil]
             for beta in betas {
                 for standardize in standardizations.map({ $0.map(Optional.some) }) ?? [nil] {
-                    for a in alphas { for t in temperatures { for s in seeds {
-                        p.append(Point(alpha: a, temperature: t, seed: s, method: method, standardize: standardize, dkdBeta: beta))
-                    } } }
+                    for at in atWeights.map({ $0.map(Optional.some) }) ?? [nil] {
+                        for a in alphas { for t in temperatures { for s in seeds {
+                            p.append(Point(alpha: a, temperature: t, seed: s, method: method, standardize: standardize, dkdBeta: beta, atWeight: at))
+                        } } }
+                    }
                 }
             }
         }
@@ -185,6 +194,7 @@ public struct SweepSpec: Sendable {
             if let m = point.method { p["kd_method"] = .string(m.rawValue) }
             if let b = point.standardize { p["logit_standardization"] = .bool(b) }
             if let b = point.dkdBeta { p["dkd_beta"] = .number(b) }
+            if let w = point.atWeight { p["at_weight"] = .number(w) }
         }
         return p
     }
