@@ -163,7 +163,11 @@ final class PipelineTests: XCTestCase {
         try TestSupport.writeParams(plain, Self.studentParams(["at_weight": 1000]))
         let r = try TestSupport.stage("student-distill", ["--model-dir", plain])
         XCTAssertEqual(r.status, 1, r.output)
-        XCTAssert(r.output.contains("train.h5: holds no features, which at_weight 1000 needs: export them with teacher-export --features"), r.output)
+        XCTAssert(r.output.contains("train.h5: has no 'features/attention_stage<i>', which at_weight 1000 needs: export it with teacher-export --features"), r.output)
+        try TestSupport.writeParams(plain, Self.studentParams(["rkd_angle_weight": 50]))
+        let noEmbedding = try TestSupport.stage("student-distill", ["--model-dir", plain])
+        XCTAssertEqual(noEmbedding.status, 1, noEmbedding.output)
+        XCTAssert(noEmbedding.output.contains("train.h5: has no 'features/embedding', which relational KD needs: export it with teacher-export --features"), noEmbedding.output)
     }
 
     /// The student trains from the logits alone: the teacher's checkpoints are removed first.

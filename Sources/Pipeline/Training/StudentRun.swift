@@ -37,9 +37,10 @@ public enum StudentRun {
             }
         }
         if p.usesFeatures, let train = files[.train], train.features == nil {
-            let key = p.atWeight > 0 ? "at_weight \(SweepSpec.Point.number(p.atWeight))" : "relational KD"
+            let (key, dataset) = p.atWeight > 0 ? ("at_weight \(SweepSpec.Point.number(p.atWeight))", "features/attention_stage<i>")
+                                                : ("relational KD", "features/embedding")
             throw PipelineError(file: (folder! as NSString).appendingPathComponent("train.h5"),
-                                "holds no features, which \(key) needs: export them with teacher-export --features")
+                                "has no '\(dataset)', which \(key) needs: export it with teacher-export --features (make logits EXPORT_ARGS=--features)")
         }
         let log = try RunLog(runDir: modelDir)
         if let t = files[.train] {
