@@ -18,7 +18,7 @@ TEACHER ?= experiments/teacher_resnet20
 STUDENT ?= experiments/student_cnn5_kd
 BASELINE ?= experiments/student_cnn5_scratch
 
-.PHONY: help deps deps-python deps-bench build test fixtures bench demo teacher logits student baseline summary sweep results clean
+.PHONY: help deps deps-python deps-bench build test fixtures bench demo teacher logits student baseline summary sweep results methods clean
 
 help:
 	@echo "make deps      install the Debian packages the build needs ($(DEBIAN_PACKAGES))"
@@ -33,6 +33,7 @@ help:
 	@echo "make deps-bench  install both PyTorch peers (the PyPI one into $(TORCH_VENV), about 5.5 GiB)"
 	@echo "make sweep     SWEEP=dir     run every point of dir/sweep.json (resumable)"
 	@echo "make results   SWEEP=dir     results.md, results.csv and SVG pictures of a sweep"
+	@echo "make methods   [SCALE=_demo] the methods table: KD, DKD, logit standardisation, AT, RKD against scratch"
 	@echo "make summary   RUNS=\"dirs\"   one line per finished run"
 	@echo "make fixtures  regenerate Tests/Fixtures with PyTorch and h5py (needs deps-python)"
 
@@ -116,6 +117,19 @@ sweep: build
 
 results: build
 	$(BIN)/student-distill results $(SWEEP)
+
+# The methods table (RESULTS.md): the teacher exported once with features, then the logit
+# methods (KD, DKD, each with and without logit standardisation, and scratch), KD + attention
+# transfer and KD + relational KD, 3 seeds each. SCALE=_demo runs it on the demo's teacher
+# (after make demo; about 45 min); without it, on experiments/teacher_resnet20 and the full
+# Fashion-MNIST (train that teacher first; several hours on 2 cores).
+SCALE ?=
+methods: build
+	$(BIN)/teacher-export --model-dir $(if $(SCALE),$(DEMO)/teacher,$(TEACHER)) --features
+	for s in logit_methods at rkd; do \
+	  $(BIN)/student-distill sweep experiments/sweep_cnn5_$${s}$(SCALE) && \
+	  $(BIN)/student-distill results experiments/sweep_cnn5_$${s}$(SCALE) || exit 1; \
+	done
 
 clean:
 	rm -rf .build
