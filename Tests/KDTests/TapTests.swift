@@ -1,6 +1,7 @@
 import XCTest
 import Engine
 import KDTestSupport
+import Pipeline
 
 /// The student's taps: a tapped forward is the plain forward, and a gradient injected at a
 /// stage output or the embedding reaches the parameters as finite differences say.
@@ -69,6 +70,30 @@ final class TapTests: XCTestCase {
                 let numeric = (loss(mp) - loss(mm)) / Double(plus[i] - minus[i])
                 XCTAssertEqual(Double(analytic[i]), numeric, accuracy: 0.02 * scale, "tap \(target), weight \(i)")
             }
+        }
+    }
+}
+
+/// How attention transfer pairs the student's stages with the teacher's.
+final class AttentionPairingTests: XCTestCase {
+    private func teacher(_ sizes: [Int]) -> ModelFeatures {
+        ModelFeatures(embeddingSize: 1, embedding: [0], attention: sizes.enumerated().map {
+            .init(name: "stage\($0.offset + 1)", channels: 1, height: $0.element, width: $0.element, values: [Float](repeating: 0, count: $0.element * $0.element))
+        })
+    }
+
+    private func pairs(_ student: [Int], _ t: [Int]) throws -> [[Int]] {
+        try AttentionTerm(studentStages: student.map { ($0, $0) }, teacher: teacher(t), weight: 1, file: "params.json").pairs.map { [$0.student, $0.teacher] }
+    }
+
+    func testStagesPairBySizeThenByPosition() throws {
+        // cnn5 (28, 14, 7, 3) against a CIFAR ResNet (28, 14, 7): by size, the 3x3 stage sits out.
+        XCTAssertEqual(try pairs([28, 14, 7, 3], [28, 14, 7]), [[0, 0], [1, 1], [2, 2]])
+        XCTAssertEqual(try pairs([14, 7], [28, 14, 7]), [[0, 1], [1, 2]])
+        // No size in common, same count: by position.
+        XCTAssertEqual(try pairs([16, 8], [28, 14]), [[0, 0], [1, 1]])
+        XCTAssertThrowsError(try pairs([16, 8, 4], [28, 14])) {
+            XCTAssertEqual("\($0)", "params.json: key 'at_weight': the student's stages (16x16, 8x8, 4x4) cannot be paired with the teacher's (28x28, 14x14): no sizes match and the counts differ")
         }
     }
 }

@@ -4,16 +4,20 @@ import Engine
 /// meets which of the teacher's exported attention maps, and per batch the weighted loss and
 /// the gradient for each student stage.
 ///
-/// Pairing: each student stage takes the teacher's stage of the same spatial size; where that
-/// fails but both have as many stages, they pair by position (RepDistiller's rule, resized by
-/// `AttentionTransfer`); otherwise there is no sensible pairing and the run stops.
-struct AttentionTerm {
-    struct Pair: Equatable { let student: Int, teacher: Int }
-    let pairs: [Pair]
+/// Pairing: a student stage pairs with the teacher's stage of the same spatial size, and a
+/// stage of either side without one sits out (cnn5 on 28x28 images has a 3x3 stage that a
+/// CIFAR ResNet lacks). Where no sizes match but both have as many stages, they pair by position
+/// (RepDistiller's rule, resized by `AttentionTransfer`); otherwise the run stops.
+public struct AttentionTerm {
+    public struct Pair: Equatable, Sendable {
+        public let student: Int, teacher: Int
+        public init(student: Int, teacher: Int) { self.student = student; self.teacher = teacher }
+    }
+    public let pairs: [Pair]
     let teacher: ModelFeatures
     let weight: Double
 
-    init(studentStages: [(height: Int, width: Int)], teacher: ModelFeatures, weight: Double, file: String) throws {
+    public init(studentStages: [(height: Int, width: Int)], teacher: ModelFeatures, weight: Double, file: String) throws {
         self.teacher = teacher
         self.weight = weight
         let teacherSizes = teacher.attention.map { ($0.height, $0.width) }
@@ -27,12 +31,12 @@ struct AttentionTerm {
         }
         func sizes(_ list: [(Int, Int)]) -> String { list.map { "\($0.0)x\($0.1)" }.joined(separator: ", ") }
         let student = sizes(studentStages.map { ($0.height, $0.width) })
-        if !studentStages.isEmpty && bySize.count == studentStages.count {
+        if !bySize.isEmpty {
             pairs = bySize
         } else if !studentStages.isEmpty && studentStages.count == teacherSizes.count {
             pairs = studentStages.indices.map { Pair(student: $0, teacher: $0) }
         } else {
-            throw PipelineError(file: file, "key 'at_weight': the student's stages (\(student.isEmpty ? "none" : student)) cannot be paired with the teacher's (\(sizes(teacherSizes))): neither their sizes nor their counts match")
+            throw PipelineError(file: file, "key 'at_weight': the student's stages (\(student.isEmpty ? "none" : student)) cannot be paired with the teacher's (\(sizes(teacherSizes))): no sizes match and the counts differ")
         }
     }
 
