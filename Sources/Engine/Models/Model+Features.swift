@@ -48,7 +48,7 @@ extension Model {
         var embedding: Tensor?
         for (i, layer) in layers.enumerated() {
             let next = layer.forward(h, mode: .eval)
-            if i > 0, h.shape.count == 4, h.shape[2] * h.shape[3] > 1, next.shape.count != 4 || next.shape[2] < h.shape[2] {
+            if i > 0, Self.isStageOutput(h.shape, followedBy: next.shape) {
                 attention.append(Self.attention(of: h, name: "stage\(attention.count + 1)"))
             }
             if i == layers.count - 1 { embedding = h }
@@ -58,6 +58,12 @@ extension Model {
         precondition(h.shape == [images.shape[0], numClasses] && h.desc.isPlain, "\(name) produced \(h.shape)")
         let e = embedding!
         return (h, ModelFeatures(embeddingSize: e.count / e.shape[0], embedding: e.toArray(), attention: attention))
+    }
+
+    /// The stage rule shared with `forwardTapped`: a 4-D output larger than 1x1 that the next
+    /// layer shrinks (or flattens).
+    static func isStageOutput(_ shape: [Int], followedBy next: [Int]) -> Bool {
+        shape.count == 4 && shape[2] * shape[3] > 1 && (next.count != 4 || next[2] < shape[2])
     }
 
     /// mean_c x[n, c, h, w]^2 of a [N, C, H, W] tensor in any layout, as [N, H * W].

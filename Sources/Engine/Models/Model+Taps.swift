@@ -29,7 +29,7 @@ extension Model {
         for (i, layer) in layers.enumerated() {
             if i == layers.count - 1 { embedding = h.toArray() }
             let next = layer.forward(h, mode: .train)
-            if i > 0, h.shape.count == 4, h.shape[2] * h.shape[3] > 1, next.shape.count != 4 || next.shape[2] < h.shape[2] {
+            if i > 0, Self.isStageOutput(h.shape, followedBy: next.shape) {
                 stages.append(.init(name: "stage\(stages.count + 1)", shape: h.shape, values: h.toArray()))
                 indices.append(i - 1)
             }

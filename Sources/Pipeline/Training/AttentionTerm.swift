@@ -14,10 +14,12 @@ public struct AttentionTerm {
         public init(student: Int, teacher: Int) { self.student = student; self.teacher = teacher }
     }
     public let pairs: [Pair]
+    let studentStages: [(height: Int, width: Int)]
     let teacher: ModelFeatures
     let weight: Double
 
     public init(studentStages: [(height: Int, width: Int)], teacher: ModelFeatures, weight: Double, file: String) throws {
+        self.studentStages = studentStages
         self.teacher = teacher
         self.weight = weight
         let teacherSizes = teacher.attention.map { ($0.height, $0.width) }
@@ -41,7 +43,7 @@ public struct AttentionTerm {
     }
 
     /// A readable list of the pairs, for the log: "stage1 28x28 <- stage1 28x28, ...".
-    func describe(studentStages: [(height: Int, width: Int)]) -> String {
+    var description: String {
         pairs.map { p in
             let s = studentStages[p.student], t = teacher.attention[p.teacher]
             return "stage\(p.student + 1) \(s.height)x\(s.width) <- teacher \(t.name) \(t.height)x\(t.width)"
@@ -55,10 +57,7 @@ public struct AttentionTerm {
         var gradients = [[Float]?](repeating: nil, count: student.stages.count)
         for pair in pairs {
             let s = student.stages[pair.student], t = teacher.attention[pair.teacher]
-            let plane = t.height * t.width
-            var teacherRows = [Float]()
-            teacherRows.reserveCapacity(rows.count * plane)
-            for r in rows { teacherRows.append(contentsOf: t.values[(r * plane)..<((r + 1) * plane)]) }
+            let teacherRows = gatherRows(t.values, rowSize: t.height * t.width, rows: rows)
             var g = [Float](repeating: 0, count: s.values.count)
             total += AttentionTransfer.compute(student: s.values, shape: s.shape, teacher: teacherRows,
                                                teacherHeight: t.height, teacherWidth: t.width, gradient: &g)

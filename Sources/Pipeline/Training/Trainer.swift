@@ -23,7 +23,6 @@ public final class Trainer {
     let teacherVal: [Float]?
     /// Attention transfer against the teacher's exported maps (`at_weight` > 0).
     let attention: AttentionTerm?
-    let studentStages: [(height: Int, width: Int)]
     /// The teacher's exported features, when a feature method is on (relational KD reads the
     /// embeddings from here).
     let teacherFeatures: ModelFeatures?
@@ -62,10 +61,9 @@ public final class Trainer {
         if p.atWeight > 0, let features = teacherTrainFeatures {
             // The student's stage sizes, from one evaluation-mode pass (which changes no state).
             let probe = Tensor(.plain([1] + setup.splits.train.imageShape))
-            studentStages = model.forwardWithFeatures(probe).features.attention.map { ($0.height, $0.width) }
-            attention = try AttentionTerm(studentStages: studentStages, teacher: features, weight: p.atWeight, file: setup.paramsPath)
+            let stages = model.forwardWithFeatures(probe).features.attention.map { ($0.height, $0.width) }
+            attention = try AttentionTerm(studentStages: stages, teacher: features, weight: p.atWeight, file: setup.paramsPath)
         } else {
-            studentStages = []
             attention = nil
         }
         precondition(p.alpha == 0 || teacher != nil, "alpha > 0 needs the teacher's train logits")
@@ -101,7 +99,7 @@ public final class Trainer {
         var history = TrainingHistory(epochs: Array(((try setup.directory.read(TrainingHistory.self, from: .history))?.epochs ?? []).prefix(state.epoch)))
         log.info("Training \(p.modelVersion) (\(model.store.trainableScalarCount) parameters) on \(trainIndices.count) \(data.name) images, validating on \(setup.splits.val.count); \(p.numEpochs) epochs of \(sampler.batchesPerEpoch) batches" + (p.distillationDescription.map { "; " + $0 } ?? ""))
 
-        if let attention { log.info("Attention transfer (weight \(SweepSpec.Point.number(p.atWeight))): " + attention.describe(studentStages: studentStages)) }
+        if let attention { log.info("Attention transfer (weight \(SweepSpec.Point.number(p.atWeight))): " + attention.description) }
 
         for epoch in state.epoch..<p.numEpochs {
             let lr = schedule.rate(base: p.learningRate, epoch: epoch)
@@ -136,9 +134,7 @@ public final class Trainer {
                 if let transfer { value.loss += transfer.loss }
                 var embeddingGradient: [Float]?
                 if let f = tapped, let t = teacherFeatures, p.rkdDistanceWeight > 0 || p.rkdAngleWeight > 0 {
-                    var rows = [Float]()
-                    rows.reserveCapacity(n * t.embeddingSize)
-                    for i in indices { rows.append(contentsOf: t.embedding[(i * t.embeddingSize)..<((i + 1) * t.embeddingSize)]) }
+                    let rows = gatherRows(t.embedding, rowSize: t.embeddingSize, rows: indices)
                     var g = [Float](repeating: 0, count: f.embedding.count)
                     let rkd = RelationalKD.compute(student: f.embedding, studentSize: f.embeddingSize, teacher: rows, teacherSize: t.embeddingSize,
                                                    rows: n, distanceWeight: Float(p.rkdDistanceWeight), angleWeight: Float(p.rkdAngleWeight), gradient: &g)
