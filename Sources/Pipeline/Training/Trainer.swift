@@ -23,6 +23,8 @@ public final class Trainer {
     let teacherVal: [Float]?
     /// Attention transfer against the teacher's exported maps (`at_weight` > 0).
     let attention: AttentionTerm?
+    /// Relational KD against the teacher's exported embeddings (an `rkd_*` weight > 0).
+    let relational: RelationalTerm?
     /// The teacher's exported features, when a feature method is on (relational KD reads the
     /// embeddings from here).
     let teacherFeatures: ModelFeatures?
@@ -66,6 +68,9 @@ public final class Trainer {
         } else {
             attention = nil
         }
+        relational = p.usesRKD ? teacherFeatures.map {
+            RelationalTerm(teacher: $0, distanceWeight: Float(p.rkdDistanceWeight), angleWeight: Float(p.rkdAngleWeight))
+        } : nil
         precondition(p.alpha == 0 || teacher != nil, "alpha > 0 needs the teacher's train logits")
         trainIndices = try setup.splits.subsetIndices(fraction: p.subsetPercent)
         let classes = setup.splits.train.numClasses
@@ -131,23 +136,16 @@ public final class Trainer {
                                  classes: k, gradient: gradient.floats, softScale: softScale)
                 }
                 let transfer = tapped.flatMap { f in attention.map { $0.compute(f, rows: indices) } }
+                let relation = tapped.flatMap { f in relational.map { $0.compute(f, rows: indices) } }
                 if let transfer { value.loss += transfer.loss }
-                var embeddingGradient: [Float]?
-                if let f = tapped, let t = teacherFeatures, p.rkdDistanceWeight > 0 || p.rkdAngleWeight > 0 {
-                    let rows = gatherRows(t.embedding, rowSize: t.embeddingSize, rows: indices)
-                    var g = [Float](repeating: 0, count: f.embedding.count)
-                    let rkd = RelationalKD.compute(student: f.embedding, studentSize: f.embeddingSize, teacher: rows, teacherSize: t.embeddingSize,
-                                                   rows: n, distanceWeight: Float(p.rkdDistanceWeight), angleWeight: Float(p.rkdAngleWeight), gradient: &g)
-                    value.loss += rkd.loss
-                    embeddingGradient = g
-                }
+                if let relation { value.loss += relation.loss }
                 guard value.loss.isFinite else {
                     throw PipelineError(file: setup.paramsPath, "training diverged at epoch \(epoch + 1), batch \(b + 1): loss is \(value.loss) (lower learning_rate?)")
                 }
                 for r in 0..<n where LogitsFile.argmax(logits.floats + r * k, classes: k) == Int(labels[r]) { correct += 1 }
                 if let f = tapped {
                     model.backward(gradient, stageGradients: transfer?.stageGradients ?? [[Float]?](repeating: nil, count: f.stages.count),
-                                   embeddingGradient: embeddingGradient)
+                                   embeddingGradient: relation?.embeddingGradient)
                 } else {
                     model.backward(gradient)
                 }
