@@ -28,8 +28,9 @@ enum DecoupledKD {
         Softmax.logSoftmax(zt, k, temperature: t, excluding: y, into: logQt)
 
         // TCKD: KL between the binary distributions (target, rest); 0 * log 0 = 0 as torch.xlogy.
-        let logRestS = Softmax.logMassExcluding(zs, k, temperature: t, excluding: y)
-        let logRestT = Softmax.logMassExcluding(zt, k, temperature: t, excluding: y)
+        // log(1 - p_y) = log p_j - log q_j for any j != y.
+        let other = y == 0 ? 1 : 0
+        let logRestS = logPs[other] - logQs[other], logRestT = logPt[other] - logQt[other]
         let targetS = exp(logPs[y]), targetT = exp(logPt[y]), restT = exp(logRestT)
         var tckd = 0.0
         if targetT > 0 { tckd += targetT * (logPt[y] - logPs[y]) }

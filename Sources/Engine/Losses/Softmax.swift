@@ -30,17 +30,4 @@ enum Softmax {
         let lse = m + log(s)
         for j in 0..<k { out[j] = j == excluding ? -.infinity : z[j] / temperature - lse }
     }
-
-    /// log(sum over j != `excluding` of softmax(z / temperature)_j), computed without forming 1 - p.
-    static func logMassExcluding(_ z: UnsafePointer<Double>, _ k: Int, temperature: Double, excluding: Int) -> Double {
-        var m = -Double.infinity
-        for j in 0..<k { m = max(m, z[j] / temperature) }
-        var all = 0.0, rest = 0.0
-        for j in 0..<k {
-            let e = exp(z[j] / temperature - m)
-            all += e
-            if j != excluding { rest += e }
-        }
-        return log(rest) - log(all)
-    }
 }

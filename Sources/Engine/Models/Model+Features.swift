@@ -42,25 +42,34 @@ public struct ModelFeatures: Sendable {
 extension Model {
     /// An evaluation-mode forward pass that also returns the features above.
     public func forwardWithFeatures(_ images: Tensor) -> (logits: Tensor, features: ModelFeatures) {
-        let layers = network.layers
-        var h = images
         var attention: [ModelFeatures.Attention] = []
         var embedding: Tensor?
-        for (i, layer) in layers.enumerated() {
-            let next = layer.forward(h, mode: .eval)
-            if i > 0, Self.isStageOutput(h.shape, followedBy: next.shape) {
-                attention.append(Self.attention(of: h, name: "stage\(attention.count + 1)"))
-            }
-            if i == layers.count - 1 { embedding = h }
-            h = next
-        }
-        precondition(layers.last is Linear, "\(name): the last layer is not linear, so there is no embedding")
-        precondition(h.shape == [images.shape[0], numClasses] && h.desc.isPlain, "\(name) produced \(h.shape)")
+        let logits = forwardVisiting(images, mode: .eval, stage: { _, h in
+            attention.append(Self.attention(of: h, name: "stage\(attention.count + 1)"))
+        }, embedding: { embedding = $0 })
         let e = embedding!
-        return (h, ModelFeatures(embeddingSize: e.count / e.shape[0], embedding: e.toArray(), attention: attention))
+        return (logits, ModelFeatures(embeddingSize: e.count / e.shape[0], embedding: e.toArray(), attention: attention))
     }
 
-    /// The stage rule shared with `forwardTapped`: a 4-D output larger than 1x1 that the next
+    /// A forward pass through the top-level layers that shows each stage output (with the index
+    /// of the layer that produced it) and the embedding to the caller as it passes: what the
+    /// exported features and the student's taps both read.
+    func forwardVisiting(_ images: Tensor, mode: Mode, stage: (_ layerIndex: Int, Tensor) -> Void,
+                         embedding: (Tensor) -> Void) -> Tensor {
+        let layers = network.layers
+        precondition(layers.last is Linear, "\(name): the last layer is not linear, so there is no embedding")
+        var h = images
+        for (i, layer) in layers.enumerated() {
+            if i == layers.count - 1 { embedding(h) }
+            let next = layer.forward(h, mode: mode)
+            if i > 0, Self.isStageOutput(h.shape, followedBy: next.shape) { stage(i - 1, h) }
+            h = next
+        }
+        precondition(h.shape == [images.shape[0], numClasses] && h.desc.isPlain, "\(name) produced \(h.shape)")
+        return h
+    }
+
+    /// The stage rule: a 4-D output larger than 1x1 that the next
     /// layer shrinks (or flattens).
     static func isStageOutput(_ shape: [Int], followedBy next: [Int]) -> Bool {
         shape.count == 4 && shape[2] * shape[3] > 1 && (next.count != 4 || next[2] < shape[2])

@@ -20,24 +20,15 @@ extension Model {
     /// A training-mode forward pass that also returns the stage outputs and the embedding.
     /// The plain `forward` is untouched: taps cost only the runs that ask for them.
     public func forwardTapped(_ images: Tensor) -> (logits: Tensor, features: TappedFeatures) {
-        let layers = network.layers
-        precondition(layers.last is Linear, "\(name): the last layer is not linear, so there is no embedding")
-        var h = images
         var stages: [TappedFeatures.Stage] = []
         var indices: [Int] = []
         var embedding: [Float] = []
-        for (i, layer) in layers.enumerated() {
-            if i == layers.count - 1 { embedding = h.toArray() }
-            let next = layer.forward(h, mode: .train)
-            if i > 0, Self.isStageOutput(h.shape, followedBy: next.shape) {
-                stages.append(.init(name: "stage\(stages.count + 1)", shape: h.shape, values: h.toArray()))
-                indices.append(i - 1)
-            }
-            h = next
-        }
+        let logits = forwardVisiting(images, mode: .train, stage: { i, h in
+            stages.append(.init(name: "stage\(stages.count + 1)", shape: h.shape, values: h.toArray()))
+            indices.append(i)
+        }, embedding: { embedding = $0.toArray() })
         tappedStages = indices
-        precondition(h.shape == [images.shape[0], numClasses] && h.desc.isPlain, "\(name) produced \(h.shape)")
-        return (h, TappedFeatures(stages: stages, embeddingSize: embedding.count / images.shape[0], embedding: embedding))
+        return (logits, TappedFeatures(stages: stages, embeddingSize: embedding.count / images.shape[0], embedding: embedding))
     }
 
     /// Back-propagates dL/d(logits) after `forwardTapped`, adding dL/d(stage output) and

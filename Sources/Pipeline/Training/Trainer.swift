@@ -25,9 +25,6 @@ public final class Trainer {
     let attention: AttentionTerm?
     /// Relational KD against the teacher's exported embeddings (an `rkd_*` weight > 0).
     let relational: RelationalTerm?
-    /// The teacher's exported features, when a feature method is on (relational KD reads the
-    /// embeddings from here).
-    let teacherFeatures: ModelFeatures?
     /// Rows of the train split this run trains on (all, or a stratified subset).
     public let trainIndices: [Int]
     let log: RunLog
@@ -58,8 +55,7 @@ public final class Trainer {
         loss = p.distillationLoss
         teacher = p.alpha > 0 ? teacherTrainLogits : nil
         teacherVal = teacherValLogits
-        teacherFeatures = p.usesFeatures ? teacherTrainFeatures : nil
-        precondition(!p.usesFeatures || teacherFeatures != nil, "feature methods need the teacher's train features")
+        precondition(!p.usesFeatures || teacherTrainFeatures != nil, "feature methods need the teacher's train features")
         if p.atWeight > 0, let features = teacherTrainFeatures {
             // The student's stage sizes, from one evaluation-mode pass (which changes no state).
             let probe = Tensor(.plain([1] + setup.splits.train.imageShape))
@@ -68,7 +64,7 @@ public final class Trainer {
         } else {
             attention = nil
         }
-        relational = p.usesRKD ? teacherFeatures.map {
+        relational = p.usesRKD ? teacherTrainFeatures.map {
             RelationalTerm(teacher: $0, distanceWeight: Float(p.rkdDistanceWeight), angleWeight: Float(p.rkdAngleWeight))
         } : nil
         precondition(p.alpha == 0 || teacher != nil, "alpha > 0 needs the teacher's train logits")
@@ -130,7 +126,7 @@ public final class Trainer {
                 }
                 model.store.zeroGrads()
                 let logits: Tensor, tapped: TappedFeatures?
-                if teacherFeatures != nil { (logits, tapped) = model.forwardTapped(input) } else { (logits, tapped) = (model.forward(input, mode: .train), nil) }
+                if attention != nil || relational != nil { (logits, tapped) = model.forwardTapped(input) } else { (logits, tapped) = (model.forward(input, mode: .train), nil) }
                 var value = teacherRows.withUnsafeBufferPointer { t in
                     loss.compute(student: logits.floats, teacher: teacher == nil ? nil : t.baseAddress, labels: labels,
                                  classes: k, gradient: gradient.floats, softScale: softScale)
