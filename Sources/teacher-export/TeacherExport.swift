@@ -11,7 +11,7 @@ struct TeacherExport: ParsableCommand {
         abstract: "Stage 2 of 3: run a trained teacher once over every split and cache its raw logits in HDF5.",
         discussion: """
         Loads the teacher checkpoint from MODEL_DIR, runs it in evaluation mode over each split \
-        in canonical order without augmentation, and writes logits/<split>.h5: float32 logits \
+        in canonical order without augmentation (but see --views), and writes logits/<split>.h5: float32 logits \
         [N, K], int32 labels, int64 sample indices, stamped with the dataset fingerprint, so \
         student-distill can check that the logits belong to the data it trains on. Logits are \
         raw (before softmax), so any temperature can be applied later. The train split is \
@@ -32,12 +32,31 @@ struct TeacherExport: ParsableCommand {
     var out: String?
 
     @Flag(name: .long, help: """
-        Also store, row for row, what feature distillation needs: the input of the teacher's         final linear layer (features/embedding [N, D]) and each stage's spatial attention map,         the mean over channels of the squared activations (features/attention_stage<i> [N, H*W]).
+        Also store, row for row, what feature distillation needs: the input of the teacher's \
+        final linear layer (features/embedding [N, D]) and each stage's spatial attention map, \
+        the mean over channels of the squared activations (features/attention_stage<i> [N, H*W]).
         """)
     var features = false
 
+    @Option(name: .long, help: """
+        Augmented views per training image. Above 1, the teacher runs on that many random crops \
+        and flips of every training image (the augmentation a student with 'augmentation': true \
+        uses) and train.h5 holds logits [N, V, K] with the views [N, V, 3] beside them, which an \
+        augmenting student replays exactly. Val and test stay single, un-augmented views.
+        """)
+    var views = 1
+
+    @Option(name: .customLong("view-seed"), help: "The seed the augmented views are drawn from.")
+    var viewSeed: UInt64 = 0
+
+    func validate() throws {
+        guard (1...1024).contains(views) else {
+            throw ValidationError("--views must be between 1 and 1024, not \(views).")
+        }
+    }
+
     func run() throws {
         try TeacherExportRun.run(modelDir: directory.modelDir, checkpoint: checkpoint, splits: splits.splits, out: out,
-                                 features: features)
+                                 features: features, views: views, viewSeed: viewSeed)
     }
 }

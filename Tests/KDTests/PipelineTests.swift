@@ -141,10 +141,14 @@ final class PipelineTests: XCTestCase {
     }
 
     /// The shared teacher's export with features, in a new folder.
-    private func featuresDir() throws -> String {
-        let dir = folder("logits-with-features")
-        let r = try TestSupport.stage("teacher-export", ["--model-dir", Self.teacherDir, "--out", dir, "--features"])
-        XCTAssertEqual(r.status, 0, r.output)
+    private func featuresDir() throws -> String { try Self.export(["--features"], into: "logits-with-features") }
+
+    /// Exports the shared teacher with extra `options` (`--features`, `--views 3`) into a new
+    /// folder named after `name`, and returns the folder.
+    static func export(_ options: [String], into name: String) throws -> String {
+        let dir = root + "/" + name + "-" + UUID().uuidString.prefix(8)
+        let r = try TestSupport.stage("teacher-export", ["--model-dir", teacherDir, "--out", dir] + options)
+        guard r.status == 0 else { throw PipelineError(file: dir, "teacher-export failed: \(r.output)") }
         return dir
     }
 
@@ -212,10 +216,15 @@ final class PipelineTests: XCTestCase {
 
     /// A run killed with SIGKILL in the middle of epoch 2 and resumed from last.h5 ends with
     /// the same weights and metrics, bit for bit, as one never interrupted. Dropout and
-    /// augmentation are on, so their generator states must be restored too.
+    /// augmentation are on, the latter replaying a multi-view export, so the dropout
+    /// generator's state and the views each epoch replays must come back the same.
     func testResumeAfterSIGKILLMatchesAnUninterruptedRun() throws {
-        try checkResume(Self.studentParams(["alpha": 0.5, "num_epochs": 3, "augmentation": true, "dropout_rate": 0.3]),
-                        says: "KD alpha 0.5, T 4")
+        let views = try Self.export(["--views", "3"], into: "logits-3-views")
+        try checkResume(Self.studentParams(["alpha": 0.5, "num_epochs": 3, "augmentation": true, "dropout_rate": 0.3, "teacher_logits": views]),
+                        says: "Replaying the teacher's 3 augmented views per training image")
+        // The plain export's fixed teacher, when asked for, resumes exactly too.
+        try checkResume(Self.studentParams(["alpha": 0.5, "num_epochs": 3, "augmentation": true, "allow_fixed_teacher": true]),
+                        says: "warning: allow_fixed_teacher")
     }
 
     /// DKD on standardised logits, killed inside the warm-up: the resumed run must rebuild the

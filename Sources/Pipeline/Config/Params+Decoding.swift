@@ -73,6 +73,7 @@ extension Params {
         }
         teacher = try r.string("teacher")
         teacherLogits = try r.string("teacher_logits")
+        allowFixedTeacher = try r.flag("allow_fixed_teacher") ?? allowFixedTeacher
         saveSummarySteps = try r.int("save_summary_steps", 1...1_000_000) ?? saveSummarySteps
         guard ModelRegistry.builders[modelVersion] != nil else {
             throw PipelineError(file: file, "key 'model_version': unknown model '\(modelVersion)' (known: \(ModelRegistry.names.joined(separator: ", ")))")

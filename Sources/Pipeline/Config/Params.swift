@@ -69,6 +69,10 @@ public struct Params: Equatable, Sendable {
     public var teacher: String?
     /// Folder of the teacher's logits files, relative to the run directory or absolute.
     public var teacherLogits: String?
+    /// Lets an augmenting student train on a plain (one-view) export, whose targets belong to
+    /// the un-augmented images, not to its inputs: Beyer et al.'s "fixed teacher" (CVPR 2022).
+    /// Without it such a run stops and asks for a multi-view export.
+    public var allowFixedTeacher = false
 
     // MARK: Logging
     /// Print a progress line every this many batches when not on a terminal.
@@ -94,7 +98,8 @@ public struct Params: Equatable, Sendable {
         "split_seed", "augmentation", "seed", "batch_size", "num_epochs", "optimizer", "learning_rate", "momentum",
         "nesterov", "weight_decay", "lr_schedule", "lr_step_size", "lr_gamma", "lr_milestones", "lr_min",
         "warmup_epochs", "alpha", "temperature", "kl_reduction", "kd_method", "logit_standardization", "dkd_alpha",
-        "dkd_beta", "dkd_warmup", "at_weight", "rkd_distance_weight", "rkd_angle_weight", "teacher", "teacher_logits", "save_summary_steps",
+        "dkd_beta", "dkd_warmup", "at_weight", "rkd_distance_weight", "rkd_angle_weight", "teacher", "teacher_logits",
+        "allow_fixed_teacher", "save_summary_steps",
     ]
 
     /// The student's loss these settings describe.

@@ -14,6 +14,12 @@ public struct Augmentation: Codable, Equatable, Sendable {
     }
 
     public static let none = Augmentation(padding: 0, horizontalFlip: false)
+
+    /// What `augmentation: true` means for `data`, for students and for the views a teacher
+    /// exports alike: 4-pixel padding for images of 32 pixels or more (CIFAR's), 2 below, and flips.
+    public static func standard(for data: Dataset) -> Augmentation {
+        Augmentation(padding: data.height >= 32 ? 4 : 2, horizontalFlip: true)
+    }
     public var isIdentity: Bool { padding == 0 && !horizontalFlip }
 
     /// Draws one sample's view: crop offsets in 0...2*padding and the flip.

@@ -11,6 +11,12 @@ import Foundation
 /// (`ModelFeatures`): `features/embedding` float32 [N, D] and one `features/attention_<stage>`
 /// float32 [N, H * W] per stage (attributes `channels`, `height`, `width`), with the root
 /// attribute `features_sha256` over their bytes in that order, checked at load like the logits'.
+///
+/// With `teacher-export --views V` the train file holds the teacher's outputs on V augmented
+/// views of every sample (`TeacherViews`): `logits` [N, V, K], features [N, V, ...], and
+/// `views` int32 [N, V, 3] (crop_y, crop_x, flip) with root attributes `num_views`,
+/// `augmentation`, `augmentation_padding`, `augmentation_flip`, `view_seed` and
+/// `views_sha256`. In memory the rows stay row-major: view v of sample n is row n * V + v.
 public struct LogitsFile: Sendable {
     public static let formatVersion: Int64 = 2
 
@@ -35,22 +41,40 @@ public struct LogitsFile: Sendable {
     }
 
     public var metadata: Metadata
-    /// Row-major [count, numClasses].
+    /// Row-major [count * viewsPerSample, numClasses].
     public var logits: [Float]
     public var labels: [Int32]
     public var indices: [Int64]
-    /// The teacher's features, when exported with them.
+    /// The teacher's features, when exported with them, with as many rows as the logits.
     public var features: ModelFeatures?
+    /// The augmented views the rows belong to, for a multi-view export; nil for plain images.
+    public var views: TeacherViews?
+    /// Samples (N).
     public var count: Int { labels.count }
+    /// Rows per sample: V for a multi-view export, else 1.
+    public var viewsPerSample: Int { views?.perSample ?? 1 }
 
-    public init(metadata: Metadata, logits: [Float], labels: [Int32], features: ModelFeatures? = nil) {
-        precondition(logits.count == labels.count * metadata.numClasses)
-        precondition(features.map { $0.embedding.count == labels.count * $0.embeddingSize } ?? true, "features of other rows")
+    public init(metadata: Metadata, logits: [Float], labels: [Int32], features: ModelFeatures? = nil, views: TeacherViews? = nil) {
+        let rows = labels.count * (views?.perSample ?? 1)
+        precondition(views.map { $0.samples == labels.count } ?? true, "views of other samples")
+        precondition(logits.count == rows * metadata.numClasses)
+        precondition(features.map { $0.embedding.count == rows * $0.embeddingSize } ?? true, "features of other rows")
         self.features = features
+        self.views = views
         self.metadata = metadata
         self.logits = logits
         self.labels = labels
         self.indices = (0..<Int64(labels.count)).map { $0 }
+    }
+
+    /// Each sample's label repeated for its `perSample` rows: the labels of the rows.
+    public static func rowLabels(_ labels: [Int32], perSample: Int) -> [Int32] {
+        perSample == 1 ? labels : labels.flatMap { repeatElement($0, count: perSample) }
+    }
+
+    /// "row 12", or "row 3, view 0" for row 12 of a file with 4 views per sample.
+    func describeRow(_ row: Int) -> String {
+        views == nil ? "row \(row)" : "row \(row / viewsPerSample), view \(row % viewsPerSample)"
     }
 
     /// Fraction of rows whose arg-max logit is the label.
@@ -67,6 +91,17 @@ public struct LogitsFile: Sendable {
         logits.withUnsafeBytes { h.update($0) }  // little-endian on every machine this runs on
         return h.finalizeHex()
     }
+
+    /// SHA-256 (hex) of a views table's little-endian int32 bytes: `views_sha256`.
+    public static func checksum(_ viewsTable: [Int32]) -> String {
+        var h = SHA256()
+        viewsTable.withUnsafeBytes { h.update($0) }
+        return h.finalizeHex()
+    }
+
+    /// The `augmentation` attribute of a multi-view file: torchvision's names for what
+    /// `Augmentation` does.
+    static let augmentationName = "RandomCrop(padding)+RandomHorizontalFlip"
 
     /// SHA-256 (hex) of the features' bytes: the embedding, then each attention map in order.
     public static func checksum(_ features: ModelFeatures) -> String {
@@ -92,10 +127,12 @@ public struct LogitsFile: Sendable {
     /// Writes the file atomically (chunked, gzip-compressed).
     public func write(to path: String) throws {
         let k = metadata.numClasses
+        // [N, K], or [N, V, K] with views; likewise for each feature.
+        let rowShape = views.map { [count, $0.perSample] } ?? [count]
         try AtomicWrite.write(to: path) { tmp in
             let f = try HDF5File.create(tmp)
-            let chunk = min(max(count, 1), 4096)
-            try f.write("logits", logits, shape: [count, k], chunkRows: chunk, gzipLevel: 4)
+            let chunk = min(max(count, 1), 4096 / viewsPerSample)
+            try f.write("logits", logits, shape: rowShape + [k], chunkRows: chunk, gzipLevel: 4)
             try f.write("labels", labels, shape: [count], chunkRows: chunk, gzipLevel: 4)
             try f.write("indices", indices, shape: [count], chunkRows: chunk, gzipLevel: 4)
             try f.setAttribute("format_version", .int(Self.formatVersion))
@@ -108,11 +145,21 @@ public struct LogitsFile: Sendable {
             try f.setAttribute("teacher_accuracy", .double(metadata.teacherAccuracy))
             try f.setAttribute("normalization", .string(metadata.normalization))
             try f.setAttribute("logits_sha256", .string(Self.checksum(logits)))
+            if let views {
+                let table = views.table
+                try f.write("views", table, shape: rowShape + [3], chunkRows: chunk, gzipLevel: 4)
+                try f.setAttribute("num_views", .int(Int64(views.perSample)))
+                try f.setAttribute("augmentation", .string(Self.augmentationName))
+                try f.setAttribute("augmentation_padding", .int(Int64(views.augmentation.padding)))
+                try f.setAttribute("augmentation_flip", .int(views.augmentation.horizontalFlip ? 1 : 0))
+                try f.setAttribute("view_seed", .int(Int64(bitPattern: views.seed)))
+                try f.setAttribute("views_sha256", .string(Self.checksum(table)))
+            }
             if let features {
-                try f.write("features/embedding", features.embedding, shape: [count, features.embeddingSize], chunkRows: chunk, gzipLevel: 4)
+                try f.write("features/embedding", features.embedding, shape: rowShape + [features.embeddingSize], chunkRows: chunk, gzipLevel: 4)
                 for a in features.attention {
                     let name = "features/attention_" + a.name
-                    try f.write(name, a.values, shape: [count, a.height * a.width], chunkRows: chunk, gzipLevel: 4)
+                    try f.write(name, a.values, shape: rowShape + [a.height * a.width], chunkRows: chunk, gzipLevel: 4)
                     try f.setAttribute("channels", .int(Int64(a.channels)), on: name)
                     try f.setAttribute("height", .int(Int64(a.height)), on: name)
                     try f.setAttribute("width", .int(Int64(a.width)), on: name)
@@ -137,8 +184,11 @@ public struct LogitsFile: Sendable {
         let (logits, shape) = try f.read("logits", as: Float.self)
         let labels = try f.read("labels", as: Int32.self).values
         let indices = try f.read("indices", as: Int64.self).values
-        guard shape.count == 2, shape[1] == k else {
-            throw PipelineError(file: path, "'logits' has shape \(shape), expected [N, \(k)] (num_classes \(k))")
+        let views = try readViews(f, path, logitsShape: shape)
+        let perSample = views?.perSample ?? 1
+        let expected = views == nil ? "[N, \(k)]" : "[N, \(perSample), \(k)]"
+        guard shape.count == (views == nil ? 2 : 3), shape.last == k else {
+            throw PipelineError(file: path, "'logits' has shape \(shape), expected \(expected) (num_classes \(k))")
         }
         guard labels.count == shape[0], indices.count == shape[0] else {
             throw PipelineError(file: path, "'logits' has \(shape[0]) rows but 'labels' \(labels.count) and 'indices' \(indices.count)")
@@ -153,19 +203,53 @@ public struct LogitsFile: Sendable {
         guard checksum(logits) == stored else {
             throw PipelineError(file: path, "'logits' does not match the checksum written at export (logits_sha256): changed after export; run teacher-export again")
         }
-        var file = LogitsFile(metadata: meta, logits: logits, labels: labels, features: try readFeatures(f, path, rows: shape[0]))
+        var file = LogitsFile(metadata: meta, logits: logits, labels: labels,
+                              features: try readFeatures(f, path, rowShape: Array(shape.dropLast())), views: views)
         file.indices = indices
         return file
     }
 
+    /// The `views` of a multi-view file (nil when the file has none), checked for shape,
+    /// checksum and range.
+    private static func readViews(_ f: HDF5File, _ path: String, logitsShape: [Int]) throws -> TeacherViews? {
+        guard (try f.children()).contains("views") else {
+            guard logitsShape.count == 2 else {
+                throw PipelineError(file: path, "'logits' has shape \(logitsShape) but the file has no 'views' to say which augmented views its rows belong to")
+            }
+            return nil
+        }
+        let v = Int(try f.intAttribute("num_views"))
+        let (table, shape) = try f.read("views", as: Int32.self)
+        guard logitsShape.count == 3, shape == [logitsShape[0], v, 3], logitsShape[1] == v else {
+            throw PipelineError(file: path, "'views' has shape \(shape) and 'logits' \(logitsShape), expected [N, \(v), 3] and [N, \(v), K] (num_views \(v))")
+        }
+        guard checksum(table) == (try f.stringAttribute("views_sha256")) else {
+            throw PipelineError(file: path, "'views' do not match the checksum written at export (views_sha256): changed after export; run teacher-export again")
+        }
+        let name = try f.stringAttribute("augmentation")
+        guard name == augmentationName else {
+            throw PipelineError(file: path, "attribute 'augmentation' is '\(name)'; this tool replays '\(augmentationName)' only")
+        }
+        let augmentation = Augmentation(padding: Int(try f.intAttribute("augmentation_padding")),
+                                        horizontalFlip: try f.intAttribute("augmentation_flip") != 0)
+        let seed = UInt64(bitPattern: try f.intAttribute("view_seed"))
+        switch TeacherViews.fromTable(table, perSample: v, augmentation: augmentation, seed: seed) {
+        case .success(let views): return views
+        case .failure(let e):
+            throw PipelineError(file: path, "'views' row \(e.row), view \(e.view) is \(e.entry), outside the crops and flips of padding \(augmentation.padding)\(augmentation.horizontalFlip ? " with flips" : " without flips")")
+        }
+    }
+
     /// The `features/` group, if the export wrote one, checked for shape and checksum.
-    private static func readFeatures(_ f: HDF5File, _ path: String, rows: Int) throws -> ModelFeatures? {
+    /// `rowShape` is [N] or [N, V], as the logits have it.
+    private static func readFeatures(_ f: HDF5File, _ path: String, rowShape: [Int]) throws -> ModelFeatures? {
         guard (try f.children()).contains("features") else { return nil }
         let (embedding, shape) = try f.read("features/embedding", as: Float.self)
-        guard shape.count == 2, shape[0] == rows else {
+        let rows = rowShape.map(String.init).joined(separator: ", ")
+        guard shape.count == rowShape.count + 1, Array(shape.dropLast()) == rowShape else {
             throw PipelineError(file: path, "'features/embedding' has shape \(shape), expected [\(rows), D]")
         }
-        var features = ModelFeatures(embeddingSize: shape[1], embedding: embedding, attention: [])
+        var features = ModelFeatures(embeddingSize: shape.last!, embedding: embedding, attention: [])
         let stages = try f.children(of: "features").filter { $0.hasPrefix("attention_") }
             .sorted { $0.count != $1.count ? $0.count < $1.count : $0 < $1 }  // stage2 before stage10
         for name in stages {
@@ -175,7 +259,7 @@ public struct LogitsFile: Sendable {
                                             channels: Int(try f.intAttribute("channels", of: object)),
                                             height: Int(try f.intAttribute("height", of: object)),
                                             width: Int(try f.intAttribute("width", of: object)), values: values)
-            guard shape == [rows, a.height * a.width] else {
+            guard shape == rowShape + [a.height * a.width] else {
                 throw PipelineError(file: path, "'\(object)' has shape \(shape), expected [\(rows), \(a.height * a.width)]")
             }
             features.attention.append(a)
@@ -211,17 +295,18 @@ public struct LogitsFile: Sendable {
             throw PipelineError(file: path, "row \(row) holds sample index \(f.indices[row]), expected \(row): rows out of canonical order")
         }
         if let i = f.logits.firstIndex(where: { !$0.isFinite }) {
-            throw PipelineError(file: path, "row \(i / m.numClasses) holds a non-finite logit (\(f.logits[i]))")
+            throw PipelineError(file: path, "\(f.describeRow(i / m.numClasses)) holds a non-finite logit (\(f.logits[i]))")
         }
         if let features = f.features {
+            let rows = max(f.count * f.viewsPerSample, 1)
             for (name, values) in [("embedding", features.embedding)] + features.attention.map({ ("attention_" + $0.name, $0.values) }) {
                 if let i = values.firstIndex(where: { !$0.isFinite }) {
-                    throw PipelineError(file: path, "row \(i / (values.count / max(f.count, 1))) of features/\(name) holds a non-finite value (\(values[i]))")
+                    throw PipelineError(file: path, "\(f.describeRow(i / (values.count / rows))) of features/\(name) holds a non-finite value (\(values[i]))")
                 }
             }
         }
         // teacher-export records the accuracy these very rows give (same arg-max, same labels).
-        let accuracy = Self.accuracy(logits: f.logits, labels: f.labels, classes: m.numClasses)
+        let accuracy = Self.accuracy(logits: f.logits, labels: rowLabels(f.labels, perSample: f.viewsPerSample), classes: m.numClasses)
         guard accuracy == m.teacherAccuracy else {
             throw PipelineError(file: path, "the rows give teacher accuracy \(percent(accuracy)), the file records \(percent(m.teacherAccuracy)) (teacher_accuracy): rows changed after export")
         }

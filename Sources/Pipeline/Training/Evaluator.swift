@@ -11,27 +11,35 @@ public struct Evaluator {
     }
 
     public struct Result: Sendable {
-        /// Row-major [count, classes].
+        /// Row-major [rows, classes]: a row per sample, or per view with `views`.
         public var logits: [Float]
-        /// Mean cross-entropy per sample, and the fraction of samples classified right.
+        /// Mean cross-entropy per row, and the fraction of rows classified right.
         public var loss: Double
         public var accuracy: Double
-        /// With `features`: the embedding and attention maps of every sample, in order.
+        /// With `features`: the embedding and attention maps of every row, in order.
         public var features: ModelFeatures?
     }
 
-    /// - Parameter features: also collect `ModelFeatures` (what `teacher-export --features` writes).
-    public func run(features collect: Bool = false) -> Result {
+    /// - Parameters:
+    ///   - features: also collect `ModelFeatures` (what `teacher-export --features` writes).
+    ///   - views: run over these augmented views of the split instead of its plain images, in
+    ///     their row order [N, V] (what `teacher-export --views` writes); the result then has a
+    ///     row per view, and its loss and accuracy are over all views.
+    public func run(features collect: Bool = false, views: TeacherViews? = nil) -> Result {
         let data = assembler.dataset
         let k = model.numClasses
-        var logits = [Float](repeating: 0, count: data.count * k)
+        precondition(views.map { $0.samples == data.count } ?? true, "views of another split")
+        let perSample = views?.perSample ?? 1
+        let rows = data.count * perSample
+        var logits = [Float](repeating: 0, count: rows * k)
         var lossSum = 0.0
         var input: Tensor?
         var features: ModelFeatures?
-        for start in stride(from: 0, to: data.count, by: batchSize) {
-            let indices = Array(start..<min(start + batchSize, data.count))
+        for start in stride(from: 0, to: rows, by: batchSize) {
+            let batchRows = Array(start..<min(start + batchSize, rows))
+            let indices = batchRows.map { $0 / perSample }
             if input?.shape[0] != indices.count { input = Tensor(.plain([indices.count] + data.imageShape)) }
-            assembler.fill(input!.floats, indices: indices)
+            assembler.fill(input!.floats, indices: indices, views: views.map { v in batchRows.map { v.views[$0] } } ?? [])
             let out: Tensor
             if collect {
                 let (logits, batch) = model.forwardWithFeatures(input!)
@@ -46,8 +54,8 @@ public struct Evaluator {
                 (dst.baseAddress! + start * k).update(from: out.floats, count: indices.count * k)
             }
         }
-        let labels = data.labels.map { Int32($0) }
-        return Result(logits: logits, loss: data.count > 0 ? lossSum / Double(data.count) : 0,
+        let labels = LogitsFile.rowLabels(data.labels.map { Int32($0) }, perSample: perSample)
+        return Result(logits: logits, loss: rows > 0 ? lossSum / Double(rows) : 0,
                       accuracy: LogitsFile.accuracy(logits: logits, labels: labels, classes: k), features: features)
     }
 }

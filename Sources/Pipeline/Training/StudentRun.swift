@@ -42,9 +42,17 @@ public enum StudentRun {
             throw PipelineError(file: (folder! as NSString).appendingPathComponent("train.h5"),
                                 "has no '\(dataset)', which \(key) needs: export it with teacher-export --features (make logits EXPORT_ARGS=--features)")
         }
+        let replayed = try files[.train].flatMap { train in
+            p.usesTeacher ? try checkViews(of: train, path: (folder! as NSString).appendingPathComponent("train.h5"), setup: setup) : nil
+        }
         let log = try RunLog(runDir: modelDir)
         if let t = files[.train] {
             log.info("Teacher logits: \(t.metadata.teacherModel) from \(folder!), checked against the data (train \(t.count) rows, teacher train accuracy \(percent(t.metadata.teacherAccuracy)))")
+            if let v = replayed {
+                log.info("Replaying the teacher's \(v.perSample) augmented views per training image (crop padding \(v.augmentation.padding), flips, view seed \(v.seed)): each epoch every image takes one of its stored views, with that view's targets")
+            } else if p.usesTeacher && p.augmentation {
+                log.info("warning: allow_fixed_teacher: the inputs are augmented but the teacher's targets belong to the plain images (a fixed teacher)")
+            }
             // Standardised logits are z-scores, whose softmax is never one-hot at these temperatures.
             let oneHot = p.alpha > 0 && !p.logitStandardization ? DistillationLoss.oneHotShare(teacher: t.logits, classes: t.metadata.numClasses, temperature: Float(p.temperature)) : 0
             if oneHot >= 0.5 {
@@ -52,7 +60,7 @@ public enum StudentRun {
             }
         }
         let trainer = try Trainer(setup: setup, log: log, teacherTrainLogits: files[.train]?.logits, teacherValLogits: files[.val]?.logits,
-                                  teacherTrainFeatures: files[.train]?.features)
+                                  teacherTrainFeatures: files[.train]?.features, teacherViews: replayed)
         let outcome = try trainer.train(restore: restore)
         let wall = Date().timeIntervalSince(started)
         let test = try StageReport.testBestWeights(setup: setup, model: trainer.model, log: log, teacherTest: files[.test]) {
@@ -63,5 +71,26 @@ public enum StudentRun {
         log.info(line)
         return Summary(bestValAccuracy: outcome.bestAccuracy, bestEpoch: outcome.bestEpoch, testAccuracy: test.accuracy,
                        agreement: test.teacherAgreement, wallSeconds: wall)
+    }
+
+    /// Whether the teacher's train rows fit this run's inputs: a multi-view export's views
+    /// (returned, to replay) need a student that augments the same way; plain rows and an
+    /// augmenting student need `allow_fixed_teacher`.
+    static func checkViews(of train: LogitsFile, path: String, setup: RunSetup) throws -> TeacherViews? {
+        let p = setup.params
+        guard let views = train.views else {
+            guard !p.augmentation || p.allowFixedTeacher else {
+                throw PipelineError(file: setup.paramsPath, "key 'augmentation': the inputs are cropped and flipped but \(path) holds the teacher's outputs on the plain images, so the targets would not match the inputs; export views to replay (teacher-export --views 8) or set 'allow_fixed_teacher': true to train on them anyway")
+            }
+            return nil
+        }
+        guard p.augmentation else {
+            throw PipelineError(file: path, "holds the teacher's outputs on \(views.perSample) augmented views per training image (teacher-export --views), for students with 'augmentation': true; set it, or use an export without --views")
+        }
+        let mine = Augmentation.standard(for: setup.splits.train)
+        guard views.augmentation == mine else {
+            throw PipelineError(file: path, "views of crop padding \(views.augmentation.padding)\(views.augmentation.horizontalFlip ? " with" : " without") flips, but this student augments with padding \(mine.padding) and flips: export them again with this version")
+        }
+        return views
     }
 }

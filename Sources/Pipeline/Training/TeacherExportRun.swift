@@ -9,9 +9,14 @@ public enum TeacherExportRun {
     ///   - checkpoint: which of the run's checkpoints to export.
     ///   - out: the output folder (default: the run's logits/).
     ///   - features: also write the teacher's embedding and attention maps (`ModelFeatures`).
+    ///   - views: augmented views per training image (`TeacherViews`); 1 exports the plain
+    ///     images. Val and test are always exported plain.
+    ///   - viewSeed: the seed the views are drawn from.
     @discardableResult
     public static func run(modelDir: String, checkpoint: RestorePoint = .best, splits: [SplitName] = SplitName.allCases,
-                           out: String? = nil, features: Bool = false, say: (String) -> Void = { print($0) }) throws -> ExportReport {
+                           out: String? = nil, features: Bool = false, views: Int = 1, viewSeed: UInt64 = 0,
+                           say: (String) -> Void = { print($0) }) throws -> ExportReport {
+        precondition(views >= 1, "at least one view")
         let setup = try RunSetup(runDir: modelDir)
         let model = try setup.makeModel()
         let checkpointPath = setup.directory.path(checkpoint.file)
@@ -28,33 +33,41 @@ public enum TeacherExportRun {
         for split in splits {
             let data = setup.splits[split]
             let t0 = Date()
-            let result = Evaluator(model: model, data: data, normalization: setup.normalization).run(features: features)
+            // The same augmentation as a student's `augmentation: true`, so every view is one it could draw.
+            let splitViews = split == .train && views > 1
+                ? TeacherViews(samples: data.count, perSample: views, augmentation: .standard(for: data), seed: viewSeed) : nil
+            let result = Evaluator(model: model, data: data, normalization: setup.normalization).run(features: features, views: splitViews)
             let labels = data.labels.map { Int32($0) }
             // Recorded as the rows give it, so that a student can recompute and compare it.
-            let rowAccuracy = LogitsFile.accuracy(logits: result.logits, labels: labels, classes: data.numClasses)
+            let rowAccuracy = LogitsFile.accuracy(logits: result.logits, labels: LogitsFile.rowLabels(labels, perSample: splitViews?.perSample ?? 1),
+                                                  classes: data.numClasses)
             let meta = LogitsFile.Metadata(dataset: data.name, datasetFingerprint: data.fingerprint(), split: split,
                                            numClasses: data.numClasses, teacherModel: setup.params.modelVersion,
                                            checkpointSHA256: checkpointHash, teacherAccuracy: rowAccuracy,
                                            normalization: setup.normalization.summary)
             let path = (outDir as NSString).appendingPathComponent("\(split.rawValue).h5")
-            try LogitsFile(metadata: meta, logits: result.logits, labels: labels, features: result.features).write(to: path)
+            try LogitsFile(metadata: meta, logits: result.logits, labels: labels, features: result.features, views: splitViews).write(to: path)
             // Read back as a student will: load checks the rows against the data, the checksum and
             // the recorded accuracy, so the accuracy printed is what the written rows give.
             let written = try LogitsFile.load(path, for: data, split: split)
             let seconds = Date().timeIntervalSince(t0)
-            say(String(format: "%@: %d samples, teacher accuracy %@, %.1f s (%.0f images/s) -> %@",
-                       split.rawValue, data.count, percent(written.metadata.teacherAccuracy), seconds, Double(data.count) / max(seconds, 1e-9), path))
+            let passes = data.count * written.viewsPerSample
+            let what = splitViews.map { v in "\(data.count) samples x \(v.perSample) views (padding \(v.augmentation.padding), flips, seed \(v.seed)), teacher accuracy over the views" }
+                ?? "\(data.count) samples, teacher accuracy"
+            say(String(format: "%@: %@ %@, %.1f s (%.0f images/s) -> %@",
+                       split.rawValue, what, percent(written.metadata.teacherAccuracy), seconds, Double(passes) / max(seconds, 1e-9), path))
             if let f = written.features {
                 say("  features: embedding [\(data.count), \(f.embeddingSize)]; attention " +
                     f.attention.map { "\($0.name) \($0.height)x\($0.width) (\($0.channels) channels)" }.joined(separator: ", "))
             }
-            exported += data.count
+            exported += passes
         }
         let seconds = Date().timeIntervalSince(started)
         let report = ExportReport(seconds: seconds, images: exported, imagesPerS: Double(exported) / max(seconds, 1e-9),
-                                  checkpoint: checkpointPath, checkpointSha256: checkpointHash)
+                                  checkpoint: checkpointPath, checkpointSha256: checkpointHash,
+                                  viewsPerTrainImage: views)
         try RunDirectory.writeJSON(report, to: (outDir as NSString).appendingPathComponent(ExportReport.fileName))
-        say(String(format: "exported %d samples in %.1f s", exported, seconds))
+        say(String(format: "exported %d %@ in %.1f s", exported, views > 1 ? "images and views" : "samples", seconds))
         return report
     }
 }

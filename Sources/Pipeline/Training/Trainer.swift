@@ -17,8 +17,12 @@ public final class Trainer {
     public let model: Model
     public let optimizer: Optimizer
     public let loss: DistillationLoss
-    /// Teacher logits of the whole train split, row-major [train.count, classes]; nil for alpha 0.
+    /// Teacher logits of the whole train split, row-major [train.count * V, classes] (V views
+    /// per sample, 1 without); nil for alpha 0.
     let teacher: [Float]?
+    /// The augmented views the teacher's train rows belong to, which this run replays; nil when
+    /// the rows are of the plain images.
+    let teacherViews: TeacherViews?
     /// Teacher logits of the validation split, when given: each epoch's metrics then compare.
     let teacherVal: [Float]?
     /// Attention transfer against the teacher's exported maps (`at_weight` > 0).
@@ -44,9 +48,14 @@ public final class Trainer {
         public var secondsPerEpoch: Double
     }
 
+    /// - Parameter teacherViews: the views of a multi-view export, whose rows the other teacher
+    ///   arrays then hold [N * V, ...]; the run must augment (`StudentRun` checks it).
     public init(setup: RunSetup, log: RunLog, teacherTrainLogits: [Float]?, teacherValLogits: [Float]? = nil,
-                teacherTrainFeatures: ModelFeatures? = nil) throws {
+                teacherTrainFeatures: ModelFeatures? = nil, teacherViews: TeacherViews? = nil) throws {
         let p = setup.params
+        precondition(teacherViews == nil || (p.augmentation && teacherViews!.augmentation == .standard(for: setup.splits.train)),
+                     "replayed views need the student's augmentation")
+        self.teacherViews = teacherViews
         self.setup = setup
         self.log = log
         model = try setup.makeModel()
@@ -89,7 +98,7 @@ public final class Trainer {
         let data = setup.splits.train
         let assembler = BatchAssembler(dataset: data, normalization: setup.normalization)
         let sampler = BatchSampler(count: trainIndices.count, batchSize: p.batchSize, shuffle: true, seed: p.seed)
-        let augmentation = p.augmentation ? Augmentation(padding: data.height >= 32 ? 4 : 2, horizontalFlip: true) : .none
+        let augmentation = p.augmentation ? Augmentation.standard(for: data) : .none
         let k = model.numClasses
         let schedule = p.schedule
         var inputs: [Int: Tensor] = [:], gradients: [Int: Tensor] = [:]
@@ -112,8 +121,15 @@ public final class Trainer {
             for (b, positions) in batches.enumerated() {
                 let n = positions.count
                 let indices = positions.map { trainIndices[$0] }
-                var viewRNG = SeededRNG(seed: p.seed, stream: 0xA06, UInt64(epoch), UInt64(b))
-                let views = augmentation.isIdentity ? [] : indices.map { _ in augmentation.drawView(&viewRNG) }
+                // The rows of the teacher's arrays this batch reads, and the views of its inputs:
+                // a multi-view export's stored views, else fresh ones (or none).
+                let rows: [Int], views: [Augmentation.View]
+                if let teacherViews {
+                    (rows, views) = teacherViews.replay(indices, epoch: epoch, studentSeed: p.seed)
+                } else {
+                    var viewRNG = SeededRNG(seed: p.seed, stream: 0xA06, UInt64(epoch), UInt64(b))
+                    (rows, views) = (indices, augmentation.isIdentity ? [] : indices.map { _ in augmentation.drawView(&viewRNG) })
+                }
                 let input = inputs[n] ?? Tensor(.plain([n] + data.imageShape))
                 inputs[n] = input
                 let gradient = gradients[n] ?? Tensor(.plain([n, k]))
@@ -122,7 +138,7 @@ public final class Trainer {
                 let labels = assembler.labels(indices)
                 if let teacher {
                     teacherRows.removeAll(keepingCapacity: true)
-                    for i in indices { teacherRows.append(contentsOf: teacher[(i * k)..<((i + 1) * k)]) }
+                    for i in rows { teacherRows.append(contentsOf: teacher[(i * k)..<((i + 1) * k)]) }
                 }
                 model.store.zeroGrads()
                 let logits: Tensor, tapped: TappedFeatures?
@@ -131,8 +147,8 @@ public final class Trainer {
                     loss.compute(student: logits.floats, teacher: teacher == nil ? nil : t.baseAddress, labels: labels,
                                  classes: k, gradient: gradient.floats, softScale: softScale)
                 }
-                let transfer = tapped.flatMap { f in attention.map { $0.compute(f, rows: indices) } }
-                let relation = tapped.flatMap { f in relational.map { $0.compute(f, rows: indices) } }
+                let transfer = tapped.flatMap { f in attention.map { $0.compute(f, rows: rows) } }
+                let relation = tapped.flatMap { f in relational.map { $0.compute(f, rows: rows) } }
                 if let transfer { value.loss += transfer.loss }
                 if let relation { value.loss += relation.loss }
                 guard value.loss.isFinite else {
