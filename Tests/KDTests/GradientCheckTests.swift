@@ -1,6 +1,7 @@
 import XCTest
 import Engine
 import Pipeline
+import KDTestSupport
 
 /// The reference kernels' backward passes against central finite differences, in Double.
 /// L(x) = sum(forward(x) * dy), so dL/dx must equal backward's dx (and likewise for parameters).
@@ -115,6 +116,10 @@ final class GradientCheckTests: XCTestCase {
             let t = randoms(2 * th * th, 22).map { Float($0 * $0) }
             var g = [Float](repeating: 0, count: x.count)
             _ = AttentionTransfer.compute(student: x, shape: shape, teacher: t, teacherHeight: th, teacherWidth: th, gradient: &g)
+            // `scale` (the term's weight) scales the gradient only.
+            var scaled = [Float](repeating: 0, count: x.count)
+            _ = AttentionTransfer.compute(student: x, shape: shape, teacher: t, teacherHeight: th, teacherWidth: th, gradient: &scaled, scale: 3)
+            LayerCheck.assertClose(scaled, g.map { 3 * $0 }, "scale 3, student \(sh), teacher \(th)")
             var scratch = g
             for i in stride(from: 0, to: x.count, by: 3) {
                 var plus = x, minus = x

@@ -60,9 +60,8 @@ public struct AttentionTerm {
             let teacherRows = gatherRows(t.values, rowSize: t.height * t.width, rows: rows)
             var g = [Float](repeating: 0, count: s.values.count)
             total += AttentionTransfer.compute(student: s.values, shape: s.shape, teacher: teacherRows,
-                                               teacherHeight: t.height, teacherWidth: t.width, gradient: &g)
-            let w = Float(weight)
-            gradients[pair.student] = g.map { $0 * w }
+                                               teacherHeight: t.height, teacherWidth: t.width, gradient: &g, scale: Float(weight))
+            gradients[pair.student] = g
         }
         return (weight * total, gradients)
     }
