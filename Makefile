@@ -18,7 +18,7 @@ TEACHER ?= experiments/teacher_resnet20
 STUDENT ?= experiments/student_cnn5_kd
 BASELINE ?= experiments/student_cnn5_scratch
 
-.PHONY: help deps deps-python deps-bench build test fixtures bench demo teacher logits student baseline summary sweep results methods clean
+.PHONY: help deps deps-python deps-bench build test fixtures bench demo teacher logits student baseline summary sweep results methods views clean
 
 help:
 	@echo "make deps      install the Debian packages the build needs ($(DEBIAN_PACKAGES))"
@@ -34,6 +34,7 @@ help:
 	@echo "make sweep     SWEEP=dir     run every point of dir/sweep.json (resumable)"
 	@echo "make results   SWEEP=dir     results.md, results.csv and SVG pictures of a sweep"
 	@echo "make methods   [SCALE=_demo] the methods table: KD, DKD, logit standardisation, AT, RKD against scratch"
+	@echo "make views     [VIEWS=\"4 16\"] the augmentation table: fixed teacher against replayed views"
 	@echo "make summary   RUNS=\"dirs\"   one line per finished run"
 	@echo "make fixtures  regenerate Tests/Fixtures with PyTorch and h5py (needs deps-python)"
 
@@ -122,13 +123,27 @@ results: build
 # methods (KD, DKD, each with and without logit standardisation, and scratch), KD + attention
 # transfer and KD + relational KD, 3 seeds each. SCALE=_demo runs it on the demo's teacher
 # (after make demo; about 45 min); without it, on experiments/teacher_resnet20 and the full
-# Fashion-MNIST (train that teacher first; several hours on 2 cores).
+# Fashion-MNIST (train that teacher first, about 30 min; then about 70 min of students on 2 cores).
 SCALE ?=
 methods: build
 	$(BIN)/teacher-export --model-dir $(if $(SCALE),$(DEMO)/teacher,$(TEACHER)) --features
 	for s in logit_methods at rkd; do \
 	  $(BIN)/student-distill sweep experiments/sweep_cnn5_$${s}$(SCALE) && \
 	  $(BIN)/student-distill results experiments/sweep_cnn5_$${s}$(SCALE) || exit 1; \
+	done
+
+# The augmentation table (RESULTS.md): an augmenting student distilled from the plain export (a
+# fixed teacher, beside scratch with augmentation) and from 4 and 16 replayed views per image
+# (teacher-export --views), 3 seeds each. Needs experiments/teacher_resnet20 trained and its
+# plain export (make logits, or make methods); about 45 minutes of students on 2 cores.
+VIEWS ?= 4 16
+views: build
+	for v in $(VIEWS); do \
+	  $(BIN)/teacher-export --model-dir $(TEACHER) --views $$v --out $(TEACHER)/logits_v$$v || exit 1; \
+	done
+	for s in fixed $(addprefix v,$(VIEWS)); do \
+	  $(BIN)/student-distill sweep experiments/sweep_cnn5_views_$$s && \
+	  $(BIN)/student-distill results experiments/sweep_cnn5_views_$$s || exit 1; \
 	done
 
 clean:
