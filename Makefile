@@ -7,18 +7,20 @@ BIN := .build/release
 
 # Debian packages the build and tests need (C libraries, h5dump, the default dataset).
 DEBIAN_PACKAGES := libdnnl-dev libgcc-12-dev libhdf5-dev zlib1g-dev pkgconf hdf5-tools dataset-fashion-mnist
-# Only for regenerating fixtures and for the PyTorch side of `make bench`.
-PYTHON_PACKAGES := python3-torch python3-h5py python3-numpy
+# Only for regenerating fixtures, the interoperability tests and the PyTorch side of `make bench`.
+PYTHON_PACKAGES := python3-torch python3-h5py python3-numpy python3-onnx
 # The current PyTorch from PyPI, the second peer of `make bench` (about 5.5 GiB with the CUDA
 # libraries its wheel depends on; it runs on the CPU). Ignored by git.
 TORCH_VENV := .venv-torch
+# onnxruntime from PyPI beside Debian's python3-onnx, for the ONNX export test (about 60 MB).
+ONNX_VENV := .venv-onnx
 
 # Run directories of the pipeline stages (override on the command line).
 TEACHER ?= experiments/teacher_resnet20
 STUDENT ?= experiments/student_cnn5_kd
 BASELINE ?= experiments/student_cnn5_scratch
 
-.PHONY: help deps deps-python deps-bench build test fixtures bench demo teacher logits student baseline summary sweep results methods views clean
+.PHONY: help deps deps-python deps-onnx deps-bench build test fixtures bench demo teacher logits student baseline summary sweep results methods views clean
 
 help:
 	@echo "make deps      install the Debian packages the build needs ($(DEBIAN_PACKAGES))"
@@ -30,6 +32,7 @@ help:
 	@echo "make student   STUDENT=dir   distil a student from cached logits"
 	@echo "make baseline  BASELINE=dir  train the student from scratch (alpha 0)"
 	@echo "make bench     Swift against PyTorch 1.13 (Debian) and the current PyTorch (PyPI), images/s per ISA"
+	@echo "make deps-onnx   install onnx (Debian) and onnxruntime (PyPI, into $(ONNX_VENV)) for the ONNX export test"
 	@echo "make deps-bench  install both PyTorch peers (the PyPI one into $(TORCH_VENV), about 5.5 GiB)"
 	@echo "make sweep     SWEEP=dir     run every point of dir/sweep.json (resumable)"
 	@echo "make results   SWEEP=dir     results.md, results.csv and SVG pictures of a sweep"
@@ -65,6 +68,14 @@ test: deps
 
 fixtures: deps-python
 	/usr/bin/python3 scripts/make_fixtures.py
+
+deps-onnx: deps-python
+	@if $(ONNX_VENV)/bin/python -c "import onnx, onnxruntime" 2>/dev/null; then \
+	  echo "deps-onnx: onnxruntime already in $(ONNX_VENV)"; \
+	else \
+	  echo "deps-onnx: installing onnxruntime from PyPI into $(ONNX_VENV) (beside Debian's python3-onnx)"; \
+	  /usr/bin/python3 -m venv --system-site-packages $(ONNX_VENV) && $(ONNX_VENV)/bin/pip install -q onnxruntime; \
+	fi
 
 deps-bench: deps-python
 	@if $(TORCH_VENV)/bin/python -c "import torch" 2>/dev/null; then \

@@ -16,9 +16,10 @@ struct StudentDistill: ParsableCommand {
         teacher-export wrote; the teacher itself is never loaded, so a temperature x alpha sweep \
         reuses one export. alpha = 0 trains the scratch baseline and needs no logits. \
         'student-distill --model-dir DIR' trains one run ('train' is the default subcommand); \
-        'sweep' runs every point of a sweep.json, 'results' tabulates and draws them.
+        'sweep' runs every point of a sweep.json, 'results' tabulates and draws them, \
+        'export-onnx' writes a trained student as an ONNX model.
         """,
-        subcommands: [Train.self, Sweep.self, Results.self, Summary.self],
+        subcommands: [Train.self, Sweep.self, Results.self, Summary.self, ExportONNX.self],
         defaultSubcommand: Train.self
     )
 }

@@ -19,6 +19,8 @@ public struct RunDirectory: Sendable {
         case log = "train.log"
         /// teacher-export's default output folder.
         case logits = "logits"
+        /// `student-distill export-onnx`'s default output.
+        case onnx = "student.onnx"
     }
 
     public init(_ path: String) { self.path = path }
