@@ -134,7 +134,7 @@ results: build
 # methods (KD, DKD, each with and without logit standardisation, and scratch), KD + attention
 # transfer and KD + relational KD, 3 seeds each. SCALE=_demo runs it on the demo's teacher
 # (after make demo; about 45 min); without it, on experiments/teacher_resnet20 and the full
-# Fashion-MNIST (train that teacher first, about 30 min; then about 70 min of students on 2 cores).
+# Fashion-MNIST (train that teacher first, about 30 min; then about 80 min of export and students on 2 cores).
 SCALE ?=
 methods: build
 	$(BIN)/teacher-export --model-dir $(if $(SCALE),$(DEMO)/teacher,$(TEACHER)) --features
@@ -146,7 +146,7 @@ methods: build
 # The augmentation table (RESULTS.md): an augmenting student distilled from the plain export (a
 # fixed teacher, beside scratch with augmentation) and from 4 and 16 replayed views per image
 # (teacher-export --views), 3 seeds each. Needs experiments/teacher_resnet20 trained and its
-# plain export (make logits, or make methods); about 45 minutes of students on 2 cores.
+# plain export (make logits, or make methods); about 50 minutes of exports and students on 2 cores.
 VIEWS ?= 4 16
 views: build
 	for v in $(VIEWS); do \
