@@ -38,12 +38,11 @@ public enum TeacherExportRun {
                 ? TeacherViews(samples: data.count, perSample: views, augmentation: .standard(for: data), seed: viewSeed) : nil
             let result = Evaluator(model: model, data: data, normalization: setup.normalization).run(features: features, views: splitViews)
             let labels = data.labels.map { Int32($0) }
-            // Recorded as the rows give it, so that a student can recompute and compare it.
-            let rowAccuracy = LogitsFile.accuracy(logits: result.logits, labels: LogitsFile.rowLabels(labels, perSample: splitViews?.perSample ?? 1),
-                                                  classes: data.numClasses)
             let meta = LogitsFile.Metadata(dataset: data.name, datasetFingerprint: data.fingerprint(), split: split,
                                            numClasses: data.numClasses, teacherModel: setup.params.modelVersion,
-                                           checkpointSHA256: checkpointHash, teacherAccuracy: rowAccuracy,
+                                           checkpointSHA256: checkpointHash,
+                                           // as the rows give it (arg-max against each row's label), which a student recomputes
+                                           teacherAccuracy: result.accuracy,
                                            normalization: setup.normalization.summary)
             let path = (outDir as NSString).appendingPathComponent("\(split.rawValue).h5")
             try LogitsFile(metadata: meta, logits: result.logits, labels: labels, features: result.features, views: splitViews).write(to: path)
