@@ -84,18 +84,11 @@ public struct LogitsFile: Sendable {
         return Double(correct) / Double(labels.count)
     }
 
-    /// SHA-256 (hex) of the logits as little-endian float32 bytes, row-major: what the file
-    /// stores as `logits_sha256`.
-    public static func checksum(_ logits: [Float]) -> String {
+    /// SHA-256 (hex) of an array's little-endian bytes in order: what the file stores as
+    /// `logits_sha256` (float32 logits, row-major) and `views_sha256` (the int32 views table).
+    public static func checksum<T: BitwiseCopyable>(_ values: [T]) -> String {
         var h = SHA256()
-        logits.withUnsafeBytes { h.update($0) }  // little-endian on every machine this runs on
-        return h.finalizeHex()
-    }
-
-    /// SHA-256 (hex) of a views table's little-endian int32 bytes: `views_sha256`.
-    public static func checksum(_ viewsTable: [Int32]) -> String {
-        var h = SHA256()
-        viewsTable.withUnsafeBytes { h.update($0) }
+        values.withUnsafeBytes { h.update($0) }  // little-endian on every machine this runs on
         return h.finalizeHex()
     }
 
