@@ -6,9 +6,9 @@ SWIFT ?= swift
 BIN := .build/release
 
 # Debian packages the build and tests need (C libraries, h5dump, the default dataset).
-DEBIAN_PACKAGES := libdnnl-dev libgcc-12-dev libhdf5-dev zlib1g-dev pkgconf hdf5-tools dataset-fashion-mnist
+DEBIAN_PACKAGES := libdnnl-dev libgcc-12-dev libhdf5-dev zlib1g-dev libturbojpeg0-dev libpng-dev pkgconf hdf5-tools dataset-fashion-mnist
 # Only for regenerating fixtures, the interoperability tests and the PyTorch side of `make bench`.
-PYTHON_PACKAGES := python3-torch python3-h5py python3-numpy python3-onnx
+PYTHON_PACKAGES := python3-torch python3-torchvision python3-pil python3-h5py python3-numpy python3-onnx
 # The current PyTorch from PyPI, the second peer of `make bench` (about 5.5 GiB with the CUDA
 # libraries its wheel depends on; it runs on the CPU). Ignored by git.
 TORCH_VENV := .venv-torch

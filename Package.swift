@@ -32,6 +32,8 @@ let package = Package(
         .systemLibrary(name: "CDNNL", path: "Sources/CDNNL"),
         .systemLibrary(name: "CZlib", path: "Sources/CZlib"),
         .systemLibrary(name: "COpenMP", path: "Sources/COpenMP"),
+        .systemLibrary(name: "CTurboJPEG", path: "Sources/CTurboJPEG"),
+        .systemLibrary(name: "CPNG", path: "Sources/CPNG"),
 
         // The engine: tensors, oneDNN and OpenMP behind Kernels/, reference kernels, layers,
         // models, losses, optimizers. The only module that sees a C library of the engine.
@@ -45,7 +47,7 @@ let package = Package(
         // sweeps. It sees the engine's Swift API only, never oneDNN.
         .target(
             name: "Pipeline",
-            dependencies: ["Engine", "CHDF5", "CZlib"],
+            dependencies: ["Engine", "CHDF5", "CZlib", "CTurboJPEG", "CPNG"],
             path: "Sources/Pipeline"
         ),
         // The stages' shared command-line options (swift-argument-parser).

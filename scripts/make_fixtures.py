@@ -448,8 +448,42 @@ def features():
     print("wrote", path)
 
 
+def images():
+    """Image files of every format the folder datasets read, and what Pillow (torchvision's
+    loader) makes of them: `decoded/<file>` is `Image.open(f).convert("RGB")`, `resized/<file>/<w>x<h>`
+    that resized with `Image.BILINEAR` (torchvision's `Resize` on PIL images), `grey/<file>/<w>x<h>`
+    the resized image `convert("L")`. Files and arrays are [height, width, 3] uint8."""
+    from PIL import Image
+    folder = os.path.join(OUT, "images")
+    os.makedirs(folder, exist_ok=True)
+    rng = np.random.default_rng(12)
+    y, x = np.mgrid[0:30, 0:40]
+    smooth = np.stack([x * 6, y * 8, (x + y) * 3], axis=-1).astype(np.float64)
+    rgb = np.clip(smooth + rng.normal(0, 20, smooth.shape), 0, 255).astype(np.uint8)
+    alpha = (rng.random((30, 40)) * 255).astype(np.uint8)
+    grey = np.clip(x * 5 + rng.normal(0, 10, x.shape), 0, 255).astype(np.uint8)
+    Image.fromarray(rgb).save(os.path.join(folder, "rgb.jpg"), quality=90)
+    Image.fromarray(grey).save(os.path.join(folder, "grey.jpg"), quality=90)
+    Image.fromarray(np.dstack([rgb, alpha])).save(os.path.join(folder, "rgba.png"))
+    Image.fromarray(rgb).quantize(16).save(os.path.join(folder, "palette.png"))
+    Image.fromarray(grey).save(os.path.join(folder, "grey.png"))
+    Image.fromarray(rgb).save(os.path.join(folder, "rgb.bmp"))
+    Image.fromarray(rgb).save(os.path.join(folder, "rgb.ppm"))
+    Image.fromarray(grey).save(os.path.join(folder, "grey.pgm"))
+    path = os.path.join(OUT, "images.h5")
+    with h5py.File(path, "w") as f:
+        for name in sorted(os.listdir(folder)):
+            im = Image.open(os.path.join(folder, name)).convert("RGB")
+            f.create_dataset(f"decoded/{name}", data=np.asarray(im))
+            for w, h in [(16, 16), (57, 45), (24, 50), (40, 7)]:
+                r = im.resize((w, h), Image.BILINEAR)
+                f.create_dataset(f"resized/{name}/{w}x{h}", data=np.asarray(r))
+                f.create_dataset(f"grey/{name}/{w}x{h}", data=np.asarray(r.convert("L")))
+    print("wrote", path)
+
+
 if __name__ == "__main__":
     os.makedirs(OUT, exist_ok=True)
-    what = sys.argv[1:] or ["h5py_interop", "model_shapes", "layers", "losses", "logit_losses", "attention_transfer", "relational_kd", "trajectories", "optimizers", "eval_logits", "features"]
+    what = sys.argv[1:] or ["h5py_interop", "model_shapes", "layers", "losses", "logit_losses", "attention_transfer", "relational_kd", "trajectories", "optimizers", "eval_logits", "features", "images"]
     for name in what:
         globals()[name]()

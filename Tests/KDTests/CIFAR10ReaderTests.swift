@@ -12,7 +12,8 @@ final class CIFAR10ReaderTests: XCTestCase {
             if i < 5 { expectedLabels += labels }
             try SyntheticData.write(SyntheticData.cifarRecords(labels: labels, seed: UInt64(i)), to: dir + "/" + name)
         }
-        let (train, test) = try DatasetKind.cifar10.load(from: dir)
+        let sets = try DatasetKind.cifar10.load(from: dir)
+        let (train, test) = (sets.train, sets.test)
         XCTAssertEqual(train.count, 20)
         XCTAssertEqual(test.count, 4)
         XCTAssertEqual(train.imageShape, [3, 32, 32])

@@ -11,7 +11,8 @@ final class IDXReaderTests: XCTestCase {
         guard FileManager.default.fileExists(atPath: dir) else {
             throw XCTSkip("\(dir) is missing: run `make deps` (CI does)")
         }
-        let (train, test) = try DatasetKind.fashionMNIST.load()
+        let sets = try DatasetKind.fashionMNIST.load()
+        let (train, test) = (sets.train, sets.test)
         XCTAssertEqual(train.count, 60_000)
         XCTAssertEqual(test.count, 10_000)
         XCTAssertEqual(train.imageShape, [1, 28, 28])

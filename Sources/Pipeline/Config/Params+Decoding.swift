@@ -40,9 +40,24 @@ extension Params {
         }
         dataDir = try r.string("data_dir")
         subsetPercent = try r.double("subset_percent", 0...1, openLower: true) ?? subsetPercent
-        valSize = try r.int("val_size", 0...1_000_000) ?? valSize
+        valSize = try r.int("val_size", 0...1_000_000)
         splitSeed = UInt64(try r.int("split_seed", 0...Int.max) ?? Int(splitSeed))
         augmentation = try r.flag("augmentation") ?? augmentation
+        imageSize = try r.int("image_size", 1...4096) ?? imageSize
+        colorMode = try r.choice("color_mode", ColorMode.self) ?? colorMode
+        imageCacheDir = try r.string("image_cache_dir")
+        skipBadImages = try r.flag("skip_bad_images") ?? skipBadImages
+        normalizationMean = try r.doubleList("normalization_mean")
+        normalizationStd = try r.doubleList("normalization_std")
+        if (normalizationMean == nil) != (normalizationStd == nil) {
+            throw PipelineError(file: file, "keys 'normalization_mean' and 'normalization_std' go together: give both or neither")
+        }
+        if let mean = normalizationMean, let std = normalizationStd {
+            guard mean.count == std.count else {
+                throw PipelineError(file: file, "key 'normalization_std': \(std.count) values, 'normalization_mean' has \(mean.count)")
+            }
+            guard std.allSatisfy({ $0 > 0 }) else { throw PipelineError(file: file, "key 'normalization_std': every value must be above 0") }
+        }
         seed = UInt64(try r.int("seed", 0...Int.max) ?? Int(seed))
         batchSize = try r.int("batch_size", 1...65536) ?? batchSize
         numEpochs = try r.int("num_epochs", 1...100_000) ?? numEpochs
@@ -164,6 +179,15 @@ private struct KeyReader {
         return try a.map { e in
             guard case .number(let x) = e, x == x.rounded(), let i = Int(exactly: x) else { throw fail(key, "expected a list of whole numbers") }
             return i
+        }
+    }
+
+    func doubleList(_ key: String) throws -> [Double]? {
+        guard let v = value(key) else { return nil }
+        guard case .array(let a) = v, !a.isEmpty else { throw fail(key, "expected a list of numbers, found \(v.typeName)") }
+        return try a.map { e in
+            guard case .number(let x) = e, x.isFinite else { throw fail(key, "expected a list of numbers") }
+            return x
         }
     }
 

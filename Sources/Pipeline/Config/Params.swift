@@ -18,13 +18,42 @@ public struct Params: Equatable, Sendable {
     public var dataDir: String?
     /// Fraction of the training split to train on, in (0, 1] (a seeded, stratified subset).
     public var subsetPercent = 1.0
-    /// Size of the validation hold-out carved from the official training set.
-    public var valSize = 5000
+    /// Size of the validation hold-out carved from the official training set; nil for the
+    /// default: 5000 images for the built-in datasets, a tenth of `train/` for a folder without
+    /// `val/`. A dataset with its own validation set (`val/`, food-11) ignores it.
+    public var valSize: Int?
     /// Seed of the train/val split. Teacher and students must share it: their logits files are
     /// keyed to the split's fingerprint.
     public var splitSeed: UInt64 = 0
     /// Random crop (4-pixel zero padding) and horizontal flip in training.
     public var augmentation = false
+    /// Folder datasets: the side every image is resized to (torchvision's `Resize((s, s))`).
+    public var imageSize = 32
+    /// Folder datasets: "rgb" (3 channels) or "grey" (1).
+    public var colorMode = ColorMode.rgb
+    /// Folder datasets: where decoded images are cached; nil for `~/.cache/kd-pipeline`
+    /// (or `$KD_CACHE_DIR`).
+    public var imageCacheDir: String?
+    /// Folder datasets: leave out (and list) images that cannot be decoded instead of stopping.
+    public var skipBadImages = false
+    /// Per-channel mean and standard deviation of the input normalisation, as torchvision's
+    /// `Normalize(mean, std)` on pixels in [0, 1]; nil fits them to the training split. A teacher
+    /// trained elsewhere needs the ones it was trained with (ImageNet's: [0.485, 0.456, 0.406],
+    /// [0.229, 0.224, 0.225]).
+    public var normalizationMean: [Double]?
+    public var normalizationStd: [Double]?
+
+    public enum ColorMode: String, CaseIterable, Sendable {
+        case rgb, grey
+        public var channels: Int { self == .rgb ? 3 : 1 }
+    }
+
+    /// How a folder dataset is decoded under these settings; `resolve` turns a relative cache
+    /// folder into a path.
+    public func imageOptions(resolve: (String) -> String = { $0 }) -> ImageFolderOptions {
+        ImageFolderOptions(size: imageSize, channels: colorMode.channels, cacheDirectory: imageCacheDir.map(resolve),
+                           skipBadImages: skipBadImages)
+    }
 
     // MARK: Optimisation
     public var seed: UInt64 = 1
@@ -95,7 +124,8 @@ public struct Params: Equatable, Sendable {
     /// Every key params.json may hold.
     public static let keys: [String] = [
         "model_version", "num_channels", "dropout_rate", "dataset", "data_dir", "subset_percent", "val_size",
-        "split_seed", "augmentation", "seed", "batch_size", "num_epochs", "optimizer", "learning_rate", "momentum",
+        "split_seed", "augmentation", "image_size", "color_mode", "image_cache_dir", "skip_bad_images", "normalization_mean",
+        "normalization_std", "seed", "batch_size", "num_epochs", "optimizer", "learning_rate", "momentum",
         "nesterov", "weight_decay", "lr_schedule", "lr_step_size", "lr_gamma", "lr_milestones", "lr_min",
         "warmup_epochs", "alpha", "temperature", "kl_reduction", "kd_method", "logit_standardization", "dkd_alpha",
         "dkd_beta", "dkd_warmup", "at_weight", "rkd_distance_weight", "rkd_angle_weight", "teacher", "teacher_logits",

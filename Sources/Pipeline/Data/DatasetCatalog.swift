@@ -6,6 +6,10 @@ public enum DatasetKind: String, CaseIterable, Codable, Sendable {
     case fashionMNIST = "fashion-mnist"
     case mnist = "mnist"
     case cifar10 = "cifar10"
+    /// torchvision's ImageFolder layout (`train/`, `test/`, optional `val/`, a folder per class).
+    case folder = "folder"
+    /// food-11's flat `<label>_<id>.jpg` files in `training/`, `validation/`, `evaluation/`.
+    case food11 = "food-11"
 
     /// Where the data is unless params.json says `data_dir`.
     public var defaultDirectory: String {
@@ -13,9 +17,12 @@ public enum DatasetKind: String, CaseIterable, Codable, Sendable {
         case .fashionMNIST: return "/usr/share/datasets/fashion-mnist"  // Debian's dataset-fashion-mnist
         case .mnist: return "data/mnist"
         case .cifar10: return "data/cifar-10-batches-bin"
+        case .folder: return "data/images"
+        case .food11: return "data/food-11"
         }
     }
 
+    /// The class names of the built-in datasets (folder datasets name theirs by their folders).
     public var classNames: [String] {
         switch self {
         case .fashionMNIST:
@@ -23,11 +30,24 @@ public enum DatasetKind: String, CaseIterable, Codable, Sendable {
                     "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot"]
         case .mnist: return (0..<10).map(String.init)
         case .cifar10: return CIFAR10Reader.classNames
+        case .folder: return []
+        case .food11: return ImageFolderListing.food11ClassNames
         }
     }
 
-    /// Reads the official training and test sets from `directory`.
-    public func load(from directory: String? = nil) throws -> (train: Dataset, test: Dataset) {
+    /// Whether the data is a folder of image files (decoded and cached) rather than a fixed format.
+    public var isImageFolder: Bool { self == .folder || self == .food11 }
+
+    /// The official sets of a dataset: training and test, and validation when the dataset has
+    /// its own (folder datasets with a `val/` folder, food-11).
+    public struct OfficialSets: Sendable {
+        public var train: Dataset
+        public var val: Dataset?
+        public var test: Dataset
+    }
+
+    /// Reads the official sets from `directory`; `images` says how folder datasets are decoded.
+    public func load(from directory: String? = nil, images: ImageFolderOptions = ImageFolderOptions()) throws -> OfficialSets {
         let dir = directory ?? defaultDirectory
         var isDir: ObjCBool = false
         guard FileManager.default.fileExists(atPath: dir, isDirectory: &isDir), isDir.boolValue else {
@@ -41,13 +61,17 @@ public enum DatasetKind: String, CaseIterable, Codable, Sendable {
                                            labels: idx("train-labels-idx1-ubyte"), classNames: classNames)
             let test = try IDXReader.load(name: rawValue, images: idx("t10k-images-idx3-ubyte"),
                                           labels: idx("t10k-labels-idx1-ubyte"), classNames: classNames)
-            return (train, test)
+            return OfficialSets(train: train, test: test)
         case .cifar10:
             let train = try CIFAR10Reader.load(name: rawValue, files: CIFAR10Reader.trainFiles.map {
                 try Self.locate($0, in: dir, suffixes: [""]) })
             let test = try CIFAR10Reader.load(name: rawValue, files: CIFAR10Reader.testFiles.map {
                 try Self.locate($0, in: dir, suffixes: [""]) })
-            return (train, test)
+            return OfficialSets(train: train, test: test)
+        case .folder, .food11:
+            let listing = try ImageFolderListing(root: dir, layout: self == .folder ? .folder : .food11)
+            let sets = try ImageFolderCache.load(listing, name: rawValue, options: images)
+            return OfficialSets(train: sets.train, val: sets.val, test: sets.test)
         }
     }
 

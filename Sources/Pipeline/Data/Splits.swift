@@ -6,7 +6,8 @@ public enum SplitName: String, CaseIterable, Codable, Sendable {
 
 /// Train / validation / test, carved deterministically from a dataset's official sets.
 ///
-/// `val` is a seeded, stratified hold-out from the official training set; `train` is all the
+/// `val` is the dataset's own validation set when it has one (a folder dataset's `val/`),
+/// else a seeded, stratified hold-out from the official training set, and `train` is all the
 /// rest. Both keep the official file order (their "canonical order"), which is the row order of
 /// every logits file. A run that trains on a fraction of `train` takes `subsetIndices`, so its
 /// samples keep their row numbers in the teacher's logits.
@@ -16,7 +17,8 @@ public struct DatasetSplits: Sendable {
     public let test: Dataset
     /// Row of each `train` sample in the official training file.
     public let trainSourceIndices: [Int]
-    /// Row of each `val` sample in the official training file.
+    /// Row of each `val` sample in the official training file (in the official validation set
+    /// when the dataset has one).
     public let valSourceIndices: [Int]
     public let seed: UInt64
 
@@ -38,6 +40,16 @@ public struct DatasetSplits: Sendable {
         self.train = officialTrain.subset(rest)
         self.val = officialTrain.subset(valIdx)
         self.test = officialTest
+        self.seed = seed
+    }
+
+    /// Splits of a dataset that has its own validation set: each official set as it is.
+    public init(officialTrain: Dataset, officialVal: Dataset, officialTest: Dataset, seed: UInt64) {
+        self.train = officialTrain
+        self.val = officialVal
+        self.test = officialTest
+        self.trainSourceIndices = Array(0..<officialTrain.count)
+        self.valSourceIndices = Array(0..<officialVal.count)
         self.seed = seed
     }
 

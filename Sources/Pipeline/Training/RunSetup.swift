@@ -25,12 +25,25 @@ public struct RunSetup {
         let directory = RunDirectory(runDir)
         self.directory = directory
         params = try Params.load(directory.path(.params))
-        let (train, test) = try params.dataset.load(from: params.dataDir.map { directory.resolve($0) })
-        guard params.valSize < train.count else {
-            throw PipelineError(file: directory.path(.params), "key 'val_size': \(params.valSize) is not below the training set's \(train.count) images")
+        let sets = try params.dataset.load(from: params.dataDir.map { directory.resolve($0) },
+                                           images: params.imageOptions(resolve: directory.resolve))
+        if let val = sets.val {
+            splits = DatasetSplits(officialTrain: sets.train, officialVal: val, officialTest: sets.test, seed: params.splitSeed)
+        } else {
+            let valSize = params.valSize ?? (params.dataset.isImageFolder ? sets.train.count / 10 : 5000)
+            guard valSize < sets.train.count else {
+                throw PipelineError(file: directory.path(.params), "key 'val_size': \(valSize) is not below the training set's \(sets.train.count) images")
+            }
+            splits = try DatasetSplits(officialTrain: sets.train, officialTest: sets.test, valCount: valSize, seed: params.splitSeed)
         }
-        splits = try DatasetSplits(officialTrain: train, officialTest: test, valCount: params.valSize, seed: params.splitSeed)
-        normalization = Normalization.fit(splits.train)
+        if let mean = params.normalizationMean, let std = params.normalizationStd {
+            guard mean.count == splits.train.channels else {
+                throw PipelineError(file: directory.path(.params), "key 'normalization_mean': \(mean.count) values for images of \(splits.train.channels) channel(s)")
+            }
+            normalization = Normalization(mean: mean.map(Float.init), std: std.map(Float.init))
+        } else {
+            normalization = Normalization.fit(splits.train)
+        }
     }
 
     /// The model of `params.model_version` for this dataset.
