@@ -227,6 +227,12 @@ class MobileNetV2(nn.Module):
 
 
 def build(name, in_channels=1, size=28, num_classes=10, **kw):
+    if name.startswith("torchvision_"):
+        import torchvision
+        m = getattr(torchvision.models, name[len("torchvision_"):])(num_classes=num_classes)
+        if in_channels != 3:  # the Swift stem takes the dataset's channels
+            m.conv1 = nn.Conv2d(in_channels, 64, kernel_size=7, stride=2, padding=3, bias=False)
+        return m
     if name == "cnn5":
         return CNN5(in_channels, size, num_classes, **kw)
     if name == "resnet18":
@@ -244,4 +250,5 @@ def build(name, in_channels=1, size=28, num_classes=10, **kw):
 
 
 NAMES = ["cnn5", "resnet8", "resnet14", "resnet20", "resnet32", "resnet56", "resnet110", "resnet8x4",
-         "resnet32x4", "resnet18", "vgg8", "vgg11", "vgg13", "vgg16", "mobilenetv2"]
+         "resnet32x4", "resnet18", "vgg8", "vgg11", "vgg13", "vgg16", "mobilenetv2",
+         "torchvision_resnet18", "torchvision_resnet34", "torchvision_resnet50"]

@@ -11,6 +11,9 @@ public enum ModelRegistry {
             r["resnet\(depth)x4"] = { CIFARResNet.make(name: "resnet\(depth)x4", depth: depth, widths: [32, 64, 128, 256], $0, $1, $2) }
         }
         for (name, cfg) in VGG.configurations { r[name] = { VGG.make(name: name, cfg, $0, $1, $2) } }
+        for c in TorchvisionResNet.configurations {
+            r[c.name] = { TorchvisionResNet.make(name: c.name, block: c.block, blocks: c.blocks, $0, $1, $2) }
+        }
         return r
     }()
 
