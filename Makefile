@@ -6,7 +6,7 @@ SWIFT ?= swift
 BIN := .build/release
 
 # Debian packages the build and tests need (C libraries, h5dump, the default dataset).
-DEBIAN_PACKAGES := libdnnl-dev libgcc-12-dev libhdf5-dev zlib1g-dev libturbojpeg0-dev libpng-dev pkgconf hdf5-tools dataset-fashion-mnist
+DEBIAN_PACKAGES := python3 libdnnl-dev libgcc-12-dev libhdf5-dev zlib1g-dev libturbojpeg0-dev libpng-dev pkgconf hdf5-tools dataset-fashion-mnist
 # Only for regenerating fixtures, the interoperability tests and the PyTorch side of `make bench`.
 PYTHON_PACKAGES := python3-torch python3-torchvision python3-pil python3-h5py python3-numpy python3-onnx
 # The current PyTorch from PyPI, the second peer of `make bench` (about 5.5 GiB with the CUDA
@@ -20,13 +20,14 @@ TEACHER ?= experiments/teacher_resnet20
 STUDENT ?= experiments/student_cnn5_kd
 BASELINE ?= experiments/student_cnn5_scratch
 
-.PHONY: help deps deps-python deps-onnx deps-bench build test fixtures bench demo teacher logits student baseline summary sweep results methods views clean
+.PHONY: help deps deps-python deps-onnx deps-bench build test fixtures bench demo folder-demo teacher logits student baseline summary sweep results methods views clean
 
 help:
 	@echo "make deps      install the Debian packages the build needs ($(DEBIAN_PACKAGES))"
 	@echo "make build     release build of teacher-train, teacher-export, student-distill"
 	@echo "make test      unit and reference tests (swift test)"
 	@echo "make demo      the whole pipeline on a 20% subset of Fashion-MNIST, with a summary"
+	@echo "make folder-demo  the pipeline on a folder of PNG files made from Fashion-MNIST's test split"
 	@echo "make teacher   TEACHER=dir   train a teacher"
 	@echo "make logits    TEACHER=dir   export the teacher's logits"
 	@echo "make student   STUDENT=dir   distil a student from cached logits"
@@ -115,6 +116,24 @@ demo: deps build
 	$(BIN)/student-distill --model-dir $(DEMO)/student_scratch
 	@echo
 	@$(BIN)/student-distill summary $(DEMO)/teacher $(DEMO)/student_kd $(DEMO)/student_scratch
+
+# The pipeline on real image files: Fashion-MNIST's test split (10,000 images) written as a
+# torchvision ImageFolder of grey PNGs (8,000 train, 2,000 test; scripts/idx_to_image_folder.py),
+# then teacher, export, a distilled and a scratch student on it, decoding once into the image
+# cache (~/.cache/kd-pipeline, or KD_CACHE_DIR). Run directories: experiments/folder_demo/.
+FOLDER_DEMO := experiments/folder_demo
+FASHION_PNG := experiments/fashion_png
+FASHION_CLASSES := T-shirt/top,Trouser,Pullover,Dress,Coat,Sandal,Shirt,Sneaker,Bag,Ankle boot
+$(FASHION_PNG):
+	python3 scripts/idx_to_image_folder.py /usr/share/datasets/fashion-mnist/t10k-images-idx3-ubyte.gz \
+	  /usr/share/datasets/fashion-mnist/t10k-labels-idx1-ubyte.gz $@ --classes "$(FASHION_CLASSES)"
+folder-demo: deps build $(FASHION_PNG)
+	$(BIN)/teacher-train --model-dir $(FOLDER_DEMO)/teacher
+	$(BIN)/teacher-export --model-dir $(FOLDER_DEMO)/teacher
+	$(BIN)/student-distill --model-dir $(FOLDER_DEMO)/student_kd
+	$(BIN)/student-distill --model-dir $(FOLDER_DEMO)/student_scratch
+	@echo
+	@$(BIN)/student-distill summary $(FOLDER_DEMO)/teacher $(FOLDER_DEMO)/student_kd $(FOLDER_DEMO)/student_scratch
 
 # One line per run: make summary RUNS="experiments/teacher_resnet20 experiments/student_cnn5_kd"
 RUNS ?= $(TEACHER) $(STUDENT) $(BASELINE)
