@@ -44,6 +44,11 @@ final class BadInputTests: XCTestCase {
             (["kd_method": "dkd", "kl_reduction": "mean"], ["params.json", "key 'kl_reduction'", "DKD averages over the batch only"]),
             (["logit_standardization": 1], ["params.json", "key 'logit_standardization'", "expected true/false"]),
             (["subset_percent": 0.001], ["params.json", "key 'subset_percent': 0.001 of the 500 training images leaves 1, fewer than the 10 classes"]),
+            (["color_mode": "cmyk"], ["params.json", "key 'color_mode'", "'cmyk' is not one of rgb, grey"]),
+            (["normalization_mean": [0.5]], ["params.json", "'normalization_mean' and 'normalization_std' go together"]),
+            (["normalization_mean": [0.5], "normalization_std": [0.2, 0.3]], ["params.json", "key 'normalization_std': 2 values, 'normalization_mean' has 1"]),
+            (["normalization_mean": [0.5, 0.5, 0.5], "normalization_std": [0.2, 0.2, 0.2]], ["params.json", "key 'normalization_mean': 3 values for images of 1 channel(s)"]),
+            (["dataset": "folder", "data_dir": "no/such/images"], ["no/such/images", "dataset folder for folder not found"]),
         ]
         for (change, phrases) in cases {
             let dir = folder("params")
