@@ -6,7 +6,7 @@ SWIFT ?= swift
 BIN := .build/release
 
 # Debian packages the build and tests need (C libraries, h5dump, the default dataset).
-DEBIAN_PACKAGES := python3 libdnnl-dev libgcc-12-dev libhdf5-dev zlib1g-dev libturbojpeg0-dev libpng-dev pkgconf hdf5-tools dataset-fashion-mnist
+DEBIAN_PACKAGES := python3 libdnnl-dev libgcc-12-dev libhdf5-dev zlib1g-dev libturbojpeg0-dev libpng-dev libopenmpi-dev openmpi-bin pkgconf hdf5-tools dataset-fashion-mnist
 # Only for regenerating fixtures, the interoperability tests and the PyTorch side of `make bench`.
 PYTHON_PACKAGES := python3-torch python3-torchvision python3-pil python3-h5py python3-numpy python3-onnx
 # The current PyTorch from PyPI, the second peer of `make bench` (about 5.5 GiB with the CUDA

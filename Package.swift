@@ -34,6 +34,7 @@ let package = Package(
         .systemLibrary(name: "COpenMP", path: "Sources/COpenMP"),
         .systemLibrary(name: "CTurboJPEG", path: "Sources/CTurboJPEG"),
         .systemLibrary(name: "CPNG", path: "Sources/CPNG"),
+        .systemLibrary(name: "CMPI", path: "Sources/CMPI"),
 
         // The engine: tensors, oneDNN and OpenMP behind Kernels/, reference kernels, layers,
         // models, losses, optimizers. The only module that sees a C library of the engine.
@@ -47,7 +48,7 @@ let package = Package(
         // sweeps. It sees the engine's Swift API only, never oneDNN.
         .target(
             name: "Pipeline",
-            dependencies: ["Engine", "CHDF5", "CZlib", "CTurboJPEG", "CPNG"],
+            dependencies: ["Engine", "CHDF5", "CZlib", "CTurboJPEG", "CPNG", "CMPI"],
             path: "Sources/Pipeline"
         ),
         // The stages' shared command-line options (swift-argument-parser).

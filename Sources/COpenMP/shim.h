@@ -11,4 +11,6 @@
 void GOMP_parallel(void (*fn)(void *), void *data, unsigned num_threads, unsigned flags);
 int omp_get_thread_num(void);
 int omp_get_num_threads(void);
+void omp_set_num_threads(int num_threads);
+int omp_get_max_threads(void);
 #endif

@@ -42,7 +42,7 @@ struct Train: ParsableCommand {
 
     func run() throws {
         CrashHook.installFromEnvironment()
-        try StudentRun.run(modelDir: options.modelDir, logits: logits, restore: options.restoreFile)
+        try DistributedCommand.run { try StudentRun.run(modelDir: options.modelDir, logits: logits, restore: options.restoreFile) }
     }
 }
 
@@ -62,7 +62,7 @@ struct Sweep: ParsableCommand {
 
     func run() throws {
         CrashHook.installFromEnvironment()
-        try SweepRunner.run(sweepDir: sweepDir)
+        try DistributedCommand.run { try SweepRunner.run(sweepDir: sweepDir) }
     }
 }
 

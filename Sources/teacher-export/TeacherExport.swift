@@ -56,7 +56,9 @@ struct TeacherExport: ParsableCommand {
     }
 
     func run() throws {
-        try TeacherExportRun.run(modelDir: directory.modelDir, checkpoint: checkpoint, splits: splits.splits, out: out,
-                                 features: features, views: views, viewSeed: viewSeed)
+        try DistributedCommand.run {
+            try TeacherExportRun.run(modelDir: directory.modelDir, checkpoint: checkpoint, splits: splits.splits, out: out,
+                                     features: features, views: views, viewSeed: viewSeed)
+        }
     }
 }

@@ -24,6 +24,6 @@ struct TeacherTrain: ParsableCommand {
 
     func run() throws {
         CrashHook.installFromEnvironment()
-        try TeacherRun.run(modelDir: options.modelDir, restore: options.restoreFile)
+        try DistributedCommand.run { try TeacherRun.run(modelDir: options.modelDir, restore: options.restoreFile) }
     }
 }

@@ -60,6 +60,10 @@ extension Params {
         }
         seed = UInt64(try r.int("seed", 0...Int.max) ?? Int(seed))
         batchSize = try r.int("batch_size", 1...65536) ?? batchSize
+        microBatches = try r.int("micro_batches", 1...65536) ?? microBatches
+        guard microBatches <= batchSize else {
+            throw PipelineError(file: file, "key 'micro_batches': \(microBatches) parts of a batch of \(batchSize)")
+        }
         numEpochs = try r.int("num_epochs", 1...100_000) ?? numEpochs
         optimizer = try r.choice("optimizer", Optimizer.Kind.self) ?? optimizer
         learningRate = try r.double("learning_rate", 0...10, openLower: true) ?? learningRate

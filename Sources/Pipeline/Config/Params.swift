@@ -58,6 +58,11 @@ public struct Params: Equatable, Sendable {
     // MARK: Optimisation
     public var seed: UInt64 = 1
     public var batchSize = 128
+    /// Each batch in this many consecutive parts, one forward and backward each, whose
+    /// gradients are summed (weighted by their share) before one update: gradient accumulation,
+    /// with BatchNorm normalising each part alone. It is the update that as many data-parallel
+    /// processes make (`mpirun`), in one process and the memory of one part.
+    public var microBatches = 1
     public var numEpochs = 30
     public var optimizer = Optimizer.Kind.adam
     public var learningRate = 1e-3
@@ -125,7 +130,7 @@ public struct Params: Equatable, Sendable {
     public static let keys: [String] = [
         "model_version", "num_channels", "dropout_rate", "dataset", "data_dir", "subset_percent", "val_size",
         "split_seed", "augmentation", "image_size", "color_mode", "image_cache_dir", "skip_bad_images", "normalization_mean",
-        "normalization_std", "seed", "batch_size", "num_epochs", "optimizer", "learning_rate", "momentum",
+        "normalization_std", "seed", "batch_size", "micro_batches", "num_epochs", "optimizer", "learning_rate", "momentum",
         "nesterov", "weight_decay", "lr_schedule", "lr_step_size", "lr_gamma", "lr_milestones", "lr_min",
         "warmup_epochs", "alpha", "temperature", "kl_reduction", "kd_method", "logit_standardization", "dkd_alpha",
         "dkd_beta", "dkd_warmup", "at_weight", "rkd_distance_weight", "rkd_angle_weight", "teacher", "teacher_logits",

@@ -10,12 +10,31 @@ import Glibc
 /// `flock` on the file `.lock` in the directory: the kernel releases it when the process exits
 /// or dies, so a killed run never leaves a stale claim behind. The file holds the holder's
 /// process id, for the message the second run gets.
+///
+/// A job of several processes (`Cluster.active`) holds one claim: the root takes it, and the
+/// others learn whether it did.
 public final class RunLock {
     public static let fileName = ".lock"
-    private let fd: Int32
+    private let fd: Int32?
 
     /// Claims `directory`, or throws naming it and the process that holds it.
     public init(_ directory: String) throws {
+        let cluster = Cluster.active
+        guard cluster.isDistributed else {
+            fd = try Self.claim(directory)
+            return
+        }
+        var claimed: Int32?, failure: Error?
+        if cluster.isRoot {
+            do { claimed = try Self.claim(directory) } catch { failure = error }
+        }
+        guard cluster.all(failure == nil) else {
+            throw failure ?? PipelineError(file: directory, "rank 0 could not claim the run directory")
+        }
+        fd = claimed
+    }
+
+    private static func claim(_ directory: String) throws -> Int32 {
         let path = (directory as NSString).appendingPathComponent(Self.fileName)
         let fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0o644)
         guard fd >= 0 else {
@@ -33,8 +52,8 @@ public final class RunLock {
         let pid = "\(getpid())\n"
         ftruncate(fd, 0)
         _ = pid.withCString { write(fd, $0, strlen($0)) }
-        self.fd = fd
+        return fd
     }
 
-    deinit { close(fd) }  // closing the descriptor releases the flock
+    deinit { if let fd { close(fd) } }  // closing the descriptor releases the flock
 }

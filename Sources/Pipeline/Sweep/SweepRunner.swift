@@ -4,6 +4,10 @@ import Foundation
 /// Runs every point of a sweep one after another against the one teacher export, skipping
 /// children that already finished and resuming one that was interrupted, so an interrupted
 /// sweep continues where it stopped. It never runs the teacher.
+///
+/// Under MPI (`mpirun -np N student-distill sweep DIR`) the points are dealt out statically:
+/// point i runs on rank i mod N, each a single-process run on its share of the cores, so every
+/// point runs exactly once; rank 0 holds the sweep's lock until every rank is done.
 public enum SweepRunner {
     /// Writes the children's params.json (keeping existing identical ones) and runs the
     /// unfinished ones. Returns (ran, skipped).
@@ -11,10 +15,17 @@ public enum SweepRunner {
     public static func run(sweepDir: String, say: (String) -> Void = { print($0) }) throws -> (ran: Int, skipped: Int) {
         let spec = try SweepSpec.load((sweepDir as NSString).appendingPathComponent("sweep.json"))
         let lock = try RunLock(sweepDir)  // a sweep started twice is refused here, not mid-point
-        defer { withExtendedLifetime(lock) {} }
+        let cluster = Cluster.active
+        defer {
+            cluster.barrier()  // the lock is held until every rank has finished its points
+            withExtendedLifetime(lock) {}
+        }
         let points = spec.points
         var ran = 0, skipped = 0
-        for (i, point) in points.enumerated() {
+        // Each point is a run of its own: this process alone, whatever the job's size.
+        Cluster.active = .solo
+        defer { Cluster.active = cluster }
+        for (i, point) in points.enumerated() where i % cluster.size == cluster.rank {
             let dir = (sweepDir as NSString).appendingPathComponent(point.directoryName)
             try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
             let paramsPath = dir + "/params.json"
@@ -36,6 +47,12 @@ public enum SweepRunner {
             say("\(tag): \(resume ? "resuming" : "training")")
             try StudentRun.run(modelDir: dir, restore: resume ? .last : nil)
             ran += 1
+        }
+        if cluster.isDistributed {
+            let totals = cluster.allreduceSum([Double(ran), Double(skipped)])
+            say("rank \(cluster.rank): \(ran) runs trained, \(skipped) already finished")
+            if cluster.isRoot { say("sweep \(sweepDir): \(Int(totals[0])) runs trained, \(Int(totals[1])) already finished, over \(cluster.size) processes") }
+            return (ran, skipped)
         }
         say("sweep \(sweepDir): \(ran) runs trained, \(skipped) already finished")
         return (ran, skipped)

@@ -25,17 +25,21 @@ public struct Evaluator {
     ///   - views: run over these augmented views of the split instead of its plain images, in
     ///     their row order [N, V] (what `teacher-export --views` writes); the result then has a
     ///     row per view, and its loss and accuracy are over all views.
-    public func run(features collect: Bool = false, views: TeacherViews? = nil) -> Result {
+    ///   - rowRange: only these rows (of all the split's rows, views counted), in batches that
+    ///     start where the whole split's would when it starts at a multiple of `batchSize`;
+    ///     nil for all. The result then holds these rows alone.
+    public func run(features collect: Bool = false, views: TeacherViews? = nil, rowRange: Range<Int>? = nil) -> Result {
         let data = assembler.dataset
         let k = model.numClasses
         precondition(views.map { $0.samples == data.count } ?? true, "views of another split")
         let perSample = views?.perSample ?? 1
-        let rows = data.count * perSample
-        var logits = [Float](repeating: 0, count: rows * k)
+        let range = rowRange ?? 0..<(data.count * perSample)
+        let rows = range.upperBound
+        var logits = [Float](repeating: 0, count: range.count * k)
         var lossSum = 0.0
         var input: Tensor?
         var features: ModelFeatures?
-        for start in stride(from: 0, to: rows, by: batchSize) {
+        for start in stride(from: range.lowerBound, to: rows, by: batchSize) {
             let batchRows = Array(start..<min(start + batchSize, rows))
             let indices = batchRows.map { $0 / perSample }
             if input?.shape[0] != indices.count { input = Tensor(.plain([indices.count] + data.imageShape)) }
@@ -51,11 +55,11 @@ public struct Evaluator {
             let labels = assembler.labels(indices)
             lossSum += CrossEntropy.compute(logits: out.floats, labels: labels, classes: k) * Double(indices.count)
             logits.withUnsafeMutableBufferPointer { dst in
-                (dst.baseAddress! + start * k).update(from: out.floats, count: indices.count * k)
+                (dst.baseAddress! + (start - range.lowerBound) * k).update(from: out.floats, count: indices.count * k)
             }
         }
-        let labels = LogitsFile.rowLabels(data.labels.map { Int32($0) }, perSample: perSample)
-        return Result(logits: logits, loss: rows > 0 ? lossSum / Double(rows) : 0,
+        let labels = Array(LogitsFile.rowLabels(data.labels.map { Int32($0) }, perSample: perSample)[range])
+        return Result(logits: logits, loss: range.count > 0 ? lossSum / Double(range.count) : 0,
                       accuracy: LogitsFile.accuracy(logits: logits, labels: labels, classes: k), features: features)
     }
 }

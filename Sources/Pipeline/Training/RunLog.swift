@@ -5,16 +5,24 @@ import Glibc
 #endif
 
 /// What a run tells its user: lines on stdout and appended to `train.log`, and a live progress
-/// bar when stdout is a terminal (plain periodic lines otherwise, for logs and CI).
+/// bar when stdout is a terminal (plain periodic lines otherwise, for logs and CI). In a job of
+/// several processes only rank 0 speaks.
 public final class RunLog {
     public let path: String
     private let handle: FileHandle?
     public let isTerminal: Bool
+    private let silent: Bool
     private var barShown = false
 
     /// Opens (appending) `train.log` in `runDir`.
     public init(runDir: String, fileName: String = "train.log") throws {
         path = (runDir as NSString).appendingPathComponent(fileName)
+        silent = !Cluster.active.isRoot
+        guard !silent else {
+            handle = nil
+            isTerminal = false
+            return
+        }
         if !FileManager.default.fileExists(atPath: path) {
             guard FileManager.default.createFile(atPath: path, contents: nil) else {
                 throw PipelineError(file: path, "cannot create log file (folder not writable?)")
@@ -29,6 +37,7 @@ public final class RunLog {
 
     /// A line to the terminal and, time-stamped, to train.log.
     public func info(_ message: String) {
+        guard !silent else { return }
         clearBar()
         print(message)
         fflush(nil)
@@ -40,6 +49,7 @@ public final class RunLog {
     /// The ETA comes from `elapsedPerBatch`, which the trainer keeps current.
     public func progress(epoch: Int, epochs: Int, batch: Int, batches: Int, loss: Double, accuracy: Double,
                          imagesPerSecond: Double, every: Int) {
+        guard !silent else { return }
         let etaSeconds = Int(Double(batches - batch) * elapsedPerBatch)
         let text = String(format: "epoch %d/%d  %d/%d  loss %.4f  acc %.2f%%  %.0f img/s  ETA %@",
                           epoch, epochs, batch, batches, loss, accuracy * 100, imagesPerSecond, Self.clock(etaSeconds))

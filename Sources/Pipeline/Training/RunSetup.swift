@@ -24,9 +24,13 @@ public struct RunSetup {
         lock = try RunLock(runDir)
         let directory = RunDirectory(runDir)
         self.directory = directory
-        params = try Params.load(directory.path(.params))
-        let sets = try params.dataset.load(from: params.dataDir.map { directory.resolve($0) },
-                                           images: params.imageOptions(resolve: directory.resolve))
+        let params = try Params.load(directory.path(.params))
+        self.params = params
+        // Under MPI the root reads first, so that a folder dataset is decoded once, into the
+        // cache the others then read.
+        let sets = try Cluster.active.rootFirst {
+            try params.dataset.load(from: params.dataDir.map { directory.resolve($0) }, images: params.imageOptions(resolve: directory.resolve))
+        }
         if let val = sets.val {
             splits = DatasetSplits(officialTrain: sets.train, officialVal: val, officialTest: sets.test, seed: params.splitSeed)
         } else {

@@ -8,6 +8,8 @@ public enum StageReport {
     @discardableResult
     public static func testBestWeights(setup: RunSetup, model: Model, log: RunLog, teacherTest: LogitsFile? = nil,
                                        completing: (inout TestMetrics) -> Void = { _ in }) throws -> TestMetrics {
+        // In a data-parallel job rank 0 alone evaluates and writes.
+        guard Cluster.active.isRoot else { return TestMetrics(accuracy: .nan, loss: .nan) }
         try Checkpoint.load(setup.directory.path(.best), into: model)
         let result = Evaluator(model: model, data: setup.splits.test, normalization: setup.normalization).run()
         var metrics = TestMetrics(accuracy: result.accuracy, loss: result.loss)

@@ -30,13 +30,21 @@ public enum TeacherExportRun {
         }
         let started = Date()
         var exported = 0
+        let cluster = Cluster.active
         for split in splits {
             let data = setup.splits[split]
             let t0 = Date()
             // The same augmentation as a student's `augmentation: true`, so every view is one it could draw.
             let splitViews = split == .train && views > 1
                 ? TeacherViews(samples: data.count, perSample: views, augmentation: .standard(for: data), seed: viewSeed) : nil
-            let result = Evaluator(model: model, data: data, normalization: setup.normalization).run(features: features, views: splitViews)
+            let evaluator = Evaluator(model: model, data: data, normalization: setup.normalization)
+            var result: Evaluator.Result
+            if cluster.isDistributed {
+                result = shardedRun(evaluator, features: features, views: splitViews, cluster: cluster)
+                guard cluster.isRoot else { continue }
+            } else {
+                result = evaluator.run(features: features, views: splitViews)
+            }
             let labels = data.labels.map { Int32($0) }
             let meta = LogitsFile.Metadata(dataset: data.name, datasetFingerprint: data.fingerprint(), split: split,
                                            numClasses: data.numClasses, teacherModel: setup.params.modelVersion,
@@ -62,11 +70,42 @@ public enum TeacherExportRun {
             exported += passes
         }
         let seconds = Date().timeIntervalSince(started)
+        if cluster.isDistributed && cluster.isRoot {
+            say("exported by \(cluster.size) processes, each a contiguous share of every split's batches, gathered on rank 0")
+        }
         let report = ExportReport(seconds: seconds, images: exported, imagesPerS: Double(exported) / max(seconds, 1e-9),
                                   checkpoint: checkpointPath, checkpointSha256: checkpointHash,
                                   viewsPerTrainImage: views)
+        guard cluster.isRoot else { return report }
         try RunDirectory.writeJSON(report, to: (outDir as NSString).appendingPathComponent(ExportReport.fileName))
         say(String(format: "exported %d %@ in %.1f s", exported, views > 1 ? "images and views" : "samples", seconds))
         return report
+    }
+
+    /// One split over every process of `cluster`: each evaluates a contiguous run of whole
+    /// evaluation batches (the batches a single process would run, so every row is computed as
+    /// it would be alone), and rank 0 gathers the rows in order and computes the accuracy over
+    /// all of them. The result is complete on rank 0 only.
+    static func shardedRun(_ evaluator: Evaluator, features: Bool, views: TeacherViews?, cluster: Cluster) -> Evaluator.Result {
+        let rows = evaluator.assembler.dataset.count * (views?.perSample ?? 1)
+        let size = evaluator.batchSize
+        let batches = cluster.share(of: (rows + size - 1) / size)
+        var result = evaluator.run(features: features, views: views, rowRange: min(batches.lowerBound * size, rows)..<min(batches.upperBound * size, rows))
+        result.logits = cluster.gather(result.logits)
+        if var f = result.features {
+            f.embedding = cluster.gather(f.embedding)
+            for i in f.attention.indices { f.attention[i].values = cluster.gather(f.attention[i].values) }
+            result.features = f
+        } else if features {
+            // This process had no rows; it still takes part in the gathers, as the root expects.
+            let probe = Tensor(.plain([1] + evaluator.assembler.dataset.imageShape))
+            _ = cluster.gather([])
+            for _ in evaluator.model.forwardWithFeatures(probe).features.attention { _ = cluster.gather([]) }
+        }
+        if cluster.isRoot {
+            let labels = LogitsFile.rowLabels(evaluator.assembler.dataset.labels.map { Int32($0) }, perSample: views?.perSample ?? 1)
+            result.accuracy = LogitsFile.accuracy(logits: result.logits, labels: labels, classes: evaluator.model.numClasses)
+        }
+        return result
     }
 }

@@ -12,6 +12,15 @@ import Glibc
 /// Everything random derives from the seed and the epoch number, and checkpoints hold the
 /// optimizer, dropout and best-metric state, so a run resumed from `last.h5` ends exactly like
 /// one never interrupted.
+///
+/// Data parallel under MPI (`Cluster.active` of several processes), as PyTorch's
+/// DistributedDataParallel: every process draws the same shuffled batches (same seed) and takes
+/// its contiguous share of each; after backward the gradients, each weighted by its share of
+/// the batch, are summed in place over all processes (one MPI_Allreduce over the flat gradient
+/// arena), so every process applies the same update to the same weights. BatchNorm normalises
+/// with each process's own share of the batch, and rank 0's running statistics are the ones
+/// evaluated and saved (DDP's defaults: no SyncBatchNorm, buffers from rank 0). Rank 0
+/// evaluates and writes checkpoints and metrics while the others wait.
 public final class Trainer {
     public let setup: RunSetup
     public let model: Model
@@ -103,11 +112,16 @@ public final class Trainer {
         let schedule = p.schedule
         var inputs: [Int: Tensor] = [:], gradients: [Int: Tensor] = [:]
         var teacherRows = [Float]()
+        var accumulated = [Float]()  // the summed parts' gradients, with micro-batches or MPI
         var lastAccuracy = 0.0
         var epochSeconds: [Double] = []
         // Per-epoch validation history (history.json), kept consistent with the checkpoint on resume.
         var history = TrainingHistory(epochs: Array(((try setup.directory.read(TrainingHistory.self, from: .history))?.epochs ?? []).prefix(state.epoch)))
         log.info("Training \(p.modelVersion) (\(model.store.trainableScalarCount) parameters) on \(trainIndices.count) \(data.name) images, validating on \(setup.splits.val.count); \(p.numEpochs) epochs of \(sampler.batchesPerEpoch) batches" + (p.distillationDescription.map { "; " + $0 } ?? ""))
+        let cluster = Cluster.active
+        if cluster.isDistributed {
+            log.info("Data parallel over \(cluster.size) processes of \(ComputeThreads.count) thread(s) each: every batch of \(p.batchSize) is shared out, gradients summed with MPI_Allreduce")
+        }
 
         if let attention { log.info("Attention transfer (weight \(SweepSpec.Point.number(p.atWeight))): " + attention.description) }
 
@@ -119,7 +133,7 @@ public final class Trainer {
             var lossSum = 0.0, correct = 0, seen = 0
             let start = Date()
             for (b, positions) in batches.enumerated() {
-                let n = positions.count
+                let batchSize = positions.count
                 let indices = positions.map { trainIndices[$0] }
                 // The rows of the teacher's arrays this batch reads, and the views of its inputs:
                 // a multi-view export's stored views, else fresh ones (or none).
@@ -130,42 +144,71 @@ public final class Trainer {
                     var viewRNG = SeededRNG(seed: p.seed, stream: 0xA06, UInt64(epoch), UInt64(b))
                     (rows, views) = (indices, augmentation.isIdentity ? [] : indices.map { _ in augmentation.drawView(&viewRNG) })
                 }
-                let input = inputs[n] ?? Tensor(.plain([n] + data.imageShape))
-                inputs[n] = input
-                let gradient = gradients[n] ?? Tensor(.plain([n, k]))
-                gradients[n] = gradient
-                assembler.fill(input.floats, indices: indices, views: views)
-                let labels = assembler.labels(indices)
-                if let teacher {
-                    teacherRows.removeAll(keepingCapacity: true)
-                    for i in rows { teacherRows.append(contentsOf: teacher[(i * k)..<((i + 1) * k)]) }
+                // This process's share of the batch (all of it when alone; drawn whole above, so
+                // that every sample gets the view it would get in a single process), in
+                // `micro_batches` consecutive parts. With more than one part in all, each part's
+                // gradient is weighted by its share of the batch and the parts are summed, here
+                // and then over the processes: the mean over the whole batch.
+                let mine = cluster.isDistributed ? cluster.share(of: batchSize) : 0..<batchSize
+                let parts = Self.parts(of: mine, count: p.microBatches)
+                let summed = parts.count > 1 || cluster.isDistributed
+                let arena = model.store.grads!, parameters = model.store.parameterCount
+                if summed {
+                    if accumulated.count != parameters { accumulated = [Float](repeating: 0, count: parameters) }
+                    accumulated.withUnsafeMutableBufferPointer { $0.update(repeating: 0) }
                 }
-                model.store.zeroGrads()
-                let logits: Tensor, tapped: TappedFeatures?
-                if attention != nil || relational != nil { (logits, tapped) = model.forwardTapped(input) } else { (logits, tapped) = (model.forward(input, mode: .train), nil) }
-                var value = teacherRows.withUnsafeBufferPointer { t in
-                    loss.compute(student: logits.floats, teacher: teacher == nil ? nil : t.baseAddress, labels: labels,
-                                 classes: k, gradient: gradient.floats, softScale: softScale)
+                for part in parts {
+                    let partIndices = Array(indices[part]), partRows = Array(rows[part])
+                    let partViews = views.isEmpty ? [] : Array(views[part])
+                    let n = partIndices.count
+                    let input = inputs[n] ?? Tensor(.plain([n] + data.imageShape))
+                    inputs[n] = input
+                    let gradient = gradients[n] ?? Tensor(.plain([n, k]))
+                    gradients[n] = gradient
+                    assembler.fill(input.floats, indices: partIndices, views: partViews)
+                    let labels = assembler.labels(partIndices)
+                    if let teacher {
+                        teacherRows.removeAll(keepingCapacity: true)
+                        for i in partRows { teacherRows.append(contentsOf: teacher[(i * k)..<((i + 1) * k)]) }
+                    }
+                    model.store.zeroGrads()
+                    let logits: Tensor, tapped: TappedFeatures?
+                    if attention != nil || relational != nil { (logits, tapped) = model.forwardTapped(input) } else { (logits, tapped) = (model.forward(input, mode: .train), nil) }
+                    var value = teacherRows.withUnsafeBufferPointer { t in
+                        loss.compute(student: logits.floats, teacher: teacher == nil ? nil : t.baseAddress, labels: labels,
+                                     classes: k, gradient: gradient.floats, softScale: softScale)
+                    }
+                    let transfer = tapped.flatMap { f in attention.map { $0.compute(f, rows: partRows) } }
+                    let relation = tapped.flatMap { f in relational.map { $0.compute(f, rows: partRows) } }
+                    if let transfer { value.loss += transfer.loss }
+                    if let relation { value.loss += relation.loss }
+                    guard value.loss.isFinite else {
+                        throw PipelineError(file: setup.paramsPath, "training diverged at epoch \(epoch + 1), batch \(b + 1): loss is \(value.loss) (lower learning_rate?)")
+                    }
+                    for r in 0..<n where LogitsFile.argmax(logits.floats + r * k, classes: k) == Int(labels[r]) { correct += 1 }
+                    if let f = tapped {
+                        model.backward(gradient, stageGradients: transfer?.stageGradients ?? [[Float]?](repeating: nil, count: f.stages.count),
+                                       embeddingGradient: relation?.embeddingGradient)
+                    } else {
+                        model.backward(gradient)
+                    }
+                    if summed {
+                        let weight = Float(n) / Float(batchSize)
+                        accumulated.withUnsafeMutableBufferPointer { acc in
+                            for i in 0..<parameters { acc[i] += arena[i] * weight }
+                        }
+                    }
+                    lossSum += value.loss * Double(n)
+                    seen += n
                 }
-                let transfer = tapped.flatMap { f in attention.map { $0.compute(f, rows: rows) } }
-                let relation = tapped.flatMap { f in relational.map { $0.compute(f, rows: rows) } }
-                if let transfer { value.loss += transfer.loss }
-                if let relation { value.loss += relation.loss }
-                guard value.loss.isFinite else {
-                    throw PipelineError(file: setup.paramsPath, "training diverged at epoch \(epoch + 1), batch \(b + 1): loss is \(value.loss) (lower learning_rate?)")
-                }
-                for r in 0..<n where LogitsFile.argmax(logits.floats + r * k, classes: k) == Int(labels[r]) { correct += 1 }
-                if let f = tapped {
-                    model.backward(gradient, stageGradients: transfer?.stageGradients ?? [[Float]?](repeating: nil, count: f.stages.count),
-                                   embeddingGradient: relation?.embeddingGradient)
-                } else {
-                    model.backward(gradient)
+                if summed {
+                    accumulated.withUnsafeBufferPointer { arena.update(from: $0.baseAddress!, count: parameters) }
+                    cluster.allreduceSum(arena, count: parameters)
                 }
                 optimizer.update()
                 batchesRun += 1
                 Self.afterBatch?(batchesRun)
-                lossSum += value.loss * Double(n)
-                seen += n
+                guard seen > 0 else { continue }
                 let elapsed = Date().timeIntervalSince(start)
                 log.elapsedPerBatch = elapsed / Double(b + 1)
                 log.progress(epoch: epoch + 1, epochs: p.numEpochs, batch: b + 1, batches: batches.count, loss: lossSum / Double(seen),
@@ -173,6 +216,17 @@ public final class Trainer {
                              every: p.saveSummarySteps)
             }
             let trainSeconds = Date().timeIntervalSince(start)
+            if cluster.isDistributed {
+                let totals = cluster.allreduceSum([lossSum, Double(correct), Double(seen)])
+                (lossSum, correct, seen) = (totals[0], Int(totals[1]), Int(totals[2]))
+                // Rank 0 evaluates and writes; the others wait for it before the next epoch.
+                guard cluster.isRoot else {
+                    state.epoch = epoch + 1
+                    cluster.barrier()
+                    continue
+                }
+            }
+            defer { cluster.barrier() }
             let trainLoss = lossSum / Double(max(seen, 1)), trainAccuracy = Double(correct) / Double(max(seen, 1))
             let val = Evaluator(model: model, data: setup.splits.val, normalization: setup.normalization).run()
             let comparison = teacherVal.map { TeacherComparison(student: val.logits, teacher: $0, classes: k) }
@@ -195,6 +249,16 @@ public final class Trainer {
         }
         return Outcome(bestAccuracy: state.bestAccuracy, bestEpoch: state.bestEpoch, lastAccuracy: lastAccuracy,
                        epochs: state.epoch, secondsPerEpoch: epochSeconds.isEmpty ? 0 : epochSeconds.reduce(0, +) / Double(epochSeconds.count))
+    }
+}
+
+extension Trainer {
+    /// `range` cut into `count` consecutive parts as even as can be (the earlier ones larger),
+    /// empty parts left out.
+    static func parts(of range: Range<Int>, count: Int) -> [Range<Int>] {
+        (0..<count).map { i in
+            (range.lowerBound + (range.count * i + count - 1) / count)..<(range.lowerBound + (range.count * (i + 1) + count - 1) / count)
+        }.filter { !$0.isEmpty }
     }
 }
 
