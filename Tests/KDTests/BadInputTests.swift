@@ -48,6 +48,8 @@ final class BadInputTests: XCTestCase {
             (["normalization_mean": [0.5]], ["params.json", "'normalization_mean' and 'normalization_std' go together"]),
             (["normalization_mean": [0.5], "normalization_std": [0.2, 0.3]], ["params.json", "key 'normalization_std': 2 values, 'normalization_mean' has 1"]),
             (["normalization_mean": [0.5, 0.5, 0.5], "normalization_std": [0.2, 0.2, 0.2]], ["params.json", "key 'normalization_mean': 3 values for images of 1 channel(s)"]),
+            (["sync_batchnorm": true, "micro_batches": 2], ["params.json", "keys 'sync_batchnorm' and 'micro_batches'"]),
+            (["micro_batches": 65], ["params.json", "key 'micro_batches': 65 parts of a batch of 64"]),
             (["dataset": "folder", "data_dir": "no/such/images"], ["no/such/images", "dataset folder for folder not found"]),
         ]
         for (change, phrases) in cases {

@@ -12,7 +12,15 @@ internal import CDNNL
 /// With `fusedReLU` the layer computes relu(batchnorm(x)) in one pass (oneDNN's
 /// `fuse_norm_relu`, which keeps the ReLU mask in a workspace for backward): the
 /// conv-BN-ReLU pattern then reads and writes each activation once instead of twice.
+///
+/// With `BatchNorm.synchronizer` set (a data-parallel run with SyncBatchNorm), training
+/// normalises with the statistics of the whole batch across processes, and backward adds the
+/// terms the other processes' samples contribute through those statistics, as PyTorch's
+/// `nn.SyncBatchNorm`.
 public final class BatchNorm: Layer {
+    /// Sums across the processes of a data-parallel job, for SyncBatchNorm; nil otherwise.
+    nonisolated(unsafe) public static var synchronizer: BatchNormSynchronizer?
+
     public let channels: Int
     public let fusedReLU: Bool
     public let epsilon: Float
@@ -25,6 +33,9 @@ public final class BatchNorm: Layer {
         let train: Primitive, eval: Primitive, backward: Primitive
         let data: MemoryDesc
         let workspace: MemoryDesc?
+        /// SyncBatchNorm's: training with given (global) statistics, and the plain affine map
+        /// scale * (x - mean) / sqrt(var + eps) + shift without the ReLU; made when first needed.
+        var trainGlobal: Primitive?, affine: Primitive?
         init(train: Primitive, eval: Primitive, backward: Primitive, fused: Bool) {
             self.train = train; self.eval = eval; self.backward = backward
             data = train.desc(dnnl_query_dst_md)
@@ -38,6 +49,7 @@ public final class BatchNorm: Layer {
     private var output: Tensor?
     private var workspace: Tensor?
     private let mean: Tensor, variance: Tensor, diffScale: Tensor, diffShift: Tensor
+    private let syncSum = TensorSum(relu: false)
 
     public init(_ b: ModelBuilder, _ name: String, _ channels: Int, epsilon: Float = 1e-5, momentum: Float = 0.1,
                 fusedReLU: Bool = false) {
@@ -52,14 +64,19 @@ public final class BatchNorm: Layer {
         mean = Tensor(c); variance = Tensor(c); diffScale = Tensor(c); diffShift = Tensor(c)
     }
 
+    private var normFlags: UInt32 { dnnl_use_scale.rawValue | dnnl_use_shift.rawValue | (fusedReLU ? dnnl_fuse_norm_relu.rawValue : 0) }
+
+    private func forwardPrimitive(_ x: MemoryDesc, _ prop: dnnl_prop_kind_t, _ flags: UInt32) -> Primitive {
+        var data = x.raw
+        var d = dnnl_batch_normalization_desc_t()
+        dnnlCheck(dnnl_batch_normalization_forward_desc_init(&d, prop, &data, epsilon, flags), "batch norm forward desc")
+        return Primitive(op: &d, what: "batch norm forward")
+    }
+
     private func makePlan(_ x: MemoryDesc) -> Plan {
         var data = x.raw
-        let flags = dnnl_use_scale.rawValue | dnnl_use_shift.rawValue | (fusedReLU ? dnnl_fuse_norm_relu.rawValue : 0)
-        func forward(_ prop: dnnl_prop_kind_t, _ flags: UInt32) -> Primitive {
-            var d = dnnl_batch_normalization_desc_t()
-            dnnlCheck(dnnl_batch_normalization_forward_desc_init(&d, prop, &data, epsilon, flags), "batch norm forward desc")
-            return Primitive(op: &d, what: "batch norm forward")
-        }
+        let flags = normFlags
+        func forward(_ prop: dnnl_prop_kind_t, _ flags: UInt32) -> Primitive { forwardPrimitive(x, prop, flags) }
         let train = forward(dnnl_forward_training, flags)
         let eval = forward(dnnl_forward_inference, flags | dnnl_use_global_stats.rawValue)
         precondition(eval.desc(dnnl_query_dst_md) == train.desc(dnnl_query_dst_md), "batch norm layouts differ between modes")
@@ -82,7 +99,15 @@ public final class BatchNorm: Layer {
                                            (DNNL_ARG_SHIFT, param(bias)), (DNNL_ARG_MEAN, mean), (DNNL_ARG_VARIANCE, variance)]
             if let ws = plan.workspace { args.append((DNNL_ARG_WORKSPACE, reuse(&workspace, ws))) }
             plan.train.execute(args)
-            updateRunningStatistics(samplesPerChannel: x.count / channels)
+            var samples = x.count / channels
+            if let sync = Self.synchronizer {
+                // This process's statistics (above) become the whole batch's, and the output is
+                // normalised again with them.
+                samples = globalStatistics(localSamples: samples, sync)
+                if plan.trainGlobal == nil { plan.trainGlobal = forwardPrimitive(x.desc, dnnl_forward_training, normFlags | dnnl_use_global_stats.rawValue) }
+                plan.trainGlobal!.execute(args)
+            }
+            updateRunningStatistics(samplesPerChannel: samples)
             savedInput = x
         } else {
             plan.eval.execute([(DNNL_ARG_SRC, x), (DNNL_ARG_DST, out), (DNNL_ARG_SCALE, param(weight)),
@@ -91,6 +116,27 @@ public final class BatchNorm: Layer {
             savedInput = nil
         }
         return out
+    }
+
+    /// Replaces `mean` and `variance` (this process's, over `localSamples` per channel) by the
+    /// whole batch's: sums of n * mean and n * (variance + mean^2) over the processes, in
+    /// double. Returns the batch's samples per channel.
+    private func globalStatistics(localSamples n: Int, _ sync: BatchNormSynchronizer) -> Int {
+        var sums = [Double](repeating: 0, count: 2 * channels + 1)
+        for c in 0..<channels {
+            let m = Double(mean.floats[c]), v = Double(variance.floats[c])
+            sums[c] = Double(n) * m
+            sums[channels + c] = Double(n) * (v + m * m)
+        }
+        sums[2 * channels] = Double(n)
+        sync.sum(&sums)
+        let total = sums[2 * channels]
+        for c in 0..<channels {
+            let m = sums[c] / total
+            mean.floats[c] = Float(m)
+            variance.floats[c] = Float(max(sums[channels + c] / total - m * m, 0))
+        }
+        return Int(total.rounded())
     }
 
     private func updateRunningStatistics(samplesPerChannel n: Int) {
@@ -122,8 +168,44 @@ public final class BatchNorm: Layer {
                                        (DNNL_ARG_DIFF_SRC, dx), (DNNL_ARG_DIFF_SCALE, diffScale), (DNNL_ARG_DIFF_SHIFT, diffShift)]
         if plan.workspace != nil { args.append((DNNL_ARG_WORKSPACE, workspace!)) }
         plan.backward.execute(args)
+        if let sync = Self.synchronizer { addOtherProcessesTerms(dx, x: x, sync) }
         accumulate(diffScale.floats, into: store.grad(weight), count: channels)
         accumulate(diffShift.floats, into: store.grad(bias), count: channels)
         return dx
+    }
+
+    /// SyncBatchNorm's backward. oneDNN's gives, with the batch's statistics but this process's
+    /// sums, dx = g / sigma * (dy - s1 / n - xhat * s2 / n), s1 = sum of dy, s2 = sum of
+    /// dy * xhat over this process's n samples per channel. With the whole batch's sums S1, S2
+    /// (each process's gradient weighted by its share of the batch, as the trainer weights the
+    /// parameters' gradients), dx is
+    /// g / sigma * (dy - S1 / n - xhat * S2 / n) in this process's scale: the difference is the
+    /// affine map g / (sigma * n) * ((s1 - S1) + xhat * (s2 - S2)), computed with oneDNN's
+    /// normalisation (no ReLU) and added to dx.
+    private func addOtherProcessesTerms(_ dx: Tensor, x: Tensor, _ sync: BatchNormSynchronizer) {
+        let n = Double(x.count / channels), share = sync.share
+        var sums = [Double](repeating: 0, count: 2 * channels)
+        for c in 0..<channels {
+            sums[c] = share * Double(diffShift.floats[c])
+            sums[channels + c] = share * Double(diffScale.floats[c])
+        }
+        sync.sum(&sums)
+        let g = store.value(weight)
+        var scale = [Float](repeating: 0, count: channels), shift = [Float](repeating: 0, count: channels)
+        for c in 0..<channels {
+            let sigma = (Double(variance.floats[c]) + Double(epsilon)).squareRoot()
+            let k = Double(g[c]) / (sigma * n)
+            shift[c] = Float(k * (Double(diffShift.floats[c]) - sums[c]))
+            scale[c] = Float(k * (Double(diffScale.floats[c]) - sums[channels + c]))
+        }
+        if plan.affine == nil {
+            plan.affine = forwardPrimitive(x.desc, dnnl_forward_inference, dnnl_use_scale.rawValue | dnnl_use_shift.rawValue | dnnl_use_global_stats.rawValue)
+        }
+        let terms = Tensor(pooled: plan.data)
+        let scaleT = Tensor(.plain([channels])), shiftT = Tensor(.plain([channels]))
+        scaleT.load(scale); shiftT.load(shift)
+        plan.affine!.execute([(DNNL_ARG_SRC, x), (DNNL_ARG_DST, terms), (DNNL_ARG_SCALE, scaleT), (DNNL_ARG_SHIFT, shiftT),
+                              (DNNL_ARG_MEAN, mean), (DNNL_ARG_VARIANCE, variance)])
+        syncSum.run(dx, terms, into: dx)
     }
 }

@@ -61,6 +61,10 @@ extension Params {
         seed = UInt64(try r.int("seed", 0...Int.max) ?? Int(seed))
         batchSize = try r.int("batch_size", 1...65536) ?? batchSize
         microBatches = try r.int("micro_batches", 1...65536) ?? microBatches
+        syncBatchnorm = try r.flag("sync_batchnorm") ?? syncBatchnorm
+        if syncBatchnorm && microBatches > 1 {
+            throw PipelineError(file: file, "keys 'sync_batchnorm' and 'micro_batches': the parts of a batch run one after another, so their BatchNorm statistics cannot be shared; use one of them")
+        }
         guard microBatches <= batchSize else {
             throw PipelineError(file: file, "key 'micro_batches': \(microBatches) parts of a batch of \(batchSize)")
         }

@@ -63,6 +63,10 @@ public struct Params: Equatable, Sendable {
     /// with BatchNorm normalising each part alone. It is the update that as many data-parallel
     /// processes make (`mpirun`), in one process and the memory of one part.
     public var microBatches = 1
+    /// Data parallel under MPI: BatchNorm normalises with the statistics of the whole batch
+    /// across processes (PyTorch's SyncBatchNorm) instead of each process's share (DDP's
+    /// default), so N processes train as one process with the same batch.
+    public var syncBatchnorm = false
     public var numEpochs = 30
     public var optimizer = Optimizer.Kind.adam
     public var learningRate = 1e-3
@@ -130,7 +134,7 @@ public struct Params: Equatable, Sendable {
     public static let keys: [String] = [
         "model_version", "num_channels", "dropout_rate", "dataset", "data_dir", "subset_percent", "val_size",
         "split_seed", "augmentation", "image_size", "color_mode", "image_cache_dir", "skip_bad_images", "normalization_mean",
-        "normalization_std", "seed", "batch_size", "micro_batches", "num_epochs", "optimizer", "learning_rate", "momentum",
+        "normalization_std", "seed", "batch_size", "micro_batches", "sync_batchnorm", "num_epochs", "optimizer", "learning_rate", "momentum",
         "nesterov", "weight_decay", "lr_schedule", "lr_step_size", "lr_gamma", "lr_milestones", "lr_min",
         "warmup_epochs", "alpha", "temperature", "kl_reduction", "kd_method", "logit_standardization", "dkd_alpha",
         "dkd_beta", "dkd_warmup", "at_weight", "rkd_distance_weight", "rkd_angle_weight", "teacher", "teacher_logits",

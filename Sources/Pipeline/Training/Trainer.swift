@@ -19,7 +19,8 @@ import Glibc
 /// the batch, are summed in place over all processes (one MPI_Allreduce over the flat gradient
 /// arena), so every process applies the same update to the same weights. BatchNorm normalises
 /// with each process's own share of the batch, and rank 0's running statistics are the ones
-/// evaluated and saved (DDP's defaults: no SyncBatchNorm, buffers from rank 0). Rank 0
+/// evaluated and saved (DDP's defaults: no SyncBatchNorm, buffers from rank 0), unless
+/// `sync_batchnorm` shares the statistics over the processes (`BatchNorm.synchronizer`). Rank 0
 /// evaluates and writes checkpoints and metrics while the others wait.
 public final class Trainer {
     public let setup: RunSetup
@@ -119,9 +120,13 @@ public final class Trainer {
         var history = TrainingHistory(epochs: Array(((try setup.directory.read(TrainingHistory.self, from: .history))?.epochs ?? []).prefix(state.epoch)))
         log.info("Training \(p.modelVersion) (\(model.store.trainableScalarCount) parameters) on \(trainIndices.count) \(data.name) images, validating on \(setup.splits.val.count); \(p.numEpochs) epochs of \(sampler.batchesPerEpoch) batches" + (p.distillationDescription.map { "; " + $0 } ?? ""))
         let cluster = Cluster.active
+        let syncBN = p.syncBatchnorm && cluster.isDistributed ? ClusterBatchNormSync(cluster) : nil
         if cluster.isDistributed {
-            log.info("Data parallel over \(cluster.size) processes of \(ComputeThreads.count) thread(s) each: every batch of \(p.batchSize) is shared out, gradients summed with MPI_Allreduce")
+            log.info("Data parallel over \(cluster.size) processes of \(ComputeThreads.count) thread(s) each: every batch of \(p.batchSize) is shared out, gradients summed with MPI_Allreduce; BatchNorm "
+                     + (syncBN != nil ? "over the whole batch (sync_batchnorm)" : "over each process's share (as DDP; sync_batchnorm: true for the whole batch)"))
         }
+        BatchNorm.synchronizer = syncBN
+        defer { BatchNorm.synchronizer = nil }
 
         if let attention { log.info("Attention transfer (weight \(SweepSpec.Point.number(p.atWeight))): " + attention.description) }
 
@@ -149,6 +154,12 @@ public final class Trainer {
                 // `micro_batches` consecutive parts. With more than one part in all, each part's
                 // gradient is weighted by its share of the batch and the parts are summed, here
                 // and then over the processes: the mean over the whole batch.
+                if syncBN != nil && batchSize < cluster.size {
+                    // A process without a sample cannot take part in the shared statistics: every
+                    // process leaves this (last, short) batch out alike.
+                    log.info("sync_batchnorm: batch \(b + 1) of epoch \(epoch + 1) has \(batchSize) samples for \(cluster.size) processes; left out")
+                    continue
+                }
                 let mine = cluster.isDistributed ? cluster.share(of: batchSize) : 0..<batchSize
                 let parts = Self.parts(of: mine, count: p.microBatches)
                 let summed = parts.count > 1 || cluster.isDistributed
@@ -158,6 +169,7 @@ public final class Trainer {
                     accumulated.withUnsafeMutableBufferPointer { $0.update(repeating: 0) }
                 }
                 for part in parts {
+                    syncBN?.share = Double(part.count) / Double(batchSize)
                     let partIndices = Array(indices[part]), partRows = Array(rows[part])
                     let partViews = views.isEmpty ? [] : Array(views[part])
                     let n = partIndices.count
