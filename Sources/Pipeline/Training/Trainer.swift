@@ -149,17 +149,17 @@ public final class Trainer {
                     var viewRNG = SeededRNG(seed: p.seed, stream: 0xA06, UInt64(epoch), UInt64(b))
                     (rows, views) = (indices, augmentation.isIdentity ? [] : indices.map { _ in augmentation.drawView(&viewRNG) })
                 }
-                // This process's share of the batch (all of it when alone; drawn whole above, so
-                // that every sample gets the view it would get in a single process), in
-                // `micro_batches` consecutive parts. With more than one part in all, each part's
-                // gradient is weighted by its share of the batch and the parts are summed, here
-                // and then over the processes: the mean over the whole batch.
                 if syncBN != nil && batchSize < cluster.size {
                     // A process without a sample cannot take part in the shared statistics: every
                     // process leaves this (last, short) batch out alike.
                     log.info("sync_batchnorm: batch \(b + 1) of epoch \(epoch + 1) has \(batchSize) samples for \(cluster.size) processes; left out")
                     continue
                 }
+                // This process's share of the batch (all of it when alone; drawn whole above, so
+                // that every sample gets the view it would get in a single process), in
+                // `micro_batches` consecutive parts. With more than one part in all, each part's
+                // gradient is weighted by its share of the batch and the parts are summed, here
+                // and then over the processes: the mean over the whole batch.
                 let mine = cluster.isDistributed ? cluster.share(of: batchSize) : 0..<batchSize
                 let parts = Self.parts(of: mine, count: p.microBatches)
                 let summed = parts.count > 1 || cluster.isDistributed
