@@ -70,7 +70,11 @@ public enum DatasetKind: String, CaseIterable, Codable, Sendable {
             return OfficialSets(train: train, test: test)
         case .folder, .food11:
             let listing = try ImageFolderListing(root: dir, layout: self == .folder ? .folder : .food11)
-            let sets = try ImageFolderCache.load(listing, name: rawValue, options: images)
+            // In a job of several processes only rank 0 reports (the others read its cache).
+            let quiet = !Cluster.active.isRoot
+            let sets = try ImageFolderCache.load(listing, name: rawValue, options: images) { line in
+                if !quiet { FileHandle.standardError.write(Data((line + "\n").utf8)) }
+            }
             return OfficialSets(train: sets.train, val: sets.val, test: sets.test)
         }
     }
