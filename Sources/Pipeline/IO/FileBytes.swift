@@ -10,12 +10,14 @@ public enum FileBytes {
     /// tell (from a header), or nil while it cannot. A compressed stream that runs past that
     /// is an error as soon as it does (within one 1 MiB chunk), not inflated to its end.
     public static func read(_ path: String, length: (([UInt8]) -> Int?)? = nil) throws -> [UInt8] {
-        guard let data = FileManager.default.contents(atPath: path) else {
-            let exists = FileManager.default.fileExists(atPath: path)
-            throw PipelineError(file: path, exists ? "cannot read file (permission denied?)" : "file not found")
-        }
+        guard let data = FileManager.default.contents(atPath: path) else { throw unreadable(path) }
         let raw = [UInt8](data)
         return path.hasSuffix(".gz") ? try gunzip(raw, path: path, length: length) : raw
+    }
+
+    /// The error for a file that cannot be read: missing, or there but not readable.
+    public static func unreadable(_ path: String) -> PipelineError {
+        PipelineError(file: path, FileManager.default.fileExists(atPath: path) ? "cannot read file (permission denied?)" : "file not found")
     }
 
     /// Inflates a complete gzip or zlib stream; a truncated or corrupt stream is an error.

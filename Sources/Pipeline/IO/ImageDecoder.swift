@@ -82,9 +82,7 @@ public enum ImageDecoder {
     }
 
     static func loadWithTurboJPEG(_ path: String) throws -> RGBImage {
-        guard FileManager.default.isReadableFile(atPath: path) else {
-            throw PipelineError(file: path, FileManager.default.fileExists(atPath: path) ? "cannot read file (permission denied?)" : "file not found")
-        }
+        guard FileManager.default.isReadableFile(atPath: path) else { throw FileBytes.unreadable(path) }
         var width: Int32 = 0, height: Int32 = 0, format = Int32(TJPF_RGB.rawValue)
         guard let buffer = tjLoadImage(path, &width, 1, &height, &format, 0) else {
             throw PipelineError(file: path, "not a readable \((path as NSString).pathExtension.uppercased()) image (\(String(cString: tjGetErrorStr2(nil))))")

@@ -58,8 +58,15 @@ public struct Evaluator {
                 (dst.baseAddress! + (start - range.lowerBound) * k).update(from: out.floats, count: indices.count * k)
             }
         }
-        let labels = Array(LogitsFile.rowLabels(data.labels.map { Int32($0) }, perSample: perSample)[range])
         return Result(logits: logits, loss: range.count > 0 ? lossSum / Double(range.count) : 0,
-                      accuracy: LogitsFile.accuracy(logits: logits, labels: labels, classes: k), features: features)
+                      accuracy: rowAccuracy(logits, perSample: perSample, rows: range), features: features)
+    }
+
+    /// The share of `rows` (of all the split's rows, `perSample` per sample) whose logits,
+    /// row-major for those rows, pick that row's label: what a logits file records.
+    public func rowAccuracy(_ logits: [Float], perSample: Int, rows: Range<Int>? = nil) -> Double {
+        let data = assembler.dataset
+        let all = LogitsFile.rowLabels(data.labels.map { Int32($0) }, perSample: perSample)
+        return LogitsFile.accuracy(logits: logits, labels: Array(all[rows ?? all.indices]), classes: model.numClasses)
     }
 }

@@ -102,10 +102,7 @@ public enum TeacherExportRun {
             _ = cluster.gather([])
             for _ in evaluator.model.forwardWithFeatures(probe).features.attention { _ = cluster.gather([]) }
         }
-        if cluster.isRoot {
-            let labels = LogitsFile.rowLabels(evaluator.assembler.dataset.labels.map { Int32($0) }, perSample: views?.perSample ?? 1)
-            result.accuracy = LogitsFile.accuracy(logits: result.logits, labels: labels, classes: evaluator.model.numClasses)
-        }
+        if cluster.isRoot { result.accuracy = evaluator.rowAccuracy(result.logits, perSample: views?.perSample ?? 1) }
         return result
     }
 }
