@@ -36,11 +36,15 @@ let package = Package(
         .systemLibrary(name: "CPNG", path: "Sources/CPNG"),
         .systemLibrary(name: "CMPI", path: "Sources/CMPI"),
 
+        // The engine's own C kernels (AVX2 + FMA, chosen at run time), optimised in debug
+        // builds too so that tests run them at speed.
+        .target(name: "CKernels", path: "Sources/CKernels", cSettings: [.unsafeFlags(["-O2"])]),
+
         // The engine: tensors, oneDNN and OpenMP behind Kernels/, reference kernels, layers,
         // models, losses, optimizers. The only module that sees a C library of the engine.
         .target(
             name: "Engine",
-            dependencies: ["CDNNL", "COpenMP"],
+            dependencies: ["CDNNL", "COpenMP", "CKernels"],
             path: "Sources/Engine",
             swiftSettings: [.unsafeFlags(engineOnlyCModules)]
         ),

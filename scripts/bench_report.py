@@ -131,7 +131,8 @@ def report(lines, cap, isa, peak, models, peers, args):
     if rss:
         print(f"\nPeak resident memory of the Swift resnet20 process (training at batch 128, then inference): {max(rss)} MiB")
     if not args.no_profile:
-        print("\nWhere the Swift time goes (ms per step; DNNL_VERBOSE, which itself adds a little):")
+        print("\nWhere the Swift time goes (ms per step; DNNL_VERBOSE, which itself adds a little; "
+              "\"other\" is time outside oneDNN, the engine's own kernels included):")
         for m in models:
             for mode in ["train", "infer"]:
                 per_step, wall = profile(m, mode, 2, isa_env(cap, os.environ))

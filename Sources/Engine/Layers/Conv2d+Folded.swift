@@ -10,15 +10,19 @@ extension Conv2d {
         let source: MemoryDesc, output: MemoryDesc, weights: MemoryDesc
         let input = LayoutAdapter()
         var foldedWeights: Tensor
+        /// The folded weights, plain [out][in][k][k], for the engine's own kernels.
+        var plainFolded: [Float] = []
         let foldedBias: Tensor
+        let native: Conv3x3?
         var version = -1
-        init(primitive: Primitive, outChannels: Int) {
+        init(primitive: Primitive, outChannels: Int, native: (_ source: MemoryDesc, _ output: MemoryDesc) -> Conv3x3?) {
             self.primitive = primitive
             source = primitive.desc(dnnl_query_src_md)
             output = primitive.desc(dnnl_query_dst_md)
             weights = primitive.desc(dnnl_query_weights_md)
             foldedWeights = Tensor(weights)
             foldedBias = Tensor(.plain([outChannels]))
+            self.native = native(source, output).flatMap { $0.runsForward ? $0 : nil }
         }
     }
 
@@ -36,6 +40,7 @@ extension Conv2d {
             var folded = [Float](repeating: 0, count: outChannels * perOutput)
             for o in 0..<outChannels { for i in 0..<perOutput { folded[o * perOutput + i] = w[o * perOutput + i] * scale[o] } }
             plan.foldedWeights.load(folded)
+            plan.plainFolded = folded
             let b = bias.map { store.value($0) }
             for o in 0..<outChannels { plan.foldedBias.floats[o] = (b?[o] ?? 0) * scale[o] + shift[o] }
             plan.version = store.version
@@ -43,6 +48,10 @@ extension Conv2d {
         let input = plan.input.adapt(x, to: plan.source)
         let out = Tensor(pooled: plan.output)
         lastForwardFLOPs = 2 * out.count * (inChannels / groups) * kernel * kernel
+        if let native = plan.native {
+            native.forward(input, weights: plan.plainFolded, bias: plan.foldedBias.floats, relu: relu, into: out)
+            return out
+        }
         plan.primitive.execute([(DNNL_ARG_SRC, input), (DNNL_ARG_WEIGHTS, plan.foldedWeights),
                                 (DNNL_ARG_BIAS, plan.foldedBias), (DNNL_ARG_DST, out)])
         return out
@@ -58,7 +67,7 @@ extension Conv2d {
         dnnlCheck(dnnl_convolution_forward_desc_init(&d, dnnl_forward_training, dnnl_convolution_direct, &src, &wts, &bia, &dst,
                                                      g.strides, g.padL, g.padR), "folded conv desc")
         return FoldedPlan(primitive: Primitive(op: &d, attributes: PostOps(relu: relu), what: "conv + folded batch norm"),
-                          outChannels: outChannels)
+                          outChannels: outChannels, native: nativeKernels)
     }
 }
 

@@ -26,7 +26,11 @@ public final class Conv2d: Layer {
         /// or plain ones where oneDNN has only a reference kernel for those (see makePlan).
         let weightsSource, weightsDiffDst: MemoryDesc
         let plainWeights: MemoryDesc
-        init(forward: Primitive, inference: Primitive, backwardData: Primitive, backwardWeights: Primitive, plainWeights: MemoryDesc) {
+        /// The engine's own kernels for this shape where they are faster than oneDNN's (AVX2,
+        /// 3x3 stride 1; Kernels/Native/Conv3x3.swift), nil elsewhere.
+        let native: Conv3x3?
+        init(forward: Primitive, inference: Primitive, backwardData: Primitive, backwardWeights: Primitive, plainWeights: MemoryDesc,
+             native: (_ source: MemoryDesc, _ output: MemoryDesc) -> Conv3x3?) {
             self.forward = forward; self.inference = inference
             self.backwardData = backwardData; self.backwardWeights = backwardWeights
             source = forward.desc(dnnl_query_src_md)
@@ -37,6 +41,7 @@ public final class Conv2d: Layer {
             weightsSource = backwardWeights.desc(dnnl_query_src_md)
             weightsDiffDst = backwardWeights.desc(dnnl_query_diff_dst_md)
             self.plainWeights = plainWeights
+            self.native = native(source, output)
         }
     }
 
@@ -138,7 +143,23 @@ public final class Conv2d: Layer {
             bwdWeights = Primitive(op: &bw, hint: fwd, what: "conv backward weights")
         }
         return Plan(forward: fwd, inference: inf, backwardData: bwdData, backwardWeights: bwdWeights,
-                    plainWeights: .plain(weightDims))
+                    plainWeights: .plain(weightDims), native: nativeKernels)
+    }
+
+    /// Whether this machine runs the engine's own convolution kernels where they apply (AVX2
+    /// without AVX-512; `KD_NATIVE_KERNELS=0` turns them off).
+    public static var nativeKernelsEnabled: Bool { Conv3x3.enabled }
+
+    /// Which passes of the last input shape run in the engine's own kernels rather than
+    /// oneDNN's: a subset of "forward", "backward-data", "backward-weights".
+    public var nativePasses: [String] {
+        guard let native = plan?.native else { return [] }
+        return (native.runsForward ? ["forward"] : []) + (native.runsBackwardData ? ["backward-data"] : []) + ["backward-weights"]
+    }
+
+    /// The engine's own kernels for these layouts, where this convolution's geometry allows them.
+    func nativeKernels(_ source: MemoryDesc, _ output: MemoryDesc) -> Conv3x3? {
+        Conv3x3(kernel: kernel, stride: stride, padding: padding, groups: groups, source: source, output: output)
     }
 
     /// Floating-point operations of the last forward pass (2 per multiply-add).
@@ -152,6 +173,13 @@ public final class Conv2d: Layer {
         }
         let input = inputAdapter.adapt(x, to: plan.source)
         givenInputDesc = x.desc
+        if let native = plan.native, native.runsForward {
+            let out = layerOutput(&output, plan.output, mode)
+            lastForwardFLOPs = 2 * out.count * inChannels * 9
+            native.forward(input, weights: store.value(weight), bias: bias.map { store.value($0) }, relu: false, into: out)
+            savedInput = mode == .train ? input : nil
+            return out
+        }
         let weights = weightAdapter.adapt(Tensor(reading: store.value(weight), plan.plainWeights), to: plan.weightsForward)
         let out = layerOutput(&output, plan.output, mode)
         lastForwardFLOPs = 2 * out.count * (inChannels / groups) * kernel * kernel
@@ -165,7 +193,26 @@ public final class Conv2d: Layer {
     public func backward(_ dy: Tensor) -> Tensor {
         guard let input = savedInput else { fatalError("Conv2d.backward without a training forward") }
         precondition(dy.desc == plan.output, "Conv2d.backward: gradient layout differs from the output's")
-        // Weight (and bias) gradients: computed in oneDNN's layout, reordered to plain, added.
+        if let native = plan.native {
+            native.backwardWeights(input, dy, weightGrad: store.grad(weight), biasGrad: bias.map { store.grad($0) })
+            guard computesInputGradient else { return dy }
+            if native.runsBackwardData {
+                let dx = Tensor(pooled: plan.source)
+                native.backwardData(dy, weights: store.value(weight), into: dx)
+                return gradientAdapter.adapt(dx, to: givenInputDesc ?? plan.source)
+            }
+        } else {
+            backwardWeightsDNNL(input, dy)
+            guard computesInputGradient else { return dy }
+        }
+        let weightsB = weightBackwardAdapter.adapt(Tensor(reading: store.value(weight), plan.plainWeights), to: plan.weightsBackward)
+        let dx = Tensor(pooled: plan.source)
+        plan.backwardData.execute([(DNNL_ARG_DIFF_DST, dy), (DNNL_ARG_WEIGHTS, weightsB), (DNNL_ARG_DIFF_SRC, dx)])
+        return gradientAdapter.adapt(dx, to: givenInputDesc ?? plan.source)
+    }
+
+    /// Weight (and bias) gradients in oneDNN: computed in its layout, reordered to plain, added.
+    private func backwardWeightsDNNL(_ input: Tensor, _ dy: Tensor) {
         let dW = reuse(&diffWeights, plan.diffWeights)
         var args: [(Int32, Tensor)] = [(DNNL_ARG_SRC, weightsSourceAdapter.adapt(input, to: plan.weightsSource)),
                                        (DNNL_ARG_DIFF_DST, weightsDiffDstAdapter.adapt(dy, to: plan.weightsDiffDst)),
@@ -177,12 +224,6 @@ public final class Conv2d: Layer {
         let plainGrad = diffWeightAdapter.adapt(dW, to: plan.plainWeights)
         accumulate(plainGrad.floats, into: store.grad(weight), count: weightDims.reduce(1, *))
         if let bias { accumulate(diffBias!.floats, into: store.grad(bias), count: outChannels) }
-
-        guard computesInputGradient else { return dy }
-        let weightsB = weightBackwardAdapter.adapt(Tensor(reading: store.value(weight), plan.plainWeights), to: plan.weightsBackward)
-        let dx = Tensor(pooled: plan.source)
-        plan.backwardData.execute([(DNNL_ARG_DIFF_DST, dy), (DNNL_ARG_WEIGHTS, weightsB), (DNNL_ARG_DIFF_SRC, dx)])
-        return gradientAdapter.adapt(dx, to: givenInputDesc ?? plan.source)
     }
 }
 

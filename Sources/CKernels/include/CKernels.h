@@ -1,0 +1,37 @@
+// The engine's own compute kernels in C, for AVX2 + FMA machines where oneDNN 2.6's kernels are
+// slower (measured: BENCHMARKS.md, issue 8). Swift builds for baseline x86-64 and has no
+// per-function target attributes; C has them, so these functions carry
+// `target("avx2,fma")` and the engine calls them only after `kd_cpu_has_avx2_fma()`.
+//
+// Layout: nChw8c (oneDNN's `aBcd8b` on AVX2): [N][C/8][H][W][8], the 8 channels of a block
+// innermost. Convolutions here are 3x3, stride 1, zero padding 1, no dilation, no groups.
+// Each function does one thread's share of the batch, images [n0, n1); the caller runs them on
+// oneDNN's OpenMP team.
+#ifndef KD_CKERNELS_H
+#define KD_CKERNELS_H
+
+/// 1 when the CPU runs AVX2 and FMA instructions.
+int kd_cpu_has_avx2_fma(void);
+
+/// Floats of scratch one thread needs: a zero-padded copy of one image of `channels` channels.
+long kd_conv3x3_scratch_floats(int channels, int height, int width);
+
+/// y = relu?(conv(x, w) + bias) for images [n0, n1). x: [N][inC/8][H][W][8]; y: [N][outC/8][H][W][8];
+/// w packed as [outC/8][inC][3][3][8] (kd_conv3x3_pack); bias: outC floats or NULL.
+/// inC % 8 == 0, outC % 16 == 0. Each output is summed in one fixed order (input channel, kernel
+/// row, kernel column), whatever the thread count or batch split.
+void kd_conv3x3_forward(const float *x, const float *w, const float *bias, float *y, float *scratch,
+                        int n0, int n1, int inC, int outC, int height, int width, int relu);
+
+/// acc += the weight gradient of images [n0, n1): acc[outC/8][inC][3][3][8] (8 output channels
+/// innermost); biasAcc[outC] += the output gradient's sums when not NULL.
+/// x: [N][inC/8][H][W][8]; dy: [N][outC/8][H][W][8]. inC % 8 == 0, outC % 16 == 0.
+void kd_conv3x3_backward_weights(const float *x, const float *dy, float *acc, float *biasAcc, float *scratch,
+                                 int n0, int n1, int inC, int outC, int height, int width);
+
+/// Packs plain weights w[outC][inC][3][3] for kd_conv3x3_forward. With `transpose`, packs the
+/// weights of the backward-data convolution instead: dx = conv(dy, w') with
+/// w'[inC][outC][kh][kw] = w[outC][inC][2 - kh][2 - kw], so `packed` is [inC/8][outC][3][3][8].
+void kd_conv3x3_pack(const float *w, float *packed, int outC, int inC, int transpose);
+
+#endif

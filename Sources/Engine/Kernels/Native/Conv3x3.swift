@@ -1,0 +1,125 @@
+internal import CKernels
+import Glibc
+
+/// The engine's own 3x3 convolution (stride 1, padding 1, no groups) on nChw8c tensors, for
+/// AVX2 machines: C kernels with AVX2 + FMA (`CKernels`), run on oneDNN's OpenMP team.
+///
+/// Measured on the 2 cores of an AVX2 EPYC, batch 128 (BENCHMARKS.md): backward-weights at
+/// 170-180 GFLOP/s on every resnet20 and cnn5 shape, against oneDNN 2.6's 75-135; forward (and
+/// backward-data, the same kernel with transposed weights) at 170-190 on 28-wide planes against
+/// oneDNN's 140-180, but no faster on 14- and 7-wide ones. So backward-weights runs here
+/// wherever the shape allows, forward and backward-data only on planes at least 28 wide.
+///
+/// Not used where oneDNN runs AVX-512 (its kernels and nChw16c layouts are faster there), nor
+/// with `KD_NATIVE_KERNELS=0` (to compare with oneDNN alone).
+final class Conv3x3 {
+    let inChannels, outChannels, height, width: Int
+    /// Which passes run here rather than in oneDNN.
+    let runsForward, runsBackwardData: Bool
+
+    private var packed: [Float]
+    private var packedTransposed: [Float]
+    private var scratch: [Float] = []
+    private var weightSums: [Float] = []
+    private var biasSums: [Float] = []
+
+    /// The CPU has AVX2 and FMA, oneDNN runs AVX2 kernels, and `KD_NATIVE_KERNELS` is not "0".
+    static let enabled: Bool = {
+        if let flag = getenv("KD_NATIVE_KERNELS"), String(cString: flag) == "0" { return false }
+        return kd_cpu_has_avx2_fma() != 0 && DNNL.effectiveISA == "AVX2"
+    }()
+
+    /// The kernels for a convolution with this geometry whose input and output have the layouts
+    /// `source` and `output`, or nil where they do not apply.
+    init?(kernel: Int, stride: Int, padding: Int, groups: Int, source: MemoryDesc, output: MemoryDesc) {
+        let (x, y) = (source.dims, output.dims)
+        guard Self.enabled, kernel == 3, stride == 1, padding == 1, groups == 1, x.count == 4,
+              x[1] % 8 == 0, y[1] % 16 == 0, x[2] == y[2], x[3] == y[3],
+              source == .blocked8(x), output == .blocked8(y) else { return nil }
+        (inChannels, outChannels, height, width) = (x[1], y[1], x[2], x[3])
+        runsForward = width >= 28
+        runsBackwardData = width >= 28 && inChannels % 16 == 0
+        packed = [Float](repeating: 0, count: outChannels * inChannels * 9)
+        packedTransposed = packed
+    }
+
+    /// y = relu?(conv(x, weights) + bias), weights plain [out][in][3][3].
+    func forward(_ x: Tensor, weights: UnsafePointer<Float>, bias: UnsafePointer<Float>?, relu: Bool, into y: Tensor) {
+        kd_conv3x3_pack(weights, &packed, Int32(outChannels), Int32(inChannels), 0)
+        run(x, into: y, packed: packed, bias: bias, relu: relu, inC: inChannels, outC: outChannels)
+    }
+
+    /// dx = the input gradient of conv(x, weights) for the output gradient dy.
+    func backwardData(_ dy: Tensor, weights: UnsafePointer<Float>, into dx: Tensor) {
+        kd_conv3x3_pack(weights, &packedTransposed, Int32(outChannels), Int32(inChannels), 1)
+        run(dy, into: dx, packed: packedTransposed, bias: nil, relu: false, inC: outChannels, outC: inChannels)
+    }
+
+    private func run(_ x: Tensor, into y: Tensor, packed: [Float], bias: UnsafePointer<Float>?, relu: Bool, inC: Int, outC: Int) {
+        let batch = x.shape[0], (h, w) = (height, width)
+        let perThread = kd_conv3x3_scratch_floats(Int32(inC), Int32(h), Int32(w))
+        reserveScratch(perThread)
+        nonisolated(unsafe) let (xp, yp) = (UnsafePointer(x.floats), y.floats)
+        packed.withUnsafeBufferPointer { wp in
+            scratch.withUnsafeMutableBufferPointer { sp in
+                nonisolated(unsafe) let (wp, sp) = (wp.baseAddress!, sp.baseAddress!)
+                OpenMP.parallel { thread, threads in
+                    let share = OpenMP.share(batch, thread, threads)
+                    kd_conv3x3_forward(xp, wp, bias, yp, sp + thread * perThread, Int32(share.lowerBound), Int32(share.upperBound),
+                                       Int32(inC), Int32(outC), Int32(h), Int32(w), relu ? 1 : 0)
+                }
+            }
+        }
+    }
+
+    /// Adds the weight gradient (plain [out][in][3][3]) and, when given, the bias gradient of
+    /// input x and output gradient dy. Each thread sums its share of the batch; the shares are
+    /// then added in thread order.
+    func backwardWeights(_ x: Tensor, _ dy: Tensor, weightGrad: UnsafeMutablePointer<Float>, biasGrad: UnsafeMutablePointer<Float>?) {
+        let batch = x.shape[0], (ic, oc, h, w) = (inChannels, outChannels, height, width)
+        let perThread = kd_conv3x3_scratch_floats(Int32(ic), Int32(h), Int32(w))
+        let threads = reserveScratch(perThread)
+        let sumCount = oc * ic * 9
+        weightSums = [Float](repeating: 0, count: threads * sumCount)
+        biasSums = [Float](repeating: 0, count: threads * oc)
+        nonisolated(unsafe) let (xp, dyp) = (UnsafePointer(x.floats), UnsafePointer(dy.floats))
+        let withBias = biasGrad != nil
+        scratch.withUnsafeMutableBufferPointer { sp in
+            weightSums.withUnsafeMutableBufferPointer { ws in
+                biasSums.withUnsafeMutableBufferPointer { bs in
+                    nonisolated(unsafe) let (sp, ws, bs) = (sp.baseAddress!, ws.baseAddress!, bs.baseAddress!)
+                    OpenMP.parallel { thread, threads in
+                        let share = OpenMP.share(batch, thread, threads)
+                        kd_conv3x3_backward_weights(xp, dyp, ws + thread * sumCount, withBias ? bs + thread * oc : nil,
+                                                    sp + thread * perThread, Int32(share.lowerBound), Int32(share.upperBound),
+                                                    Int32(ic), Int32(oc), Int32(h), Int32(w))
+                    }
+                }
+            }
+        }
+        // [thread][out/8][in][3][3][8] summed and transposed into plain [out][in][3][3].
+        for o in 0..<oc {
+            for i in 0..<ic {
+                for k in 0..<9 {
+                    let at = (((o / 8) * ic + i) * 9 + k) * 8 + o % 8
+                    var s: Float = 0
+                    for t in 0..<threads { s += weightSums[t * sumCount + at] }
+                    weightGrad[(o * ic + i) * 9 + k] += s
+                }
+            }
+            if let biasGrad {
+                var s: Float = 0
+                for t in 0..<threads { s += biasSums[t * oc + o] }
+                biasGrad[o] += s
+            }
+        }
+    }
+
+    /// Makes room for every thread of the team's scratch; returns the team size.
+    @discardableResult
+    private func reserveScratch(_ perThread: Int) -> Int {
+        let threads = ComputeThreads.count
+        if scratch.count < threads * perThread { scratch = [Float](repeating: 0, count: threads * perThread) }
+        return threads
+    }
+}
