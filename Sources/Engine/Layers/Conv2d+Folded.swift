@@ -9,9 +9,8 @@ extension Conv2d {
         let primitive: Primitive
         let source: MemoryDesc, output: MemoryDesc, weights: MemoryDesc
         let input = LayoutAdapter()
+        /// The folded weights for oneDNN's primitive (the engine's own kernels keep theirs).
         var foldedWeights: Tensor
-        /// The folded weights, plain [out][in][k][k], for the engine's own kernels.
-        var plainFolded: [Float] = []
         let foldedBias: Tensor
         let native: Conv3x3?
         var version = -1
@@ -26,7 +25,8 @@ extension Conv2d {
         }
     }
 
-    /// relu?(scale * conv(x) + shift) per output channel in one oneDNN call: a following
+    /// relu?(scale * conv(x) + shift) per output channel in one call (oneDNN's, or the engine's
+    /// own kernel where it runs the forward pass): a following
     /// BatchNorm in evaluation mode folded into the weights and bias. The folded weights are
     /// recomputed only when the parameters changed (`ParameterStore.version`).
     func forwardFolded(_ x: Tensor, scaleShift: () -> (scale: [Float], shift: [Float]), relu: Bool) -> Tensor {
@@ -39,8 +39,7 @@ extension Conv2d {
             let w = store.value(weight)
             var folded = [Float](repeating: 0, count: outChannels * perOutput)
             for o in 0..<outChannels { for i in 0..<perOutput { folded[o * perOutput + i] = w[o * perOutput + i] * scale[o] } }
-            plan.foldedWeights.load(folded)
-            plan.plainFolded = folded
+            if let native = plan.native { native.load(weights: folded) } else { plan.foldedWeights.load(folded) }
             let b = bias.map { store.value($0) }
             for o in 0..<outChannels { plan.foldedBias.floats[o] = (b?[o] ?? 0) * scale[o] + shift[o] }
             plan.version = store.version
@@ -49,11 +48,11 @@ extension Conv2d {
         let out = Tensor(pooled: plan.output)
         lastForwardFLOPs = 2 * out.count * (inChannels / groups) * kernel * kernel
         if let native = plan.native {
-            native.forward(input, weights: plan.plainFolded, bias: plan.foldedBias.floats, relu: relu, into: out)
-            return out
+            native.forward(input, bias: plan.foldedBias.floats, relu: relu, into: out)
+        } else {
+            plan.primitive.execute([(DNNL_ARG_SRC, input), (DNNL_ARG_WEIGHTS, plan.foldedWeights),
+                                    (DNNL_ARG_BIAS, plan.foldedBias), (DNNL_ARG_DST, out)])
         }
-        plan.primitive.execute([(DNNL_ARG_SRC, input), (DNNL_ARG_WEIGHTS, plan.foldedWeights),
-                                (DNNL_ARG_BIAS, plan.foldedBias), (DNNL_ARG_DST, out)])
         return out
     }
 

@@ -173,19 +173,17 @@ public final class Conv2d: Layer {
         }
         let input = inputAdapter.adapt(x, to: plan.source)
         givenInputDesc = x.desc
-        if let native = plan.native, native.runsForward {
-            let out = layerOutput(&output, plan.output, mode)
-            lastForwardFLOPs = 2 * out.count * inChannels * 9
-            native.forward(input, weights: store.value(weight), bias: bias.map { store.value($0) }, relu: false, into: out)
-            savedInput = mode == .train ? input : nil
-            return out
-        }
-        let weights = weightAdapter.adapt(Tensor(reading: store.value(weight), plan.plainWeights), to: plan.weightsForward)
         let out = layerOutput(&output, plan.output, mode)
         lastForwardFLOPs = 2 * out.count * (inChannels / groups) * kernel * kernel
-        var args: [(Int32, Tensor)] = [(DNNL_ARG_SRC, input), (DNNL_ARG_WEIGHTS, weights), (DNNL_ARG_DST, out)]
-        if let bias { args.append((DNNL_ARG_BIAS, Tensor(reading: store.value(bias), .plain([outChannels])))) }
-        (mode == .train ? plan.forward : plan.inference).execute(args)
+        if let native = plan.native, native.runsForward {
+            native.load(weights: store.value(weight))
+            native.forward(input, bias: bias.map { store.value($0) }, relu: false, into: out)
+        } else {
+            let weights = weightAdapter.adapt(Tensor(reading: store.value(weight), plan.plainWeights), to: plan.weightsForward)
+            var args: [(Int32, Tensor)] = [(DNNL_ARG_SRC, input), (DNNL_ARG_WEIGHTS, weights), (DNNL_ARG_DST, out)]
+            if let bias { args.append((DNNL_ARG_BIAS, Tensor(reading: store.value(bias), .plain([outChannels])))) }
+            (mode == .train ? plan.forward : plan.inference).execute(args)
+        }
         savedInput = mode == .train ? input : nil
         return out
     }
@@ -195,19 +193,17 @@ public final class Conv2d: Layer {
         precondition(dy.desc == plan.output, "Conv2d.backward: gradient layout differs from the output's")
         if let native = plan.native {
             native.backwardWeights(input, dy, weightGrad: store.grad(weight), biasGrad: bias.map { store.grad($0) })
-            guard computesInputGradient else { return dy }
-            if native.runsBackwardData {
-                let dx = Tensor(pooled: plan.source)
-                native.backwardData(dy, weights: store.value(weight), into: dx)
-                return gradientAdapter.adapt(dx, to: givenInputDesc ?? plan.source)
-            }
         } else {
             backwardWeightsDNNL(input, dy)
-            guard computesInputGradient else { return dy }
         }
-        let weightsB = weightBackwardAdapter.adapt(Tensor(reading: store.value(weight), plan.plainWeights), to: plan.weightsBackward)
+        guard computesInputGradient else { return dy }
         let dx = Tensor(pooled: plan.source)
-        plan.backwardData.execute([(DNNL_ARG_DIFF_DST, dy), (DNNL_ARG_WEIGHTS, weightsB), (DNNL_ARG_DIFF_SRC, dx)])
+        if let native = plan.native, native.runsBackwardData {
+            native.backwardData(dy, weights: store.value(weight), into: dx)
+        } else {
+            let weightsB = weightBackwardAdapter.adapt(Tensor(reading: store.value(weight), plan.plainWeights), to: plan.weightsBackward)
+            plan.backwardData.execute([(DNNL_ARG_DIFF_DST, dy), (DNNL_ARG_WEIGHTS, weightsB), (DNNL_ARG_DIFF_SRC, dx)])
+        }
         return gradientAdapter.adapt(dx, to: givenInputDesc ?? plan.source)
     }
 

@@ -43,9 +43,13 @@ final class Conv3x3 {
         packedTransposed = packed
     }
 
-    /// y = relu?(conv(x, weights) + bias), weights plain [out][in][3][3].
-    func forward(_ x: Tensor, weights: UnsafePointer<Float>, bias: UnsafePointer<Float>?, relu: Bool, into y: Tensor) {
+    /// Packs the weights (plain [out][in][3][3]) that `forward` uses until the next call.
+    func load(weights: UnsafePointer<Float>) {
         kd_conv3x3_pack(weights, &packed, Int32(outChannels), Int32(inChannels), 0)
+    }
+
+    /// y = relu?(conv(x, the loaded weights) + bias).
+    func forward(_ x: Tensor, bias: UnsafePointer<Float>?, relu: Bool, into y: Tensor) {
         run(x, into: y, packed: packed, bias: bias, relu: relu, inC: inChannels, outC: outChannels)
     }
 
