@@ -28,29 +28,40 @@ static void copy_padded(const float *xn, float *pad, int blocks, int height, int
                    sizeof(float) * width * 8);
 }
 
+/// Copies plain image `xn` ([C][H][W]) into the interior of `pad` ([C][H+2][W+2]).
+static void copy_padded_plain(const float *xn, float *pad, int channels, int height, int width) {
+    int ph = height + 2, pw = width + 2;
+    for (int c = 0; c < channels; c++)
+        for (int h = 0; h < height; h++)
+            memcpy(pad + (size_t)(c * ph + h + 1) * pw + 1, xn + (size_t)(c * height + h) * width, sizeof(float) * width);
+}
+
 // MARK: - Forward
 
 /// Outputs [ob, ob + 2) x row oh x columns [ow, ow + UR): 2 x UR accumulators; per input channel
 /// and kernel tap, 2 weight loads and UR broadcasts feed 2 x UR FMAs. The kernel-tap loops stay
 /// rolled: unrolled, the compiler interleaves taps and spills accumulators (measured 2x slower).
-#define FORWARD_TILE(UR)                                                                                          \
-    AVX2 static void forward_tile_##UR(const float *pad, const float *w, float *y, const float *bias, int relu,   \
-                                       int inC, int ph, int pw, int hw, int width, int oh, int ow) {              \
+/// XS is the distance between neighbouring pixels of one channel in the padded input: 8 in
+/// nChw8c, 1 in a plain [C][H][W] image.
+#define FORWARD_TILE(UR, XS)                                                                                      \
+    AVX2 static void forward_tile_##UR##_##XS(const float *pad, const float *w, float *y, const float *bias,      \
+                                       int relu, int inC, int ph, int pw, int hw, int width, int oh, int ow) {    \
         __m256 a0[UR], a1[UR];                                                                                    \
         __m256 b0 = bias ? _mm256_loadu_ps(bias) : _mm256_setzero_ps();                                           \
         __m256 b1 = bias ? _mm256_loadu_ps(bias + 8) : _mm256_setzero_ps();                                       \
         _Pragma("GCC unroll 8") for (int u = 0; u < UR; u++) { a0[u] = b0; a1[u] = b1; }                          \
         size_t next = (size_t)inC * 72; /* the second output block's weights */                                   \
         for (int ic = 0; ic < inC; ic++) {                                                                        \
-            const float *ip = pad + ((size_t)(ic >> 3) * ph * pw + (size_t)oh * pw + ow) * 8 + (ic & 7);          \
+            const float *ip = pad + (XS == 8 ? ((size_t)(ic >> 3) * ph * pw * 8 + (ic & 7)) : (size_t)ic * ph * pw) \
+                              + ((size_t)oh * pw + ow) * XS;                                                      \
             const float *wp = w + (size_t)ic * 72;                                                                \
             _Pragma("GCC unroll 1") for (int kh = 0; kh < 3; kh++) {                                              \
                 _Pragma("GCC unroll 1") for (int kw = 0; kw < 3; kw++) {                                          \
                     __m256 w0 = _mm256_loadu_ps(wp + (kh * 3 + kw) * 8);                                          \
                     __m256 w1 = _mm256_loadu_ps(wp + next + (kh * 3 + kw) * 8);                                   \
-                    const float *xp = ip + ((size_t)kh * pw + kw) * 8;                                            \
+                    const float *xp = ip + ((size_t)kh * pw + kw) * XS;                                           \
                     _Pragma("GCC unroll 8") for (int u = 0; u < UR; u++) {                                        \
-                        __m256 x = _mm256_broadcast_ss(xp + u * 8);                                               \
+                        __m256 x = _mm256_broadcast_ss(xp + u * XS);                                              \
                         a0[u] = _mm256_fmadd_ps(w0, x, a0[u]);                                                    \
                         a1[u] = _mm256_fmadd_ps(w1, x, a1[u]);                                                    \
                     }                                                                                             \
@@ -67,33 +78,49 @@ static void copy_padded(const float *xn, float *pad, int blocks, int height, int
             _mm256_storeu_ps(y1 + u * 8, a1[u]);                                                                  \
         }                                                                                                         \
     }
-FORWARD_TILE(1)
-FORWARD_TILE(2)
-FORWARD_TILE(3)
-FORWARD_TILE(4)
-FORWARD_TILE(5)
-FORWARD_TILE(6)
+#define FORWARD_TILES(XS)                                                                                         \
+    FORWARD_TILE(1, XS) FORWARD_TILE(2, XS) FORWARD_TILE(3, XS) FORWARD_TILE(4, XS) FORWARD_TILE(5, XS) FORWARD_TILE(6, XS)
+FORWARD_TILES(8)
+FORWARD_TILES(1)
 
 typedef void (*forward_tile_fn)(const float *, const float *, float *, const float *, int, int, int, int, int, int, int, int);
-static const forward_tile_fn forward_tiles[7] = {0, forward_tile_1, forward_tile_2, forward_tile_3,
-                                                 forward_tile_4, forward_tile_5, forward_tile_6};
+static const forward_tile_fn forward_tiles_8[7] = {0, forward_tile_1_8, forward_tile_2_8, forward_tile_3_8,
+                                                   forward_tile_4_8, forward_tile_5_8, forward_tile_6_8};
+static const forward_tile_fn forward_tiles_1[7] = {0, forward_tile_1_1, forward_tile_2_1, forward_tile_3_1,
+                                                   forward_tile_4_1, forward_tile_5_1, forward_tile_6_1};
+
+/// One image's outputs from its zero-padded input `pad`, with the tiles of one input layout.
+static void forward_image(const float *pad, const float *w, const float *bias, float *yn, int inC, int outC,
+                          int height, int width, int relu, const forward_tile_fn *tiles) {
+    int ph = height + 2, pw = width + 2, hw = height * width;
+    for (int ob = 0; ob < outC / 8; ob += 2) {
+        const float *wb = w + (size_t)ob * inC * 72, *bb = bias ? bias + ob * 8 : 0;
+        float *yb = yn + (size_t)ob * hw * 8;
+        for (int oh = 0; oh < height; oh++) {
+            int ow = 0;
+            for (; ow + 6 <= width; ow += 6) tiles[6](pad, wb, yb, bb, relu, inC, ph, pw, hw, width, oh, ow);
+            if (ow < width) tiles[width - ow](pad, wb, yb, bb, relu, inC, ph, pw, hw, width, oh, ow);
+        }
+    }
+}
 
 void kd_conv3x3_forward(const float *x, const float *w, const float *bias, float *y, float *scratch,
                         int n0, int n1, int inC, int outC, int height, int width, int relu) {
-    int ph = height + 2, pw = width + 2, hw = height * width;
+    size_t hw = (size_t)height * width;
     memset(scratch, 0, sizeof(float) * kd_conv3x3_scratch_floats(inC, height, width));
     for (int n = n0; n < n1; n++) {
         copy_padded(x + (size_t)n * inC * hw, scratch, inC / 8, height, width);
-        float *yn = y + (size_t)n * outC * hw;
-        for (int ob = 0; ob < outC / 8; ob += 2) {
-            const float *wb = w + (size_t)ob * inC * 72, *bb = bias ? bias + ob * 8 : 0;
-            float *yb = yn + (size_t)ob * hw * 8;
-            for (int oh = 0; oh < height; oh++) {
-                int ow = 0;
-                for (; ow + 6 <= width; ow += 6) forward_tile_6(scratch, wb, yb, bb, relu, inC, ph, pw, hw, width, oh, ow);
-                if (ow < width) forward_tiles[width - ow](scratch, wb, yb, bb, relu, inC, ph, pw, hw, width, oh, ow);
-            }
-        }
+        forward_image(scratch, w, bias, y + (size_t)n * outC * hw, inC, outC, height, width, relu, forward_tiles_8);
+    }
+}
+
+void kd_conv3x3_forward_plain(const float *x, const float *w, const float *bias, float *y, float *scratch,
+                              int n0, int n1, int inC, int outC, int height, int width, int relu) {
+    size_t hw = (size_t)height * width;
+    memset(scratch, 0, sizeof(float) * kd_conv3x3_scratch_floats(inC, height, width));
+    for (int n = n0; n < n1; n++) {
+        copy_padded_plain(x + (size_t)n * inC * hw, scratch, inC, height, width);
+        forward_image(scratch, w, bias, y + (size_t)n * outC * hw, inC, outC, height, width, relu, forward_tiles_1);
     }
 }
 
@@ -158,6 +185,47 @@ void kd_conv3x3_backward_weights(const float *x, const float *dy, float *acc, fl
                 for (int kh = 0; kh < 3; kh++)
                     weights_tile(scratch, dyn + (size_t)ob * hw * 8, acc + (size_t)ob * inC * 72, inC, ph, pw, hw,
                                  height, width, ic, kh);
+        if (biasAcc) bias_sums(dyn, biasAcc, outC, hw);
+    }
+}
+
+/// For output block ob (8 channels) and input channel ic of a plain padded image: the 9 kernel
+/// taps' accumulators over the image's pixels. Per pixel, 1 output-gradient load and 9
+/// broadcasts feed 9 FMAs.
+AVX2 static void weights_tile_plain(const float *pad, const float *dyb, float *acc, int ph, int pw, int height,
+                                    int width, int ic) {
+    __m256 a[9];
+    for (int k = 0; k < 9; k++) a[k] = _mm256_loadu_ps(acc + k * 8);
+    for (int oh = 0; oh < height; oh++) {
+        const float *x0 = pad + (size_t)(ic * ph + oh) * pw, *x1 = x0 + pw, *x2 = x1 + pw;
+        const float *d = dyb + (size_t)oh * width * 8;
+        for (int ow = 0; ow < width; ow++) {
+            __m256 g = _mm256_loadu_ps(d + ow * 8);
+            a[0] = _mm256_fmadd_ps(g, _mm256_broadcast_ss(x0 + ow), a[0]);
+            a[1] = _mm256_fmadd_ps(g, _mm256_broadcast_ss(x0 + ow + 1), a[1]);
+            a[2] = _mm256_fmadd_ps(g, _mm256_broadcast_ss(x0 + ow + 2), a[2]);
+            a[3] = _mm256_fmadd_ps(g, _mm256_broadcast_ss(x1 + ow), a[3]);
+            a[4] = _mm256_fmadd_ps(g, _mm256_broadcast_ss(x1 + ow + 1), a[4]);
+            a[5] = _mm256_fmadd_ps(g, _mm256_broadcast_ss(x1 + ow + 2), a[5]);
+            a[6] = _mm256_fmadd_ps(g, _mm256_broadcast_ss(x2 + ow), a[6]);
+            a[7] = _mm256_fmadd_ps(g, _mm256_broadcast_ss(x2 + ow + 1), a[7]);
+            a[8] = _mm256_fmadd_ps(g, _mm256_broadcast_ss(x2 + ow + 2), a[8]);
+        }
+    }
+    for (int k = 0; k < 9; k++) _mm256_storeu_ps(acc + k * 8, a[k]);
+}
+
+void kd_conv3x3_backward_weights_plain(const float *x, const float *dy, float *acc, float *biasAcc, float *scratch,
+                                       int n0, int n1, int inC, int outC, int height, int width) {
+    int ph = height + 2, pw = width + 2, hw = height * width;
+    memset(scratch, 0, sizeof(float) * kd_conv3x3_scratch_floats(inC, height, width));
+    for (int n = n0; n < n1; n++) {
+        copy_padded_plain(x + (size_t)n * inC * hw, scratch, inC, height, width);
+        const float *dyn = dy + (size_t)n * outC * hw;
+        for (int ob = 0; ob < outC / 8; ob++)
+            for (int ic = 0; ic < inC; ic++)
+                weights_tile_plain(scratch, dyn + (size_t)ob * hw * 8, acc + ((size_t)ob * inC + ic) * 72, ph, pw,
+                                   height, width, ic);
         if (biasAcc) bias_sums(dyn, biasAcc, outC, hw);
     }
 }

@@ -32,7 +32,7 @@ final class Conv2dTests: XCTestCase {
     }
 
     func testPlain3x3() { check(c: 16, h: 8, o: 32, k: 3, stride: 1, padding: 1, bias: true, native: ["backward-weights"]) }
-    func testFirstLayerOneChannel() { check(c: 1, h: 9, o: 16, k: 3, stride: 1, padding: 1, bias: false) }
+    func testFirstLayerOneChannel() { check(c: 1, h: 9, o: 16, k: 3, stride: 1, padding: 1, bias: false, native: ["backward-weights"]) }
     func testStridedNoPadding() { check(c: 8, h: 9, o: 16, k: 3, stride: 2, padding: 0, bias: true) }
     func testPointwiseStride2() { check(c: 16, h: 8, o: 32, k: 1, stride: 2, padding: 0, bias: false) }
     func testOddChannelCounts() { check(c: 3, h: 7, o: 5, k: 3, stride: 1, padding: 1, bias: true) }
@@ -51,6 +51,14 @@ final class Conv2dTests: XCTestCase {
     }
     func testNativeForwardWithoutBackwardData() {
         check(n: 2, c: 8, h: 28, o: 16, k: 3, stride: 1, padding: 1, bias: true, native: ["forward", "backward-weights"])
+    }
+    // A first layer's plain input (1 or 3 channels): forward on wide planes, and backward-
+    // weights, in the `_plain` kernels; backward-data stays in oneDNN.
+    func testNativeFirstLayerGrey() {
+        check(n: 3, c: 1, h: 28, o: 32, k: 3, stride: 1, padding: 1, bias: true, native: ["forward", "backward-weights"])
+    }
+    func testNativeFirstLayerRGB() {
+        check(n: 2, c: 3, h: 29, o: 16, k: 3, stride: 1, padding: 1, bias: false, native: ["forward", "backward-weights"])
     }
     func testGrouped() { check(c: 8, h: 6, o: 12, k: 3, stride: 1, padding: 1, groups: 4, bias: true) }
 }

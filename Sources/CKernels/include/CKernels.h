@@ -4,7 +4,8 @@
 // `target("avx2,fma")` and the engine calls them only after `kd_cpu_has_avx2_fma()`.
 //
 // Layout: nChw8c (oneDNN's `aBcd8b` on AVX2): [N][C/8][H][W][8], the 8 channels of a block
-// innermost. Convolutions here are 3x3, stride 1, zero padding 1, no dilation, no groups.
+// innermost; the `_plain` functions take a plain [N][C][H][W] input instead (a first layer on
+// grey or RGB images, which oneDNN leaves plain). Convolutions here are 3x3, stride 1, zero padding 1, no dilation, no groups.
 // Each function does one thread's share of the batch, images [n0, n1); the caller runs them on
 // oneDNN's OpenMP team.
 #ifndef KD_CKERNELS_H
@@ -28,6 +29,14 @@ void kd_conv3x3_forward(const float *x, const float *w, const float *bias, float
 /// x: [N][inC/8][H][W][8]; dy: [N][outC/8][H][W][8]. inC % 8 == 0, outC % 16 == 0.
 void kd_conv3x3_backward_weights(const float *x, const float *dy, float *acc, float *biasAcc, float *scratch,
                                  int n0, int n1, int inC, int outC, int height, int width);
+
+/// kd_conv3x3_forward for a plain input x: [N][inC][H][W], any inC (a first layer's 1 or 3).
+void kd_conv3x3_forward_plain(const float *x, const float *w, const float *bias, float *y, float *scratch,
+                              int n0, int n1, int inC, int outC, int height, int width, int relu);
+
+/// kd_conv3x3_backward_weights for a plain input x: [N][inC][H][W], any inC; outC % 8 == 0.
+void kd_conv3x3_backward_weights_plain(const float *x, const float *dy, float *acc, float *biasAcc, float *scratch,
+                                       int n0, int n1, int inC, int outC, int height, int width);
 
 /// Packs plain weights w[outC][inC][3][3] for kd_conv3x3_forward. With `transpose`, packs the
 /// weights of the backward-data convolution instead: dx = conv(dy, w') with

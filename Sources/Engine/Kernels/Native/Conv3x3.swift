@@ -10,10 +10,16 @@ import Glibc
 /// oneDNN's 140-180, but no faster on 14- and 7-wide ones. So backward-weights runs here
 /// wherever the shape allows, forward and backward-data only on planes at least 28 wide.
 ///
+/// A first layer's input (1 or 3 channels) stays plain [N][C][H][W] in oneDNN, which then has
+/// no fast backward-weights (its GEMM path, after reordering the output gradient, ran cnn5's
+/// 1->32 layer at about 15 GFLOP/s): the `_plain` kernels take that input as it is.
+///
 /// Not used where oneDNN runs AVX-512 (its kernels and nChw16c layouts are faster there), nor
 /// with `KD_NATIVE_KERNELS=0` (to compare with oneDNN alone).
 final class Conv3x3 {
     let inChannels, outChannels, height, width: Int
+    /// The input is plain [N][C][H][W] rather than nChw8c.
+    let plainSource: Bool
     /// Which passes run here rather than in oneDNN.
     let runsForward, runsBackwardData: Bool
 
@@ -34,11 +40,17 @@ final class Conv3x3 {
     init?(kernel: Int, stride: Int, padding: Int, groups: Int, source: MemoryDesc, output: MemoryDesc) {
         let (x, y) = (source.dims, output.dims)
         guard Self.enabled, kernel == 3, stride == 1, padding == 1, groups == 1, x.count == 4,
-              x[1] % 8 == 0, y[1] % 16 == 0, x[2] == y[2], x[3] == y[3],
-              source == .blocked8(x), output == .blocked8(y) else { return nil }
+              y[1] % 16 == 0, x[2] == y[2], x[3] == y[3], output == .blocked8(y) else { return nil }
+        if source == .plain(x) {
+            plainSource = true
+        } else if source == .blocked8(x), x[1] % 8 == 0 {
+            plainSource = false
+        } else {
+            return nil
+        }
         (inChannels, outChannels, height, width) = (x[1], y[1], x[2], x[3])
         runsForward = width >= 28
-        runsBackwardData = width >= 28 && inChannels % 16 == 0
+        runsBackwardData = width >= 28 && inChannels % 16 == 0 && !plainSource
         packed = [Float](repeating: 0, count: outChannels * inChannels * 9)
         packedTransposed = packed
     }
@@ -50,16 +62,16 @@ final class Conv3x3 {
 
     /// y = relu?(conv(x, the loaded weights) + bias).
     func forward(_ x: Tensor, bias: UnsafePointer<Float>?, relu: Bool, into y: Tensor) {
-        run(x, into: y, packed: packed, bias: bias, relu: relu, inC: inChannels, outC: outChannels)
+        run(x, into: y, packed: packed, bias: bias, relu: relu, inC: inChannels, outC: outChannels, plain: plainSource)
     }
 
     /// dx = the input gradient of conv(x, weights) for the output gradient dy.
     func backwardData(_ dy: Tensor, weights: UnsafePointer<Float>, into dx: Tensor) {
         kd_conv3x3_pack(weights, &packedTransposed, Int32(outChannels), Int32(inChannels), 1)
-        run(dy, into: dx, packed: packedTransposed, bias: nil, relu: false, inC: outChannels, outC: inChannels)
+        run(dy, into: dx, packed: packedTransposed, bias: nil, relu: false, inC: outChannels, outC: inChannels, plain: false)
     }
 
-    private func run(_ x: Tensor, into y: Tensor, packed: [Float], bias: UnsafePointer<Float>?, relu: Bool, inC: Int, outC: Int) {
+    private func run(_ x: Tensor, into y: Tensor, packed: [Float], bias: UnsafePointer<Float>?, relu: Bool, inC: Int, outC: Int, plain: Bool) {
         let batch = x.shape[0], (h, w) = (height, width)
         let perThread = kd_conv3x3_scratch_floats(Int32(inC), Int32(h), Int32(w))
         reserveScratch(perThread)
@@ -69,8 +81,9 @@ final class Conv3x3 {
                 nonisolated(unsafe) let (wp, sp) = (wp.baseAddress!, sp.baseAddress!)
                 OpenMP.parallel { thread, threads in
                     let share = OpenMP.share(batch, thread, threads)
-                    kd_conv3x3_forward(xp, wp, bias, yp, sp + thread * perThread, Int32(share.lowerBound), Int32(share.upperBound),
-                                       Int32(inC), Int32(outC), Int32(h), Int32(w), relu ? 1 : 0)
+                    let run = plain ? kd_conv3x3_forward_plain : kd_conv3x3_forward
+                    run(xp, wp, bias, yp, sp + thread * perThread, Int32(share.lowerBound), Int32(share.upperBound),
+                        Int32(inC), Int32(outC), Int32(h), Int32(w), relu ? 1 : 0)
                 }
             }
         }
@@ -94,9 +107,10 @@ final class Conv3x3 {
                     nonisolated(unsafe) let (sp, ws, bs) = (sp.baseAddress!, ws.baseAddress!, bs.baseAddress!)
                     OpenMP.parallel { thread, threads in
                         let share = OpenMP.share(batch, thread, threads)
-                        kd_conv3x3_backward_weights(xp, dyp, ws + thread * sumCount, withBias ? bs + thread * oc : nil,
-                                                    sp + thread * perThread, Int32(share.lowerBound), Int32(share.upperBound),
-                                                    Int32(ic), Int32(oc), Int32(h), Int32(w))
+                        let run = plainSource ? kd_conv3x3_backward_weights_plain : kd_conv3x3_backward_weights
+                        run(xp, dyp, ws + thread * sumCount, withBias ? bs + thread * oc : nil,
+                            sp + thread * perThread, Int32(share.lowerBound), Int32(share.upperBound),
+                            Int32(ic), Int32(oc), Int32(h), Int32(w))
                     }
                 }
             }
