@@ -48,7 +48,13 @@ public final class BatchNorm: Layer {
     private var savedInput: Tensor?
     private var output: Tensor?
     private var workspace: Tensor?
-    private let mean: Tensor, variance: Tensor, diffScale: Tensor, diffShift: Tensor
+    /// The last training batch's mean and biased variance per channel.
+    let mean: Tensor, variance: Tensor
+    private let diffScale: Tensor, diffShift: Tensor
+    /// Training fused with the 2x2 max pooling after it (BatchNorm+Pooling.swift), by input shape.
+    var poolings: [[Int]: FusedPooling] = [:]
+    /// The fused training that the last forward ran, nil after an unfused one.
+    var pooling: FusedPooling?
     private let syncSum = TensorSum(relu: false)
 
     public init(_ b: ModelBuilder, _ name: String, _ channels: Int, epsilon: Float = 1e-5, momentum: Float = 0.1,
@@ -139,7 +145,7 @@ public final class BatchNorm: Layer {
         return Int(total.rounded())
     }
 
-    private func updateRunningStatistics(samplesPerChannel n: Int) {
+    func updateRunningStatistics(samplesPerChannel n: Int) {
         let unbias = n > 1 ? Float(n) / Float(n - 1) : 1
         store.modify(runningMean) { rm in
             for c in 0..<channels { rm[c] = (1 - momentum) * rm[c] + momentum * mean.floats[c] }

@@ -42,10 +42,13 @@ public final class Pool2d: Layer {
 
     public func outputSize(_ n: Int) -> Int { (n + 2 * padding - kernel) / stride + 1 }
 
+    /// PyTorch's `nn.MaxPool2d(2)`: what a batch norm before it can run fused with.
+    var isMax2x2: Bool { kind == .max && kernel == 2 && stride == 2 && padding == 0 }
+
     private func makePlan(_ x: MemoryDesc) -> Plan {
         let dims = x.dims
         let outDims = [dims[0], dims[1], outputSize(dims[2]), outputSize(dims[3])]
-        if kind == .max, kernel == 2, stride == 2, padding == 0, let pool = MaxPool2x2(x) {
+        if isMax2x2, let pool = MaxPool2x2(x) {
             return Plan(pool, source: x, output: MemoryDesc(outDims, pool.layout))  // the input's layout
         }
         var src = x.raw, dst = MemoryDesc.any(outDims).raw

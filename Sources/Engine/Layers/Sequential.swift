@@ -12,15 +12,44 @@ public final class Sequential: Layer {
 
     public func append(_ layer: Layer) { layers.append(layer) }
 
+    /// Indices i whose layer ran fused with the 2x2 max pooling at i + 1 in the last forward.
+    private var fusedWithPool: Set<Int> = []
+
+    /// How many layer + max pooling pairs the last forward ran fused.
+    public var fusedPoolings: Int { fusedWithPool.count }
+
+    /// In training, a batch norm (or conv + batch norm) followed by a 2x2 max pooling runs as
+    /// one (`MaxPoolFusing`) where the engine can.
     public func forward(_ x: Tensor, mode: Mode) -> Tensor {
+        fusedWithPool = []
         var h = x
-        for layer in layers { h = layer.forward(h, mode: mode) }
+        var i = 0
+        while i < layers.count {
+            if mode == .train, i + 1 < layers.count, let layer = layers[i] as? MaxPoolFusing, let pool = layers[i + 1] as? Pool2d {
+                let (out, fused) = layer.forwardTraining(h, thenPool: pool)
+                if fused { fusedWithPool.insert(i) }
+                h = out
+                i += 2
+            } else {
+                h = layers[i].forward(h, mode: mode)
+                i += 1
+            }
+        }
         return h
     }
 
     public func backward(_ dy: Tensor) -> Tensor {
         var g = dy
-        for layer in layers.reversed() { g = layer.backward(g) }
+        var i = layers.count - 1
+        while i >= 0 {
+            if i > 0, fusedWithPool.contains(i - 1), let layer = layers[i - 1] as? MaxPoolFusing {
+                g = layer.backwardThroughPool(g)
+                i -= 2
+            } else {
+                g = layers[i].backward(g)
+                i -= 1
+            }
+        }
         return g
     }
 }

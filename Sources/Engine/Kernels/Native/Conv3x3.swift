@@ -1,5 +1,4 @@
 internal import CKernels
-import Glibc
 
 /// The engine's own 3x3 convolution (stride 1, padding 1, no groups) on nChw8c tensors, for
 /// AVX2 machines: C kernels with AVX2 + FMA (`CKernels`), run on oneDNN's OpenMP team.
@@ -30,10 +29,7 @@ final class Conv3x3 {
     private var biasSums: [Float] = []
 
     /// The CPU has AVX2 and FMA, oneDNN runs AVX2 kernels, and `KD_NATIVE_KERNELS` is not "0".
-    static let enabled: Bool = {
-        if let flag = getenv("KD_NATIVE_KERNELS"), String(cString: flag) == "0" { return false }
-        return kd_cpu_has_avx2_fma() != 0 && DNNL.effectiveISA == "AVX2"
-    }()
+    static let enabled: Bool = NativeKernels.allowed && kd_cpu_has_avx2_fma() != 0 && DNNL.effectiveISA == "AVX2"
 
     /// The kernels for a convolution with this geometry whose input and output have the layouts
     /// `source` and `output`, or nil where they do not apply.
