@@ -102,10 +102,15 @@ struct NormPool2x2 {
                                 let at = 2 * j * lanes + c
                                 let x0 = load(top + at), x1 = load(top + at + lanes)
                                 let x2 = load(bottom + at), x3 = load(bottom + at + lanes)
+                                // m = the running maximum (NaN wins), k = where it was, win = the
+                                // input there. Written out: Swift would not inline a helper here.
                                 var m = normalise(x0, av, bv, relu), k = V(repeating: 0), win = x0
-                                take(normalise(x1, av, bv, relu), x1, 1, &m, &k, &win)
-                                take(normalise(x2, av, bv, relu), x2, 2, &m, &k, &win)
-                                take(normalise(x3, av, bv, relu), x3, 3, &m, &k, &win)
+                                let v1 = normalise(x1, av, bv, relu), wins1 = (v1 .> m) .| (v1 .!= v1)
+                                m.replace(with: v1, where: wins1); k.replace(with: 1, where: wins1); win.replace(with: x1, where: wins1)
+                                let v2 = normalise(x2, av, bv, relu), wins2 = (v2 .> m) .| (v2 .!= v2)
+                                m.replace(with: v2, where: wins2); k.replace(with: 2, where: wins2); win.replace(with: x2, where: wins2)
+                                let v3 = normalise(x3, av, bv, relu), wins3 = (v3 .> m) .| (v3 .!= v3)
+                                m.replace(with: v3, where: wins3); k.replace(with: 3, where: wins3); win.replace(with: x3, where: wins3)
                                 if relu { k.replace(with: 4, where: m .<= 0) }
                                 store(m, y + out)
                                 store(k, code + out)
@@ -217,14 +222,6 @@ struct NormPool2x2 {
     @inline(__always) private func normalise(_ x: V, _ a: V, _ b: V, _ relu: Bool) -> V {
         let v = a * x + b
         return relu ? v.replacing(with: 0, where: v .< 0) : v
-    }
-
-    /// m = max(m, v) with NaN winning; k, win = the position and input where v won.
-    @inline(__always) private func take(_ v: V, _ input: V, _ position: Float, _ m: inout V, _ k: inout V, _ win: inout V) {
-        let wins = (v .> m) .| (v .!= v)
-        m.replace(with: v, where: wins)
-        k.replace(with: position, where: wins)
-        win.replace(with: input, where: wins)
     }
 
     @inline(__always) private func load(_ p: UnsafePointer<Float>) -> V { UnsafeRawPointer(p).loadUnaligned(as: V.self) }
