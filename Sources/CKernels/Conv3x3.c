@@ -230,6 +230,19 @@ void kd_conv3x3_backward_weights_plain(const float *x, const float *dy, float *a
     }
 }
 
+/// grad[o][i][k] += sum over threads t of parts[t][o/8][i][k][o%8], for output channels [o0, o1).
+void kd_conv3x3_reduce_weights(const float *parts, int threads, float *grad, int outC, int inC, int o0, int o1) {
+    size_t perThread = (size_t)outC * inC * 9;
+    for (int o = o0; o < o1; o++)
+        for (int i = 0; i < inC; i++)
+            for (int k = 0; k < 9; k++) {
+                size_t at = (((size_t)(o >> 3) * inC + i) * 9 + k) * 8 + (o & 7);
+                float s = 0;
+                for (int t = 0; t < threads; t++) s += parts[t * perThread + at];
+                grad[((size_t)o * inC + i) * 9 + k] += s;
+            }
+}
+
 // MARK: - Weight packing
 
 void kd_conv3x3_pack(const float *w, float *packed, int outC, int inC, int transpose) {

@@ -28,6 +28,10 @@ final class Conv2dTests: XCTestCase {
         LayerCheck.assertClose(r.dx, g.dx, "dx", file: file, line: line)
         LayerCheck.assertClose(b.store.gradArray("conv.weight")!, g.dw, "dw", file: file, line: line)
         if bias { LayerCheck.assertClose(b.store.gradArray("conv.bias")!, g.db, "db", file: file, line: line) }
+        // Again: buffers kept from the first step must not leak into the second's gradients.
+        _ = LayerCheck.run(conv, store: b.store, x: x, shape: shape) { _ in dyUsed }
+        LayerCheck.assertClose(b.store.gradArray("conv.weight")!, g.dw, "dw, second step", file: file, line: line)
+        if bias { LayerCheck.assertClose(b.store.gradArray("conv.bias")!, g.db, "db, second step", file: file, line: line) }
         XCTAssertEqual(conv.nativePasses, Conv2d.nativeKernelsEnabled ? native : [], "passes in the engine's own kernels", file: file, line: line)
     }
 

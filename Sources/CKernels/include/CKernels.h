@@ -38,6 +38,11 @@ void kd_conv3x3_forward_plain(const float *x, const float *w, const float *bias,
 void kd_conv3x3_backward_weights_plain(const float *x, const float *dy, float *acc, float *biasAcc, float *scratch,
                                        int n0, int n1, int inC, int outC, int height, int width);
 
+/// Adds the threads' weight-gradient parts (each [outC/8][inC][3][3][8], `threads` of them one
+/// after another) into the plain gradient grad[outC][inC][3][3], for output channels [o0, o1).
+/// Each sum runs in thread order.
+void kd_conv3x3_reduce_weights(const float *parts, int threads, float *grad, int outC, int inC, int o0, int o1);
+
 /// Packs plain weights w[outC][inC][3][3] for kd_conv3x3_forward. With `transpose`, packs the
 /// weights of the backward-data convolution instead: dx = conv(dy, w') with
 /// w'[inC][outC][kh][kw] = w[outC][inC][2 - kh][2 - kw], so `packed` is [inC/8][outC][3][3][8].

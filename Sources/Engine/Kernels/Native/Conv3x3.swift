@@ -86,44 +86,44 @@ final class Conv3x3 {
     }
 
     /// Adds the weight gradient (plain [out][in][3][3]) and, when given, the bias gradient of
-    /// input x and output gradient dy. Each thread sums its share of the batch; the shares are
-    /// then added in thread order.
+    /// input x and output gradient dy. Each thread sums its share of the batch into its own
+    /// part; the parts are then added in thread order, the output channels split over the team.
     func backwardWeights(_ x: Tensor, _ dy: Tensor, weightGrad: UnsafeMutablePointer<Float>, biasGrad: UnsafeMutablePointer<Float>?) {
         let batch = x.shape[0], (ic, oc, h, w) = (inChannels, outChannels, height, width)
         let perThread = kd_conv3x3_scratch_floats(Int32(ic), Int32(h), Int32(w))
         let threads = reserveScratch(perThread)
         let sumCount = oc * ic * 9
-        weightSums = [Float](repeating: 0, count: threads * sumCount)
-        biasSums = [Float](repeating: 0, count: threads * oc)
+        if weightSums.count < threads * sumCount { weightSums = [Float](repeating: 0, count: threads * sumCount) }
+        if biasSums.count < threads * oc { biasSums = [Float](repeating: 0, count: threads * oc) }
         nonisolated(unsafe) let (xp, dyp) = (UnsafePointer(x.floats), UnsafePointer(dy.floats))
         let withBias = biasGrad != nil
+        nonisolated(unsafe) var parts = threads  // the team that ran: each zeroed and wrote its own part
         scratch.withUnsafeMutableBufferPointer { sp in
             weightSums.withUnsafeMutableBufferPointer { ws in
                 biasSums.withUnsafeMutableBufferPointer { bs in
-                    nonisolated(unsafe) let (sp, ws, bs) = (sp.baseAddress!, ws.baseAddress!, bs.baseAddress!)
-                    OpenMP.parallel { thread, threads in
-                        let share = OpenMP.share(batch, thread, threads)
+                    nonisolated(unsafe) let (sp, sums, bs) = (sp.baseAddress!, ws.baseAddress!, bs.baseAddress!)
+                    OpenMP.parallel { thread, team in
+                        if thread == 0 { parts = team }
+                        let share = OpenMP.share(batch, thread, team)
+                        (sums + thread * sumCount).update(repeating: 0, count: sumCount)
+                        (bs + thread * oc).update(repeating: 0, count: oc)
                         let run = plainSource ? kd_conv3x3_backward_weights_plain : kd_conv3x3_backward_weights
-                        run(xp, dyp, ws + thread * sumCount, withBias ? bs + thread * oc : nil,
+                        run(xp, dyp, sums + thread * sumCount, withBias ? bs + thread * oc : nil,
                             sp + thread * perThread, Int32(share.lowerBound), Int32(share.upperBound),
                             Int32(ic), Int32(oc), Int32(h), Int32(w))
+                    }
+                    OpenMP.parallel { thread, team in
+                        let outputs = OpenMP.share(oc, thread, team)
+                        kd_conv3x3_reduce_weights(sums, Int32(parts), weightGrad, Int32(oc), Int32(ic),
+                                                  Int32(outputs.lowerBound), Int32(outputs.upperBound))
                     }
                 }
             }
         }
-        // [thread][out/8][in][3][3][8] summed and transposed into plain [out][in][3][3].
-        for o in 0..<oc {
-            for i in 0..<ic {
-                for k in 0..<9 {
-                    let at = (((o / 8) * ic + i) * 9 + k) * 8 + o % 8
-                    var s: Float = 0
-                    for t in 0..<threads { s += weightSums[t * sumCount + at] }
-                    weightGrad[(o * ic + i) * 9 + k] += s
-                }
-            }
-            if let biasGrad {
+        if let biasGrad {
+            for o in 0..<oc {
                 var s: Float = 0
-                for t in 0..<threads { s += biasSums[t * oc + o] }
+                for t in 0..<parts { s += biasSums[t * oc + o] }
                 biasGrad[o] += s
             }
         }
