@@ -18,22 +18,15 @@ long kd_conv3x3_scratch_floats(int channels, int height, int width) {
     return (long)channels * (height + 2) * (width + 2);
 }
 
-/// Copies image `xn` ([C/8][H][W][8]) into the interior of `pad` ([C/8][H+2][W+2][8]), whose
-/// border stays zero from the caller's memset.
-static void copy_padded(const float *xn, float *pad, int blocks, int height, int width) {
+/// Copies image `xn` ([planes][H][W][XS]) into the interior of `pad` ([planes][H+2][W+2][XS]),
+/// whose border stays zero from the caller's memset: nChw8c as C/8 planes of XS = 8 floats per
+/// pixel, a plain image as C planes of XS = 1.
+static void copy_padded(const float *xn, float *pad, int planes, int height, int width, int xs) {
     int ph = height + 2, pw = width + 2;
-    for (int cb = 0; cb < blocks; cb++)
+    for (int p = 0; p < planes; p++)
         for (int h = 0; h < height; h++)
-            memcpy(pad + ((size_t)(cb * ph + h + 1) * pw + 1) * 8, xn + ((size_t)(cb * height + h) * width) * 8,
-                   sizeof(float) * width * 8);
-}
-
-/// Copies plain image `xn` ([C][H][W]) into the interior of `pad` ([C][H+2][W+2]).
-static void copy_padded_plain(const float *xn, float *pad, int channels, int height, int width) {
-    int ph = height + 2, pw = width + 2;
-    for (int c = 0; c < channels; c++)
-        for (int h = 0; h < height; h++)
-            memcpy(pad + (size_t)(c * ph + h + 1) * pw + 1, xn + (size_t)(c * height + h) * width, sizeof(float) * width);
+            memcpy(pad + ((size_t)(p * ph + h + 1) * pw + 1) * xs, xn + ((size_t)(p * height + h) * width) * xs,
+                   sizeof(float) * width * xs);
 }
 
 // MARK: - Forward
@@ -109,7 +102,7 @@ void kd_conv3x3_forward(const float *x, const float *w, const float *bias, float
     size_t hw = (size_t)height * width;
     memset(scratch, 0, sizeof(float) * kd_conv3x3_scratch_floats(inC, height, width));
     for (int n = n0; n < n1; n++) {
-        copy_padded(x + (size_t)n * inC * hw, scratch, inC / 8, height, width);
+        copy_padded(x + (size_t)n * inC * hw, scratch, inC / 8, height, width, 8);
         forward_image(scratch, w, bias, y + (size_t)n * outC * hw, inC, outC, height, width, relu, forward_tiles_8);
     }
 }
@@ -119,7 +112,7 @@ void kd_conv3x3_forward_plain(const float *x, const float *w, const float *bias,
     size_t hw = (size_t)height * width;
     memset(scratch, 0, sizeof(float) * kd_conv3x3_scratch_floats(inC, height, width));
     for (int n = n0; n < n1; n++) {
-        copy_padded_plain(x + (size_t)n * inC * hw, scratch, inC, height, width);
+        copy_padded(x + (size_t)n * inC * hw, scratch, inC, height, width, 1);
         forward_image(scratch, w, bias, y + (size_t)n * outC * hw, inC, outC, height, width, relu, forward_tiles_1);
     }
 }
@@ -178,7 +171,7 @@ void kd_conv3x3_backward_weights(const float *x, const float *dy, float *acc, fl
     int ph = height + 2, pw = width + 2, hw = height * width;
     memset(scratch, 0, sizeof(float) * kd_conv3x3_scratch_floats(inC, height, width));
     for (int n = n0; n < n1; n++) {
-        copy_padded(x + (size_t)n * inC * hw, scratch, inC / 8, height, width);
+        copy_padded(x + (size_t)n * inC * hw, scratch, inC / 8, height, width, 8);
         const float *dyn = dy + (size_t)n * outC * hw;
         for (int ob = 0; ob < outC / 8; ob += 2)
             for (int ic = 0; ic < inC; ic += 2)
@@ -220,7 +213,7 @@ void kd_conv3x3_backward_weights_plain(const float *x, const float *dy, float *a
     int ph = height + 2, pw = width + 2, hw = height * width;
     memset(scratch, 0, sizeof(float) * kd_conv3x3_scratch_floats(inC, height, width));
     for (int n = n0; n < n1; n++) {
-        copy_padded_plain(x + (size_t)n * inC * hw, scratch, inC, height, width);
+        copy_padded(x + (size_t)n * inC * hw, scratch, inC, height, width, 1);
         const float *dyn = dy + (size_t)n * outC * hw;
         for (int ob = 0; ob < outC / 8; ob++)
             for (int ic = 0; ic < inC; ic++)

@@ -42,42 +42,22 @@ struct NormPool2x2 {
 
     // MARK: - Forward
 
-    /// Per channel: the sums of x - shift and of (x - shift)^2, in Double across planes (each
-    /// plane summed in Float), the threads' parts added in thread order.
+    /// Per channel: the sums of x - shift and of (x - shift)^2.
     func shiftedSums(_ x: UnsafePointer<Float>, shift: [Float]) -> (sums: [Double], squares: [Double]) {
-        let (p, lanes, hw) = (paddedChannels, pool.lanes, pool.height * pool.width)
-        let threads = ComputeThreads.count
-        var parts = [Double](repeating: 0, count: threads * 2 * p)
-        parts.withUnsafeMutableBufferPointer { partsBuffer in
-            shift.withUnsafeBufferPointer { shiftBuffer in
-                let (parts, k) = (partsBuffer.baseAddress!, shiftBuffer.baseAddress!)
-                OpenMP.parallel { thread, team in
-                    let mine = parts + thread * 2 * p
-                    for plane in OpenMP.share(pool.outer, thread, team) {
-                        let block = plane % blocks
-                        let start = x + plane * hw * lanes
-                        for c in stride(from: 0, to: lanes, by: 8) {
-                            let kv = load(k + block * lanes + c)
-                            var s = V(repeating: 0), q = V(repeating: 0)
-                            for pixel in 0..<hw {
-                                let v = load(start + pixel * lanes + c) - kv
-                                s += v
-                                q += v * v
-                            }
-                            for l in 0..<8 {
-                                mine[block * lanes + c + l] += Double(s[l])
-                                mine[p + block * lanes + c + l] += Double(q[l])
-                            }
-                        }
-                    }
+        let (lanes, hw) = (pool.lanes, pool.height * pool.width)
+        return shift.withUnsafeBufferPointer { shiftBuffer in
+            let k = shiftBuffer.baseAddress!
+            return channelSums { plane, channel in
+                let start = x + plane * hw * lanes + channel % lanes, kv = load(k + channel)
+                var s = V(repeating: 0), q = V(repeating: 0)
+                for pixel in 0..<hw {
+                    let v = load(start + pixel * lanes) - kv
+                    s += v
+                    q += v * v
                 }
+                return (s, q)
             }
         }
-        var sums = [Double](repeating: 0, count: p), squares = sums
-        for t in 0..<threads {
-            for c in 0..<p { sums[c] += parts[t * 2 * p + c]; squares[c] += parts[t * 2 * p + p + c] }
-        }
-        return (sums, squares)
     }
 
     /// y = maxpool(relu?(scale * x + shift)). Per pooled element, `code` records the winning
@@ -130,40 +110,21 @@ struct NormPool2x2 {
     /// below 4) and of g * (winner - mean).
     func gradientSums(_ dy: UnsafePointer<Float>, code: UnsafePointer<Float>, winner: UnsafePointer<Float>,
                       mean: [Float]) -> (sums: [Double], products: [Double]) {
-        let (p, lanes, pooledPlane) = (paddedChannels, pool.lanes, pool.outHeight * pool.outWidth)
-        let threads = ComputeThreads.count
-        var parts = [Double](repeating: 0, count: threads * 2 * p)
-        parts.withUnsafeMutableBufferPointer { partsBuffer in
-            mean.withUnsafeBufferPointer { meanBuffer in
-                let (parts, mu) = (partsBuffer.baseAddress!, meanBuffer.baseAddress!)
-                OpenMP.parallel { thread, team in
-                    let mine = parts + thread * 2 * p
-                    for plane in OpenMP.share(pool.outer, thread, team) {
-                        let block = plane % blocks
-                        let start = plane * pooledPlane * lanes
-                        for c in stride(from: 0, to: lanes, by: 8) {
-                            let muv = load(mu + block * lanes + c)
-                            var s = V(repeating: 0), q = V(repeating: 0)
-                            for pixel in 0..<pooledPlane {
-                                let at = start + pixel * lanes + c
-                                let g = V(repeating: 0).replacing(with: load(dy + at), where: load(code + at) .< 4)
-                                s += g
-                                q += g * (load(winner + at) - muv)
-                            }
-                            for l in 0..<8 {
-                                mine[block * lanes + c + l] += Double(s[l])
-                                mine[p + block * lanes + c + l] += Double(q[l])
-                            }
-                        }
-                    }
+        let (lanes, pooledPlane) = (pool.lanes, pool.outHeight * pool.outWidth)
+        return mean.withUnsafeBufferPointer { meanBuffer in
+            let mu = meanBuffer.baseAddress!
+            return channelSums { plane, channel in
+                let start = plane * pooledPlane * lanes + channel % lanes, muv = load(mu + channel)
+                var s = V(repeating: 0), q = V(repeating: 0)
+                for pixel in 0..<pooledPlane {
+                    let at = start + pixel * lanes
+                    let g = V(repeating: 0).replacing(with: load(dy + at), where: load(code + at) .< 4)
+                    s += g
+                    q += g * (load(winner + at) - muv)
                 }
+                return (s, q)
             }
         }
-        var sums = [Double](repeating: 0, count: p), products = sums
-        for t in 0..<threads {
-            for c in 0..<p { sums[c] += parts[t * 2 * p + c]; products[c] += parts[t * 2 * p + p + c] }
-        }
-        return (sums, products)
     }
 
     /// dx = a * x + b, plus c * g at each window's winner (g: the pooled gradient, 0 where the
@@ -217,7 +178,37 @@ struct NormPool2x2 {
         }
     }
 
-    // MARK: - Vector helpers
+    // MARK: - Helpers
+
+    /// Two sums per channel over the planes, split over the team: `plane(index, channel)`
+    /// gives plane `index`'s two Float sums for the 8 channels from `channel` (an index into
+    /// the per-channel vectors). They are added up in Double, the threads' parts in thread order.
+    private func channelSums(_ plane: (_ index: Int, _ channel: Int) -> (V, V)) -> ([Double], [Double]) {
+        let (p, lanes, threads) = (paddedChannels, pool.lanes, ComputeThreads.count)
+        var parts = [Double](repeating: 0, count: threads * 2 * p)
+        parts.withUnsafeMutableBufferPointer { partsBuffer in
+            let parts = partsBuffer.baseAddress!
+            OpenMP.parallel { thread, team in
+                let mine = parts + thread * 2 * p
+                for index in OpenMP.share(pool.outer, thread, team) {
+                    let first = (index % blocks) * lanes
+                    for channel in stride(from: first, to: first + lanes, by: 8) {
+                        let (s, q) = plane(index, channel)
+                        for l in 0..<8 {
+                            mine[channel + l] += Double(s[l])
+                            mine[p + channel + l] += Double(q[l])
+                        }
+                    }
+                }
+            }
+        }
+        var first = [Double](repeating: 0, count: p), second = first
+        for t in 0..<threads {
+            for c in 0..<p { first[c] += parts[t * 2 * p + c]; second[c] += parts[t * 2 * p + p + c] }
+        }
+        return (first, second)
+    }
+
 
     @inline(__always) private func normalise(_ x: V, _ a: V, _ b: V, _ relu: Bool) -> V {
         let v = a * x + b
@@ -225,6 +216,5 @@ struct NormPool2x2 {
     }
 
     @inline(__always) private func load(_ p: UnsafePointer<Float>) -> V { UnsafeRawPointer(p).loadUnaligned(as: V.self) }
-    @inline(__always) private func load(_ p: UnsafeMutablePointer<Float>) -> V { UnsafeRawPointer(p).loadUnaligned(as: V.self) }
     @inline(__always) private func store(_ v: V, _ p: UnsafeMutablePointer<Float>) { UnsafeMutableRawPointer(p).storeBytes(of: v, as: V.self) }
 }
