@@ -36,6 +36,10 @@ let package = Package(
         .systemLibrary(name: "CPNG", path: "Sources/CPNG"),
         .systemLibrary(name: "CMPI", path: "Sources/CMPI"),
 
+        // Walks an HDF5 file in another process before a stage opens it, so that a damaged file
+        // is an error instead of a crash or a hang (CHDF5Probe.h says how, and why in C).
+        .target(name: "CHDF5Probe", path: "Sources/CHDF5Probe", linkerSettings: [.linkedLibrary("hdf5_serial")]),
+
         // The engine's own C kernels (AVX2 + FMA, chosen at run time), optimised in debug
         // builds too so that tests run them at speed.
         .target(name: "CKernels", path: "Sources/CKernels", cSettings: [.unsafeFlags(["-O2"])]),
@@ -52,7 +56,7 @@ let package = Package(
         // sweeps. It sees the engine's Swift API only, never oneDNN.
         .target(
             name: "Pipeline",
-            dependencies: ["Engine", "CHDF5", "CZlib", "CTurboJPEG", "CPNG", "CMPI"],
+            dependencies: ["Engine", "CHDF5", "CHDF5Probe", "CZlib", "CTurboJPEG", "CPNG", "CMPI"],
             path: "Sources/Pipeline"
         ),
         // The stages' shared command-line options (swift-argument-parser).

@@ -42,6 +42,13 @@ static inline hid_t chdf5_t_std_i32le(void) { return H5T_STD_I32LE; }
 static inline hid_t chdf5_t_std_i64le(void) { return H5T_STD_I64LE; }
 static inline hid_t chdf5_t_std_u8le(void) { return H5T_STD_U8LE; }
 
+/// 1 when the object at `name` is a group, 0 when it is another object, -1 when it cannot be read.
+static inline int chdf5_is_group(hid_t loc, const char *name) {
+    H5O_info_t info;
+    if (H5Oget_info_by_name2(loc, name, &info, H5O_INFO_BASIC, H5P_DEFAULT) < 0) return -1;
+    return info.type == H5O_TYPE_GROUP;
+}
+
 /// Switches off HDF5's printing of its error stack; failures are reported as Swift errors.
 static inline void chdf5_silence_errors(void) { H5Eset_auto2(H5E_DEFAULT, NULL, NULL); }
 #endif

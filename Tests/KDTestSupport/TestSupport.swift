@@ -46,14 +46,17 @@ public enum TestSupport {
     }
     private final class Marker {}
 
-    /// Runs one of the three stages.
+    /// Runs one of the three stages; with `timeout`, under `timeout -s KILL` (a hang then ends
+    /// as status 137 with no error line of the stage's own).
     @discardableResult
-    public static func stage(_ name: String, _ arguments: [String], environment: [String: String] = [:]) throws -> (status: Int32, output: String) {
+    public static func stage(_ name: String, _ arguments: [String], environment: [String: String] = [:],
+                             timeout: Int? = nil) throws -> (status: Int32, output: String) {
         let exe = productsFolder.appendingPathComponent(name).path
         guard FileManager.default.isExecutableFile(atPath: exe) else {
             throw PipelineError(file: exe, "was not built")
         }
-        return try run(exe, arguments, environment: environment)
+        guard let timeout else { return try run(exe, arguments, environment: environment) }
+        return try run("timeout", ["-s", "KILL", String(timeout), exe] + arguments, environment: environment)
     }
 
     /// Writes `params` as `dir/params.json`, creating `dir`.

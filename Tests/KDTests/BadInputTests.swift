@@ -18,8 +18,9 @@ final class BadInputTests: XCTestCase {
     /// Runs `stage` on `dir` and checks a failure whose last line contains every `phrase`,
     /// and that `dir` holds nothing but params.json afterwards.
     private func expectFailure(_ stage: String, _ dir: String, extra: [String] = [], _ phrases: [String],
+                               environment: [String: String] = [:], timeout: Int? = nil,
                                file: StaticString = #filePath, line: UInt = #line) throws {
-        let r = try TestSupport.stage(stage, ["--model-dir", dir] + extra)
+        let r = try TestSupport.stage(stage, ["--model-dir", dir] + extra, environment: environment, timeout: timeout)
         XCTAssertNotEqual(r.status, 0, "expected failure: \(r.output)", file: file, line: line)
         XCTAssertGreaterThan(r.status, 0, "a crash, not an error: \(r.output)", file: file, line: line)
         let message = r.output.split(separator: "\n").last.map(String.init) ?? ""
@@ -105,8 +106,10 @@ final class BadInputTests: XCTestCase {
         try FileManager.default.removeItem(atPath: dir + "/train.h5")
         try f.write(to: dir + "/train.h5")
         if let raw {
+            // A rewrite that keeps the attributes' digest true, so that the check under test answers.
             let h = try HDF5File.open(dir + "/train.h5", writable: true)
             try raw(h)
+            try h.setAttribute("attributes_sha256", .string(try h.attributesDigest(excluding: "attributes_sha256")))
             try h.close()
         }
         return dir
@@ -130,10 +133,10 @@ final class BadInputTests: XCTestCase {
             f.metadata.numClasses = 5
             f.logits = (0..<f.count).flatMap { r in Array(f.logits[(r * 10)..<(r * 10 + 5)]) }
         }, ["train.h5", "has 5 classes, the dataset has 10"])
-        try expectStudentRejects(try logitsVariant("version", { _ in }, raw: { try $0.setAttribute("format_version", .int(3)) }),
-                                 ["train.h5", "logits format_version 3, this tool reads version 2"])
+        try expectStudentRejects(try logitsVariant("version", { _ in }, raw: { try $0.setAttribute("format_version", .int(4)) }),
+                                 ["train.h5", "logits format_version 4, this tool reads versions 2 and 3"])
         try expectStudentRejects(try logitsVariant("version1", { _ in }, raw: { try $0.setAttribute("format_version", .int(1)) }),
-                                 ["train.h5", "logits format_version 1, this tool reads version 2 (written before logits carried a checksum): run teacher-export again"])
+                                 ["train.h5", "logits format_version 1, this tool reads versions 2 and 3 (written before logits carried a checksum): run teacher-export again"])
         try expectStudentRejects(try logitsVariant("nan") { $0.logits[3 * 10 + 4] = .nan }, ["train.h5", "row 3 holds a non-finite logit"])
         try expectStudentRejects(try logitsVariant("inf") { $0.logits[7 * 10] = -.infinity }, ["train.h5", "row 7 holds a non-finite logit"])
     }
@@ -169,6 +172,53 @@ final class BadInputTests: XCTestCase {
                                  ["train.h5", "the rows give teacher accuracy", "rows changed after export"])
         try expectStudentRejects(try logitsVariant("replaced") { f in f.logits = f.logits.map { -$0 } },
                                  ["train.h5", "rows changed after export"])
+    }
+
+    // MARK: - Damaged files
+
+    /// Tests/Fixtures/damaged-files (copied from the issue that found them; its README says what
+    /// each did): logits files of this fixture's kind of run with a few bytes flipped or
+    /// overwritten, which crashed or hung the HDF5 library inside the student, or trained. Each is
+    /// now one line naming the file, calling it damaged, with an exit status and no signal, in
+    /// seconds (the probe's limit for a hang is set to 3 s here; the default is 5 s).
+    func testDamagedLogitsFilesAreRefused() throws {
+        let fixtures = TestSupport.fixtures + "/damaged-files"
+        let names = try FileManager.default.contentsOfDirectory(atPath: fixtures).filter { !$0.hasSuffix(".md") }.sorted()
+        XCTAssertEqual(names.count, 9, "\(names)")
+        for name in names {
+            let logits = folder("fixture-" + name)  // no "damaged" in the path: the message must say it
+            try FileManager.default.copyItem(atPath: PipelineTests.teacherDir + "/logits", toPath: logits)
+            try FileManager.default.removeItem(atPath: logits + "/train.h5")
+            try FileManager.default.copyItem(atPath: fixtures + "/" + name + "/train.h5", toPath: logits + "/train.h5")
+            let dir = folder("student")
+            try TestSupport.writeParams(dir, PipelineTests.studentParams(["teacher_logits": logits]))
+            let start = Date()
+            try expectFailure("student-distill", dir, extra: [], [logits + "/train.h5: ", "damaged"],
+                              environment: [HDF5Probe.environmentVariable: "3"], timeout: 60)
+            XCTAssertLessThan(Date().timeIntervalSince(start), 20, name)
+        }
+    }
+
+    /// An attribute changed after export (a name, the normalization) is refused by the digest of
+    /// every attribute; a file of format 2 (no digest) is still read, and an attribute that is not
+    /// text refused there.
+    func testDamagedAttributesAreRefused() throws {
+        let changed = try logitsVariant("attribute", { _ in })
+        let h = try HDF5File.open(changed + "/train.h5", writable: true)
+        try h.setAttribute("normalization", .string("mean=[0.2] std=[0.3]"))
+        try h.close()
+        try expectStudentRejects(changed, [changed + "/train.h5", "attributes do not match the checksum written at export (attributes_sha256)"])
+
+        let version2 = try logitsVariant("version2", { _ in })
+        let old = try HDF5File.open(version2 + "/train.h5", writable: true)
+        try old.removeAttribute("attributes_sha256")
+        try old.setAttribute("format_version", .int(2))
+        try old.close()
+        XCTAssertEqual(try LogitsFile.read(version2 + "/train.h5").metadata, try LogitsFile.read(PipelineTests.teacherDir + "/logits/train.h5").metadata)
+        let garbled = try HDF5File.open(version2 + "/train.h5", writable: true)
+        try garbled.setAttribute("normalization", .string("mean=[0.1\u{17}78151] std=[0.3]"))
+        try garbled.close()
+        try expectStudentRejects(version2, [version2 + "/train.h5", "attribute 'normalization' of '/' is not text: the file is damaged"])
     }
 
     /// A temperature so small that the soft labels are one-hot trains, with a warning that says so.
@@ -208,6 +258,12 @@ final class BadInputTests: XCTestCase {
         XCTAssert(c.output.contains(dir + "/best.h5: not an HDF5 file"), c.output)
         let m = try TestSupport.stage("teacher-export", ["--model-dir", dir, "--checkpoint", "last"])
         XCTAssert(m.output.contains(dir + "/last.h5: file not found"), m.output)
+        // An HDF5 file whose metadata crashes the HDF5 library (a damaged-files fixture).
+        try FileManager.default.removeItem(atPath: dir + "/best.h5")
+        try FileManager.default.copyItem(atPath: TestSupport.fixtures + "/damaged-files/3243-logits-copy/train.h5", toPath: dir + "/best.h5")
+        let d = try TestSupport.stage("teacher-export", ["--model-dir", dir])
+        XCTAssertEqual(d.status, 1, d.output)
+        XCTAssert(d.output.contains(dir + "/best.h5: damaged (the HDF5 library failed reading it: signal 11"), d.output)
     }
 
     /// Resuming with another optimizer would apply Adam moments to SGD (or none at all).

@@ -155,6 +155,16 @@ final class ImageFolderTests: XCTestCase {
         XCTAssertTrue(removed.decoded)
         XCTAssertEqual(removed.train.count, 2)
 
+        // A damaged cache (here an HDF5 file whose metadata crashes the HDF5 library) is decoded again.
+        try FileManager.default.removeItem(atPath: first.cachePath)
+        try FileManager.default.copyItem(atPath: TestSupport.fixtures + "/damaged-files/3243-logits-copy/train.h5", toPath: first.cachePath)
+        var lines: [String] = []
+        let repaired = try ImageFolderCache.load(try ImageFolderListing(root: root, layout: .folder), name: "folder", options: options(root)) { lines.append($0) }
+        XCTAssertTrue(repaired.decoded)
+        XCTAssertEqual(repaired.train.images, removed.train.images)
+        XCTAssert(lines.contains { $0.contains("is unreadable") && $0.contains("damaged (the HDF5 library failed reading it: signal 11") }, "\(lines)")
+        XCTAssertFalse(try load().decoded, "the cache was written again")
+
         // Other options are another cache.
         let small = try ImageFolderCache.load(try ImageFolderListing(root: root, layout: .folder), name: "folder",
                                               options: options(root, size: 4), log: quiet)

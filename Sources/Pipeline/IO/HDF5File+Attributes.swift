@@ -1,5 +1,6 @@
 import Engine
 import CHDF5
+import Foundation
 
 // MARK: - Attributes
 
@@ -44,6 +45,12 @@ extension HDF5File {
         guard status >= 0 else { throw failure("cannot write attribute '\(name)' on '\(object)'") }
     }
 
+    /// Removes attribute `name` of `object`; absent is no error.
+    public func removeAttribute(_ name: String, of object: String = "/") throws {
+        guard H5Aexists_by_name(id, object, name, chdf5_p_default()) > 0 else { return }
+        guard H5Adelete_by_name(id, object, name, chdf5_p_default()) >= 0 else { throw failure("cannot remove attribute '\(name)' of '\(object)'") }
+    }
+
     /// Reads attribute `name` of `object`; nil if absent. Integers come back as `.int`,
     /// floats as `.double`, fixed- or variable-length strings as `.string`.
     public func attribute(_ name: String, of object: String = "/") throws -> HDF5Attribute? {
@@ -73,16 +80,28 @@ extension HDF5File {
                 var pointer: UnsafeMutablePointer<CChar>? = nil
                 guard H5Aread(attr, type, &pointer) >= 0 else { throw failure("cannot read attribute '\(name)'") }
                 defer { if let p = pointer { H5free_memory(p) } }
-                return .string(pointer.map { String(cString: $0) } ?? "")
+                guard let p = pointer else { return .string("") }
+                return .string(try text(UnsafeBufferPointer(start: p, count: strlen(p)).map { UInt8(bitPattern: $0) }, name, object))
             }
             let size = H5Tget_size(type)
             var bytes = [UInt8](repeating: 0, count: size + 1)
             guard H5Aread(attr, type, &bytes) >= 0 else { throw failure("cannot read attribute '\(name)'") }
             let end = bytes.firstIndex(of: 0) ?? size
-            return .string(String(decoding: bytes[..<end], as: UTF8.self))
+            return .string(try text(Array(bytes[..<end]), name, object))
         default:
             throw PipelineError(file: path, "attribute '\(name)' of '\(object)' has an unsupported type")
         }
+    }
+
+    /// A string attribute's bytes as text: valid UTF-8 with no control character but newline and
+    /// tab (the pipeline writes no other), else an error calling the file damaged. A flipped bit
+    /// in a name or a number written as text mostly lands here.
+    private func text(_ bytes: [UInt8], _ name: String, _ object: String) throws -> String {
+        let s = String(decoding: bytes, as: UTF8.self)
+        let isText = Array(s.utf8) == bytes
+            && !s.unicodeScalars.contains { $0.properties.generalCategory == .control && $0 != "\n" && $0 != "\t" }
+        guard isText else { throw PipelineError(file: path, "attribute '\(name)' of '\(object)' is not text: the file is damaged") }
+        return s
     }
 
     /// Attribute `name` as a string, or an error naming the file if it is missing or not a string.

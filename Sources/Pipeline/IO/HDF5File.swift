@@ -36,13 +36,16 @@ public final class HDF5File {
         return HDF5File(path: path, id: id)
     }
 
-    /// Opens an existing file. A missing file, or one that is not HDF5, is one clear error.
+    /// Opens an existing file. A missing file, or one that is not HDF5, is one clear error; a
+    /// file opened for reading is first read whole in a child process (`HDF5Probe`), so that a
+    /// damaged one is an error too, not a crash or a hang inside the HDF5 library.
     public static func open(_ path: String, writable: Bool = false) throws -> HDF5File {
         _ = silenced
         guard FileManager.default.fileExists(atPath: path) else { throw PipelineError(file: path, "file not found") }
         guard H5Fis_hdf5(path) > 0 else {
             throw PipelineError(file: path, "not an HDF5 file (corrupt or truncated?)")
         }
+        if !writable { try HDF5Probe.check(path) }
         let id = H5Fopen(path, writable ? chdf5_f_acc_rdwr() : chdf5_f_acc_rdonly(), chdf5_p_default())
         guard id >= 0 else { throw failure(path, "cannot open HDF5 file (corrupt or truncated?)") }
         return HDF5File(path: path, id: id)

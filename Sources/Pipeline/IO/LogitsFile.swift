@@ -5,7 +5,10 @@ import Foundation
 /// labels int32 [N] and sample indices int64 [N] in the split's canonical order, stamped with
 /// what they belong to, so a student can refuse logits of other data. The logits prove they
 /// are the teacher's output: a SHA-256 of their bytes and the teacher accuracy they give are
-/// stored at export and checked at load (version 2; version 1 files had neither).
+/// stored at export and checked at load (version 2; version 1 files had neither). Version 3 adds
+/// `attributes_sha256`, a digest of every attribute in the file (`HDF5File.attributesDigest`),
+/// so that a damaged name, split or normalization is refused like damaged rows; version 2 files
+/// are still read, their attributes checked as text only.
 ///
 /// With `teacher-export --features` the file also holds, row for row, what feature methods need
 /// (`ModelFeatures`): `features/embedding` float32 [N, D] and one `features/attention_<stage>`
@@ -18,7 +21,10 @@ import Foundation
 /// `augmentation`, `augmentation_padding`, `augmentation_flip`, `view_seed` and
 /// `views_sha256`. In memory the rows stay row-major: view v of sample n is row n * V + v.
 public struct LogitsFile: Sendable {
-    public static let formatVersion: Int64 = 2
+    public static let formatVersion: Int64 = 3
+    /// Versions this tool reads: the current one, and 2 (no `attributes_sha256`).
+    static let readableVersions: [Int64] = [2, 3]
+    static let attributesDigestName = "attributes_sha256"
 
     /// What a logits file describes.
     public struct Metadata: Equatable, Sendable {
@@ -159,6 +165,7 @@ public struct LogitsFile: Sendable {
                 }
                 try f.setAttribute("features_sha256", .string(Self.checksum(features)))
             }
+            try f.setAttribute(Self.attributesDigestName, .string(try f.attributesDigest(excluding: Self.attributesDigestName)))
             try f.close()
         }
     }
@@ -167,9 +174,15 @@ public struct LogitsFile: Sendable {
     public static func read(_ path: String) throws -> LogitsFile {
         let f = try HDF5File.open(path)
         let version = try? f.intAttribute("format_version")
-        guard version == formatVersion else {
+        guard let version, readableVersions.contains(version) else {
             let hint = version == 1 ? " (written before logits carried a checksum): run teacher-export again" : ""
-            throw PipelineError(file: path, "logits format_version \(version.map(String.init) ?? "missing"), this tool reads version \(formatVersion)\(hint)")
+            throw PipelineError(file: path, "logits format_version \(version.map(String.init) ?? "missing"), this tool reads versions 2 and 3\(hint)")
+        }
+        if version >= 3 {
+            let stored = try f.stringAttribute(attributesDigestName)
+            guard try f.attributesDigest(excluding: attributesDigestName) == stored else {
+                throw PipelineError(file: path, "its attributes do not match the checksum written at export (\(attributesDigestName)): the file is damaged or was changed; run teacher-export again")
+            }
         }
         let splitName = try f.stringAttribute("split")
         guard let split = SplitName(rawValue: splitName) else { throw PipelineError(file: path, "unknown split '\(splitName)'") }
