@@ -20,7 +20,7 @@ TEACHER ?= experiments/teacher_resnet20
 STUDENT ?= experiments/student_cnn5_kd
 BASELINE ?= experiments/student_cnn5_scratch
 
-.PHONY: help deps deps-python deps-onnx deps-bench build test fixtures bench demo folder-demo teacher logits student baseline summary sweep results methods views clean
+.PHONY: help deps deps-python deps-onnx deps-bench build test fixtures bench bench-load demo folder-demo teacher logits student baseline summary sweep results methods views clean
 
 help:
 	@echo "make deps      install the Debian packages the build needs ($(DEBIAN_PACKAGES))"
@@ -33,6 +33,7 @@ help:
 	@echo "make student   STUDENT=dir   distil a student from cached logits"
 	@echo "make baseline  BASELINE=dir  train the student from scratch (alpha 0)"
 	@echo "make bench     Swift against PyTorch 1.13 (Debian) and the current PyTorch (PyPI), images/s per ISA"
+	@echo "make bench-load  loading full Fashion-MNIST logits and a checkpoint, with and without the HDF5 probe"
 	@echo "make deps-onnx   install onnx (Debian) and onnxruntime (PyPI, into $(ONNX_VENV)) for the ONNX export test"
 	@echo "make deps-bench  install both PyTorch peers (the PyPI one into $(TORCH_VENV), about 5.5 GiB)"
 	@echo "make sweep     SWEEP=dir     run every point of dir/sweep.json (resumable)"
@@ -91,6 +92,15 @@ deps-bench: deps-python
 bench: deps deps-bench
 	$(SWIFT) build -c release --product kd-bench
 	/usr/bin/python3 scripts/bench_report.py $(BENCH_ARGS)
+
+# What a student pays to load its inputs (full Fashion-MNIST logits files and a resnet20
+# checkpoint), with and without the HDF5 probe, in interleaved rounds; see BENCHMARKS.md.
+bench-load: deps
+	$(SWIFT) build -c release --product kd-bench
+	$(BIN)/kd-bench load --run experiments/bench_load --rounds 11 --keep /tmp/kd-bench-load
+	gcc -O2 -ISources/CHDF5Probe/include scripts/probe_costs.c Sources/CHDF5Probe/probe.c \
+	  -L/usr/lib/x86_64-linux-gnu/hdf5/serial -lhdf5 -o /tmp/kd-probe-costs
+	/tmp/kd-probe-costs /tmp/kd-bench-load/train.h5
 
 # --- The pipeline ----------------------------------------------------------------------------
 
