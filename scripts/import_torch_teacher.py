@@ -24,7 +24,18 @@ import os
 import sys
 import tempfile
 
-FORMAT_VERSION = 1  # Checkpoint.formatVersion in Sources/Pipeline/IO/Checkpoint.swift
+FORMAT_VERSION = 2  # Checkpoint.formatVersion in Sources/Pipeline/IO/Checkpoint.swift
+
+
+def state_dict_sha256(arrays):
+    """The checkpoint's state_dict_sha256 (Sources/Pipeline/IO/StateDictDigest.swift): for each
+    tensor in the byte order of its UTF-8 name, the name, a NUL byte, then its values as stored
+    (float32, or int64 counters), little-endian."""
+    h = hashlib.sha256()
+    for name in sorted(arrays, key=lambda k: k.encode()):
+        h.update(name.encode() + b"\0")
+        h.update(arrays[name].astype(arrays[name].dtype.newbyteorder("<")).tobytes())
+    return h.hexdigest()
 
 
 def fail(path, message):
@@ -109,10 +120,12 @@ def main():
     os.close(fd)
     try:
         with h5py.File(tmp, "w") as f:
-            for key, value in model.state_dict().items():
-                array = value.detach().cpu().numpy()
-                f.create_dataset(key, data=array.astype("int64" if key.endswith("num_batches_tracked") else "float32"))
+            arrays = {key: value.detach().cpu().numpy().astype("int64" if key.endswith("num_batches_tracked") else "float32")
+                      for key, value in model.state_dict().items()}
+            for key, array in arrays.items():
+                f.create_dataset(key, data=array)
             f.attrs["format_version"] = FORMAT_VERSION
+            f.attrs["state_dict_sha256"] = state_dict_sha256(arrays)
             f.attrs["model_version"] = name
             f.attrs["num_classes"] = num_classes
             f.attrs["input_shape"] = f"{in_channels}x?x?"

@@ -301,6 +301,31 @@ final class BadInputTests: XCTestCase {
         XCTAssertFalse(FileManager.default.fileExists(atPath: dir + "/logits/train.h5"))
     }
 
+    /// A tensor changed with a valid fletcher32 (rewritten, as h5py would) is refused by the
+    /// checkpoint's state_dict_sha256; a version-1 checkpoint (no digest) still loads.
+    func testChangedCheckpointTensorIsRefused() throws {
+        let dir = folder("tensor")
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        try TestSupport.writeParams(dir, PipelineTests.baseParams(["model_version": "resnet8"]))
+        try FileManager.default.copyItem(atPath: PipelineTests.teacherDir + "/best.h5", toPath: dir + "/best.h5")
+        let f = try HDF5File.open(dir + "/best.h5", writable: true)
+        var bias = try f.read("bn1.bias", as: Float.self)
+        bias.values[0] += 0.001
+        try f.remove("bn1.bias")
+        try f.write("bn1.bias", bias.values, shape: bias.shape)
+        try f.close()
+        let r = try TestSupport.stage("teacher-export", ["--model-dir", dir, "--splits", "val"])
+        XCTAssertEqual(r.status, 1, r.output)
+        XCTAssert(r.output.contains(dir + "/best.h5: its tensors do not match the checksum written with them (state_dict_sha256)"), r.output)
+
+        let old = try HDF5File.open(dir + "/best.h5", writable: true)
+        try old.removeAttribute("state_dict_sha256")
+        try old.setAttribute("format_version", .int(1))
+        try old.close()
+        let v1 = try TestSupport.stage("teacher-export", ["--model-dir", dir, "--splits", "val"])
+        XCTAssertEqual(v1.status, 0, v1.output)
+    }
+
     /// Two runs in one directory: the second is refused with the holder's process id while the
     /// first runs, and a lock file left by a killed run (no process holds it) never blocks.
     func testSecondRunInTheSameDirectoryIsRefused() throws {

@@ -3,9 +3,14 @@ import Foundation
 
 /// Model checkpoints in HDF5: one dataset per tensor at the root, named and shaped as PyTorch's
 /// `state_dict` (so h5py + `load_state_dict` take the weights as they are), plus the optimizer
-/// state and the training position under the groups `optimizer/` and `training/`.
+/// state and the training position under the groups `optimizer/` and `training/`. Version 2
+/// adds `state_dict_sha256` (`StateDictDigest`) over the root tensors, checked at load:
+/// fletcher32 alone let a changed tensor through when the change kept its chunk's checksum.
 public enum Checkpoint {
-    public static let formatVersion: Int64 = 1
+    public static let formatVersion: Int64 = 2
+    /// Versions this tool reads: the current one, and 1 (no `state_dict_sha256`).
+    static let readableVersions: [Int64] = [1, 2]
+    static let digestName = "state_dict_sha256"
 
     /// Where training stands when a checkpoint is written.
     public struct TrainingState: Equatable, Sendable {
@@ -23,15 +28,20 @@ public enum Checkpoint {
     public static func save(_ path: String, model: Model, optimizer: Optimizer?, state: TrainingState, datasetFingerprint: String) throws {
         try AtomicWrite.write(to: path) { tmp in
             let f = try HDF5File.create(tmp)
-            for (slot, e) in model.store.entries.enumerated() {
+            var digest = StateDictDigest()
+            for (slot, e) in model.store.entries.enumerated().sorted(by: { StateDictDigest.inOrder($0.element.name, $1.element.name) }) {
                 let values = Array(UnsafeBufferPointer(start: model.store.value(slot), count: e.count))
                 if e.kind == .counter {
-                    try f.write(e.name, values.map { Int64($0) }, shape: e.shape)
+                    let counts = values.map { Int64($0) }
+                    digest.add(e.name, counts)
+                    try f.write(e.name, counts, shape: e.shape)
                 } else {
+                    digest.add(e.name, values)
                     try f.write(e.name, values, shape: e.shape)
                 }
             }
             try f.setAttribute("format_version", .int(formatVersion))
+            try f.setAttribute(digestName, .string(digest.hex))
             try f.setAttribute("model_version", .string(model.name))
             try f.setAttribute("num_classes", .int(Int64(model.numClasses)))
             try f.setAttribute("input_shape", .string(model.inputShape.map(String.init).joined(separator: "x")))
@@ -62,8 +72,8 @@ public enum Checkpoint {
     @discardableResult
     public static func load(_ path: String, into model: Model, optimizer: Optimizer? = nil) throws -> TrainingState {
         let f = try HDF5File.open(path)
-        guard (try? f.intAttribute("format_version")) == formatVersion else {
-            throw PipelineError(file: path, "not a checkpoint of this tool (format_version missing or not \(formatVersion))")
+        guard let version = try? f.intAttribute("format_version"), readableVersions.contains(version) else {
+            throw PipelineError(file: path, "not a checkpoint of this tool (format_version missing or not 1 or 2)")
         }
         let saved = (try? f.stringAttribute("model_version")) ?? "?"
         for e in model.store.entries {
@@ -74,9 +84,14 @@ public enum Checkpoint {
             guard shape == e.shape else {
                 throw PipelineError(file: path, "tensor '\(e.name)' has shape \(shape), \(model.name) needs \(e.shape) (another architecture or class count?)")
             }
-            let values: [Float] = e.kind == .counter ? try f.read(e.name, as: Int64.self).values.map(Float.init) : try f.read(e.name, as: Float.self).values
-            try model.store.set(e.name, values)
         }
+        let tensors = try readStateDict(f)
+        if version >= 2 {
+            guard try StateDictDigest(tensors).hex == f.stringAttribute(digestName) else {
+                throw PipelineError(file: path, "its tensors do not match the checksum written with them (\(digestName)): the file is damaged or was changed")
+            }
+        }
+        for e in model.store.entries { try model.store.set(e.name, tensors[e.name]!.floats) }
         if f.exists("training/dropout_rng") {
             let raw = try f.read("training/dropout_rng", as: Int64.self).values.map { UInt64(bitPattern: $0) }
             for (i, d) in model.dropoutLayers.enumerated() where raw.count >= 4 * (i + 1) {
@@ -98,6 +113,15 @@ public enum Checkpoint {
         return TrainingState(epoch: Int(try f.intAttribute("epoch", of: "training")),
                              bestAccuracy: try f.doubleAttribute("best_accuracy", of: "training"),
                              bestEpoch: Int(try f.intAttribute("best_epoch", of: "training")))
+    }
+
+    /// Every dataset at the root of `f` (the state_dict), as stored: float32, or int64 counters.
+    private static func readStateDict(_ f: HDF5File) throws -> [String: StateDictDigest.Tensor] {
+        var tensors: [String: StateDictDigest.Tensor] = [:]
+        for name in try f.children() where try !f.isGroup(name) {
+            tensors[name] = try f.isInteger(name) ? .counts(f.read(name, as: Int64.self).values) : .floats(f.read(name, as: Float.self).values)
+        }
+        return tensors
     }
 
     /// The number of completed epochs recorded in a checkpoint.

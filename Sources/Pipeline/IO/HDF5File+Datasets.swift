@@ -107,6 +107,15 @@ extension HDF5File {
         return ds
     }
 
+    /// Whether dataset `name` holds integers (else floating point, or another class).
+    func isInteger(_ name: String) throws -> Bool {
+        let ds = try openDataset(name)
+        defer { H5Dclose(ds) }
+        let type = H5Dget_type(ds)
+        defer { H5Tclose(type) }
+        return H5Tget_class(type) == H5T_INTEGER
+    }
+
     private func dims(_ ds: hid_t, _ name: String) throws -> [Int] {
         let space = H5Dget_space(ds)
         guard space >= 0 else { throw failure("cannot read the shape of '\(name)'") }

@@ -31,13 +31,18 @@ extension HDF5File {
         var found = [group]
         for child in try children(of: group) {
             let name = group == "/" ? child : group + "/" + child
-            switch chdf5_is_group(id, name) {
-            case 1: found += try objects(under: name)
-            case 0: found.append(name)
-            default: throw failure("cannot read object '\(name)'")
-            }
+            if try isGroup(name) { found += try objects(under: name) } else { found.append(name) }
         }
         return found
+    }
+
+    /// Whether the object at `name` is a group (else a dataset).
+    func isGroup(_ name: String) throws -> Bool {
+        switch chdf5_is_group(id, name) {
+        case 1: return true
+        case 0: return false
+        default: throw failure("cannot read object '\(name)'")
+        }
     }
 
     /// Names of the attributes of `object`, in name order.

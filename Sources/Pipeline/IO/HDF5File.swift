@@ -88,6 +88,11 @@ public final class HDF5File {
         return names.list
     }
 
+    /// Removes the dataset or group at `name` (its link; the space is not reclaimed).
+    public func remove(_ name: String) throws {
+        guard H5Ldelete(id, name, chdf5_p_default()) >= 0 else { throw failure("cannot remove '\(name)'") }
+    }
+
     /// Creates `name` as a group, with any missing parents.
     public func createGroup(_ name: String) throws {
         let lcpl = H5Pcreate(chdf5_p_link_create())
