@@ -19,6 +19,7 @@ struct StudentDistill: ParsableCommand {
         'sweep' runs every point of a sweep.json, 'results' tabulates and draws them, \
         'export-onnx' writes a trained student as an ONNX model.
         """,
+        version: ToolVersion.description,
         subcommands: [Train.self, Sweep.self, Results.self, Summary.self, ExportONNX.self],
         defaultSubcommand: Train.self
     )

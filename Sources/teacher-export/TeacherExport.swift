@@ -17,7 +17,8 @@ struct TeacherExport: ParsableCommand {
         raw (before softmax), so any temperature can be applied later. The train split is \
         exported whole, whatever subset the teacher trained on, so students of any subset \
         find their rows.
-        """
+        """,
+        version: ToolVersion.description
     )
 
     @OptionGroup var directory: ModelDirOption

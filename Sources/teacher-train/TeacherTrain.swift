@@ -17,7 +17,8 @@ struct TeacherTrain: ParsableCommand {
         evaluated once on the test split (metrics_test_best_weights.json). The next stage, \
         teacher-export, runs the trained teacher once and caches its logits for any number of \
         student runs.
-        """
+        """,
+        version: ToolVersion.description
     )
 
     @OptionGroup var options: RunOptions

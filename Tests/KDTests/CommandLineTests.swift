@@ -1,6 +1,7 @@
 import KDTestSupport
 import XCTest
 import Foundation
+import Pipeline
 
 /// The three stages are real executables with helpful `--help`.
 final class CommandLineTests: XCTestCase {
@@ -18,6 +19,16 @@ final class CommandLineTests: XCTestCase {
             let r = try runStage(stage, ["--help"])
             XCTAssertEqual(r.status, 0, r.output)
             for p in phrases { XCTAssert(r.output.contains(p), "\(stage) --help lacks '\(p)':\n\(r.output)") }
+        }
+    }
+
+    /// `--version` on every stage: the release and the file formats it writes.
+    func testEveryStageSaysItsVersion() throws {
+        let expected = "(logits files format \(LogitsFile.formatVersion), checkpoints format \(Checkpoint.formatVersion))"
+        for stage in ["teacher-train", "teacher-export", "student-distill"] {
+            let r = try runStage(stage, ["--version"])
+            XCTAssertEqual(r.status, 0, r.output)
+            XCTAssert(r.output.hasPrefix("kd-pipeline ") && r.output.contains(expected), "\(stage) --version: \(r.output)")
         }
     }
 

@@ -81,7 +81,7 @@ extension Params {
         lrMin = try r.double("lr_min", 0...10) ?? lrMin
         warmupEpochs = try r.int("warmup_epochs", 0...100_000) ?? warmupEpochs
         alpha = try r.double("alpha", 0...1) ?? alpha
-        temperature = try r.double("temperature", 0...10_000, openLower: true) ?? temperature
+        temperature = try r.double("temperature", Params.temperatureRange) ?? temperature
         klReduction = try r.choice("kl_reduction", DistillationLoss.KLReduction.self) ?? klReduction
         kdMethod = try r.choice("kd_method", DistillationLoss.Method.self) ?? kdMethod
         logitStandardization = try r.flag("logit_standardization") ?? logitStandardization

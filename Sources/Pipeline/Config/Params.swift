@@ -85,6 +85,9 @@ public struct Params: Equatable, Sendable {
     /// Weight of the soft (teacher) term; 0 trains from scratch and needs no logits.
     public var alpha = 0.0
     public var temperature = 1.0
+    /// Below 0.01 the softened targets are one-hot and the soft term, scaled by T^2, is 10^-4 of
+    /// its size at T = 1 or less (at 1e-30, T^2 is 0 in float32: the term vanished without a word).
+    static let temperatureRange = 0.01...10_000.0
     public var klReduction = DistillationLoss.KLReduction.batchmean
     /// The soft term: Hinton's KD ("kd") or decoupled KD ("dkd", CVPR 2022).
     public var kdMethod = DistillationLoss.Method.kd
