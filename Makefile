@@ -7,8 +7,11 @@ BIN := .build/release
 
 # Debian packages the build and tests need (C libraries, h5dump, the default dataset).
 DEBIAN_PACKAGES := python3 libdnnl-dev libgcc-12-dev libhdf5-dev zlib1g-dev libturbojpeg0-dev libpng-dev libopenmpi-dev openmpi-bin pkgconf hdf5-tools dataset-fashion-mnist
-# Only for regenerating fixtures, the interoperability tests and the PyTorch side of `make bench`.
+# The interoperability tests (PyTorch, torchvision, h5py), regenerating fixtures and the PyTorch
+# side of `make bench`: 269 Debian packages, about 900 MiB installed, a minute or two.
 PYTHON_PACKAGES := python3-torch python3-torchvision python3-pil python3-h5py python3-numpy python3-onnx
+# The ONNX export test: Debian's onnx checker and numpy; onnxruntime comes from PyPI (ONNX_VENV).
+ONNX_PACKAGES := python3-onnx python3-numpy
 # The current PyTorch from PyPI, the second peer of `make bench` (about 5.5 GiB with the CUDA
 # libraries its wheel depends on; it runs on the CPU). Ignored by git.
 TORCH_VENV := .venv-torch
@@ -25,7 +28,7 @@ BASELINE ?= experiments/student_cnn5_scratch
 help:
 	@echo "make deps      install the Debian packages the build needs ($(DEBIAN_PACKAGES))"
 	@echo "make build     release build of teacher-train, teacher-export, student-distill"
-	@echo "make test      unit and reference tests (swift test)"
+	@echo "make test      every test (swift test), after installing what they need (deps, deps-python, deps-onnx)"
 	@echo "make demo      the whole pipeline on a 20% subset of Fashion-MNIST, with a summary"
 	@echo "make folder-demo  the pipeline on a folder of PNG files made from Fashion-MNIST's test split"
 	@echo "make teacher   TEACHER=dir   train a teacher"
@@ -65,13 +68,15 @@ deps-python:
 build:
 	$(SWIFT) build -c release
 
-test: deps
+# Installs what every test needs first, so that none skips for want of a step.
+test: deps deps-python deps-onnx
 	$(SWIFT) test
 
 fixtures: deps-python
 	/usr/bin/python3 scripts/make_fixtures.py
 
-deps-onnx: deps-python
+deps-onnx:
+	$(call apt_install,$(ONNX_PACKAGES))
 	@if $(ONNX_VENV)/bin/python -c "import onnx, onnxruntime" 2>/dev/null; then \
 	  echo "deps-onnx: onnxruntime already in $(ONNX_VENV)"; \
 	else \

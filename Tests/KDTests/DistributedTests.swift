@@ -10,7 +10,7 @@ import Pipeline
 /// count, so only equal thread counts can be compared bit for bit.
 final class DistributedTests: XCTestCase {
     override func setUpWithError() throws {
-        guard TestSupport.has("mpirun") else { throw XCTSkip("Open MPI's mpirun is not installed (make deps; CI installs it)") }
+        guard TestSupport.has("mpirun") else { throw XCTSkip("Open MPI's mpirun is not installed (make test installs it)") }
         PipelineTests.setUp()
         if let e = PipelineTests.setUpError { XCTFail(e); throw XCTSkip("no teacher") }
     }

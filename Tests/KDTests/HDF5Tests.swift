@@ -71,7 +71,7 @@ final class HDF5Tests: XCTestCase {
 
     /// h5dump (Debian's hdf5-tools) reads what this code writes.
     func testH5dumpReadsOurFile() throws {
-        guard TestSupport.has("h5dump") else { throw XCTSkip("h5dump is missing: run `make deps` (CI does)") }
+        guard TestSupport.has("h5dump") else { throw XCTSkip("h5dump is missing: `make test` installs it") }
         let path = try TestSupport.temporaryFolder(self) + "/dump.h5"
         let f = try HDF5File.create(path)
         try f.write("fc.weight", [Float(0.5), -2, 3.25, 4], shape: [2, 2], chunkRows: 1, gzipLevel: 1)

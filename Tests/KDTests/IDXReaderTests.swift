@@ -9,7 +9,7 @@ final class IDXReaderTests: XCTestCase {
     func testRealFashionMNISTMatchesAnIndependentReading() throws {
         let dir = DatasetKind.fashionMNIST.defaultDirectory
         guard FileManager.default.fileExists(atPath: dir) else {
-            throw XCTSkip("\(dir) is missing: run `make deps` (CI does)")
+            throw XCTSkip("\(dir) is missing: `make test` installs it")
         }
         let sets = try DatasetKind.fashionMNIST.load()
         let (train, test) = (sets.train, sets.test)

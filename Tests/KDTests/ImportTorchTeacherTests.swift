@@ -15,7 +15,7 @@ final class ImportTorchTeacherTests: XCTestCase {
     private func python() throws -> String {
         let python = "/usr/bin/python3"
         guard (try? TestSupport.run(python, ["-c", "import torch, torchvision, h5py"]).status) == 0 else {
-            throw XCTSkip("Debian's python3-torch, python3-torchvision and python3-h5py are not installed (make deps-python; CI installs them)")
+            throw XCTSkip("Debian's python3-torch, python3-torchvision and python3-h5py are not installed (make test installs them)")
         }
         return python
     }

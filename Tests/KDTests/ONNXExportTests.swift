@@ -14,7 +14,7 @@ final class ONNXExportTests: XCTestCase {
         let python = Self.repoRoot + "/.venv-onnx/bin/python"
         guard FileManager.default.isExecutableFile(atPath: python),
               (try? TestSupport.run(python, ["-c", "import onnx, onnxruntime"]).status) == 0 else {
-            throw XCTSkip("onnx and onnxruntime are not installed in .venv-onnx (make deps-onnx; CI installs them)")
+            throw XCTSkip("onnx and onnxruntime are not installed in .venv-onnx (make test installs them)")
         }
         return python
     }

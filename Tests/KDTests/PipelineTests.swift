@@ -201,7 +201,7 @@ final class PipelineTests: XCTestCase {
     /// definition with strict names and shapes, and reproduce the exported test logits.
     func testPyTorchLoadsTheCheckpointAndReproducesTheLogits() throws {
         guard (try? TestSupport.run("/usr/bin/python3", ["-c", "import torch, h5py"]).status) == 0 else {
-            throw XCTSkip("Debian's python3-torch and python3-h5py are not installed (make deps-python; CI installs them)")
+            throw XCTSkip("Debian's python3-torch and python3-h5py are not installed (make test installs them)")
         }
         let script = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
             .deletingLastPathComponent().appendingPathComponent("scripts/check_interop.py").path

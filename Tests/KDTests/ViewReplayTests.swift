@@ -80,7 +80,7 @@ final class ViewReplayTests: XCTestCase {
     /// caught by its checksum.
     func testH5pyReadsTheMultiViewFileAsDocumented() throws {
         guard (try? TestSupport.run("/usr/bin/python3", ["-c", "import h5py"]).status) == 0 else {
-            throw XCTSkip("Debian's python3-h5py is not installed (make deps-python; CI installs them)")
+            throw XCTSkip("Debian's python3-h5py is not installed (make test installs them)")
         }
         let dir = try PipelineTests.export(["--views", "2", "--splits", "train"], into: "logits-2-views")
         let script = """
