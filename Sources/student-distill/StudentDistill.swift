@@ -31,7 +31,7 @@ struct Train: ParsableCommand {
         discussion: """
         Each logits file is checked against the data before training (format, dataset \
         fingerprint, sample and class counts, labels row by row, finite values). Writes \
-        last.h5, best.h5, the metrics files, history.json and train.log beside params.json, \
+        last.h5, best.h5, the metrics files, history.json, metrics.csv and train.log beside params.json, \
         then evaluates the best weights on the test split (with the teacher agreement).
         """
     )

@@ -73,6 +73,16 @@ final class PipelineTests: XCTestCase {
         XCTAssertEqual(train.metadata.teacherAccuracy, LogitsFile.accuracy(logits: train.logits, labels: train.labels, classes: 10), accuracy: 1e-12)
         let log = try String(contentsOfFile: t + "/train.log", encoding: .utf8)
         XCTAssert(log.contains("epoch 2/2"), log)
+        // metrics.csv holds history.json's epochs, column for column.
+        let history = try XCTUnwrap(try RunDirectory(t).read(TrainingHistory.self, from: .history))
+        let lines = try String(contentsOfFile: t + "/metrics.csv", encoding: .utf8).split(separator: "\n").map(String.init)
+        XCTAssertEqual(lines.first, "epoch,train_loss,train_accuracy,val_loss,val_accuracy,learning_rate,seconds")
+        XCTAssertEqual(lines.count, 1 + history.epochs.count)
+        XCTAssertEqual(history.epochs.count, 2)
+        for (line, e) in zip(lines.dropFirst(), history.epochs) {
+            let v = line.split(separator: ",").map { Double(String($0))! }
+            XCTAssertEqual(v, [Double(e.epoch), e.trainLoss, e.trainAccuracy, e.valLoss, e.valAccuracy, e.learningRate, e.seconds], line)
+        }
     }
 
     /// `student-distill summary` reads the reports through the stages' own types.

@@ -16,6 +16,7 @@ public struct RunDirectory: Sendable {
         case valLastMetrics = "metrics_val_last_weights.json"
         case testBestMetrics = "metrics_test_best_weights.json"
         case history = "history.json"
+        case metricsCSV = "metrics.csv"
         case log = "train.log"
         /// teacher-export's default output folder.
         case logits = "logits"
