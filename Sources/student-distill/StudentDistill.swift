@@ -17,10 +17,11 @@ struct StudentDistill: ParsableCommand {
         reuses one export. alpha = 0 trains the scratch baseline and needs no logits. \
         'student-distill --model-dir DIR' trains one run ('train' is the default subcommand); \
         'sweep' runs every point of a sweep.json, 'results' tabulates and draws them, \
-        'export-onnx' writes a trained student as an ONNX model.
+        'evaluate' measures any checkpoint on any split, 'export-onnx' writes a trained student \
+        as an ONNX model.
         """,
         version: ToolVersion.description,
-        subcommands: [Train.self, Sweep.self, Results.self, Summary.self, ExportONNX.self],
+        subcommands: [Train.self, Sweep.self, Results.self, Summary.self, Evaluate.self, ExportONNX.self],
         defaultSubcommand: Train.self
     )
 }
@@ -102,5 +103,29 @@ struct Summary: ParsableCommand {
 
     func run() throws {
         for dir in runDirs { print(try RunSummary.line(for: dir)) }
+    }
+}
+
+struct Evaluate: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Evaluate one checkpoint of a run on one split: accuracy and loss.",
+        discussion: """
+        Works on any run directory of the three stages. Writes \
+        evaluation_<split>_<checkpoint>.json beside params.json (split, checkpoint, its epoch, \
+        images, accuracy, loss) and prints one line. The test split is meant to be looked at \
+        once: choose checkpoints and settings on val.
+        """
+    )
+
+    @OptionGroup var directory: ModelDirOption
+
+    @Option(name: .long, help: "Which checkpoint: 'best' (highest validation accuracy) or 'last'.")
+    var checkpoint: RestorePoint = .best
+
+    @Option(name: .long, help: "Which split: train, val or test.")
+    var split: SplitName = .test
+
+    func run() throws {
+        try DistributedCommand.run { try EvaluateRun.run(modelDir: directory.modelDir, checkpoint: checkpoint, split: split) }
     }
 }

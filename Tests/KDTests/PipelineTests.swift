@@ -85,6 +85,28 @@ final class PipelineTests: XCTestCase {
         }
     }
 
+    /// `student-distill evaluate` on the teacher's run: best.h5 on test gives the stage's own
+    /// end-of-run figure; last.h5 on val is reported with its epoch.
+    func testEvaluateAnyCheckpointOnAnySplit() throws {
+        let t = Self.teacherDir
+        let r = try TestSupport.stage("student-distill", ["evaluate", "--model-dir", t, "--split", "test", "--checkpoint", "best"])
+        XCTAssertEqual(r.status, 0, r.output)
+        let stage = try XCTUnwrap(try RunDirectory(t).read(TestMetrics.self, from: .testBestMetrics))
+        let best = try XCTUnwrap(try RunDirectory.readJSON(EvaluationReport.self, from: t + "/evaluation_test_best.json"))
+        XCTAssertEqual(best.accuracy, stage.accuracy)
+        XCTAssertEqual(best.loss, stage.loss, accuracy: 1e-9)
+        XCTAssertEqual(best.images, 200)
+        XCTAssert(r.output.contains("best.h5 (epoch \(best.epoch)) on the test split (200 images): accuracy"), r.output)
+        let v = try TestSupport.stage("student-distill", ["evaluate", "--model-dir", t, "--split", "val", "--checkpoint", "last"])
+        XCTAssertEqual(v.status, 0, v.output)
+        let last = try XCTUnwrap(try RunDirectory.readJSON(EvaluationReport.self, from: t + "/evaluation_val_last.json"))
+        XCTAssertEqual([last.epoch, last.images], [2, 100])
+        let history = try XCTUnwrap(try RunDirectory(t).read(TrainingHistory.self, from: .history))
+        XCTAssertEqual(last.accuracy, history.epochs.last?.valAccuracy)
+        let bad = try TestSupport.stage("student-distill", ["evaluate", "--model-dir", t, "--split", "tset"])
+        XCTAssertEqual(bad.status, 64, bad.output)
+    }
+
     /// `student-distill summary` reads the reports through the stages' own types.
     func testSummaryLinePerRun() throws {
         let metrics = try XCTUnwrap(try RunDirectory(Self.teacherDir).read(TestMetrics.self, from: .testBestMetrics))

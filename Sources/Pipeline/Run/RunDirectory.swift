@@ -28,6 +28,11 @@ public struct RunDirectory: Sendable {
 
     public func path(_ file: File) -> String { (path as NSString).appendingPathComponent(file.rawValue) }
 
+    /// Where `student-distill evaluate` writes its report of `checkpoint` on `split`.
+    public func evaluationPath(split: SplitName, checkpoint: RestorePoint) -> String {
+        (path as NSString).appendingPathComponent("evaluation_\(split.rawValue)_\(checkpoint.rawValue).json")
+    }
+
     public func exists(_ file: File) -> Bool { FileManager.default.fileExists(atPath: path(file)) }
 
     /// `relative` as given if absolute, else relative to this directory (falling back to the
