@@ -109,18 +109,19 @@ bench-load: deps
 
 # --- The pipeline ----------------------------------------------------------------------------
 
+# ARGS passes options to the stage, e.g. ARGS="--restore-file last" or ARGS="--set num_epochs=5";
+# EXPORT_ARGS to teacher-export, e.g. EXPORT_ARGS=--features.
 teacher: build
-	$(BIN)/teacher-train --model-dir $(TEACHER)
+	$(BIN)/teacher-train --model-dir $(TEACHER) $(ARGS)
 
-# EXPORT_ARGS passes options, e.g. EXPORT_ARGS=--features.
 logits: build
 	$(BIN)/teacher-export --model-dir $(TEACHER) $(EXPORT_ARGS)
 
 student: build
-	$(BIN)/student-distill --model-dir $(STUDENT)
+	$(BIN)/student-distill --model-dir $(STUDENT) $(ARGS)
 
 baseline: build
-	$(BIN)/student-distill --model-dir $(BASELINE)
+	$(BIN)/student-distill --model-dir $(BASELINE) $(ARGS)
 
 # The whole chain on a 20% stratified subset of Fashion-MNIST (a few minutes), then a summary.
 DEMO := experiments/demo

@@ -38,13 +38,14 @@ struct Train: ParsableCommand {
     )
 
     @OptionGroup var options: RunOptions
+    @OptionGroup var params: ParamsOverrideOption
 
     @Option(name: .long, help: "Folder of cached teacher logits (overrides teacher_logits in params.json).")
     var logits: String?
 
     func run() throws {
         CrashHook.installFromEnvironment()
-        try DistributedCommand.run { try StudentRun.run(modelDir: options.modelDir, logits: logits, restore: options.restoreFile) }
+        try DistributedCommand.run { try StudentRun.run(modelDir: options.modelDir, logits: logits, restore: options.restoreFile, overrides: params.overrides()) }
     }
 }
 

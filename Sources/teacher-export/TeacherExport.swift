@@ -22,6 +22,7 @@ struct TeacherExport: ParsableCommand {
     )
 
     @OptionGroup var directory: ModelDirOption
+    @OptionGroup var params: ParamsOverrideOption
 
     @Option(name: .long, help: "Which checkpoint to export: 'best' (highest validation accuracy) or 'last'.")
     var checkpoint: RestorePoint = .best
@@ -59,7 +60,7 @@ struct TeacherExport: ParsableCommand {
     func run() throws {
         try DistributedCommand.run {
             try TeacherExportRun.run(modelDir: directory.modelDir, checkpoint: checkpoint, splits: splits.splits, out: out,
-                                     features: features, views: views, viewSeed: viewSeed)
+                                     features: features, views: views, viewSeed: viewSeed, overrides: params.overrides())
         }
     }
 }

@@ -22,9 +22,10 @@ struct TeacherTrain: ParsableCommand {
     )
 
     @OptionGroup var options: RunOptions
+    @OptionGroup var params: ParamsOverrideOption
 
     func run() throws {
         CrashHook.installFromEnvironment()
-        try DistributedCommand.run { try TeacherRun.run(modelDir: options.modelDir, restore: options.restoreFile) }
+        try DistributedCommand.run { try TeacherRun.run(modelDir: options.modelDir, restore: options.restoreFile, overrides: params.overrides()) }
     }
 }

@@ -107,6 +107,31 @@ final class PipelineTests: XCTestCase {
         XCTAssertEqual(bad.status, 64, bad.output)
     }
 
+    /// `--set` overrides params.json for a run directory, is recorded in overrides.json and
+    /// applied by later stages there; a bad value is refused naming the override, and a
+    /// malformed one is a usage error.
+    func testSetOverridesParamsAndIsRecorded() throws {
+        let dir = Self.root + "/set-" + UUID().uuidString.prefix(8)
+        try TestSupport.writeParams(dir, Self.studentParams(["num_epochs": 2]))
+        let r = try TestSupport.stage("student-distill", ["--model-dir", dir, "--set", "num_epochs=1", "--set", "learning_rate=0.01"])
+        XCTAssertEqual(r.status, 0, r.output)
+        XCTAssertEqual(try XCTUnwrap(try RunDirectory(dir).read(TrainingHistory.self, from: .history)).epochs.count, 1)
+        let recorded = try XCTUnwrap(try ParamsOverrides.read(from: dir + "/overrides.json"))
+        XCTAssertEqual(recorded.values, ["num_epochs": .number(1), "learning_rate": .number(0.01)])
+        let log = try String(contentsOfFile: dir + "/train.log", encoding: .utf8)
+        XCTAssert(log.contains("params: overrides.json (--set) sets learning_rate=0.01, num_epochs=1 on top of params.json"), log)
+        // Later stages in the directory apply the recorded keys without being told again.
+        XCTAssertEqual(try RunSetup(runDir: dir).params.numEpochs, 1)
+
+        let bad = try TestSupport.stage("student-distill", ["--model-dir", dir, "--set", "alpha=2"])
+        XCTAssertEqual(bad.status, 1, bad.output)
+        XCTAssert(bad.output.contains(dir + "/params.json with --set alpha=2, learning_rate=0.01, num_epochs=1: key 'alpha': 2 is outside [0, 1]"), bad.output)
+        XCTAssertEqual(try ParamsOverrides.read(from: dir + "/overrides.json"), recorded, "a refused override is not recorded")
+        let malformed = try TestSupport.stage("student-distill", ["--model-dir", dir, "--set", "alpha"])
+        XCTAssertEqual(malformed.status, 64, malformed.output)
+        XCTAssert(malformed.output.contains("--set alpha: expected key=value"), malformed.output)
+    }
+
     /// `student-distill summary` reads the reports through the stages' own types.
     func testSummaryLinePerRun() throws {
         let metrics = try XCTUnwrap(try RunDirectory(Self.teacherDir).read(TestMetrics.self, from: .testBestMetrics))

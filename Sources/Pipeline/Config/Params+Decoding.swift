@@ -4,9 +4,9 @@ import Foundation
 // MARK: - Strict decoding from params.json
 
 extension Params {
-    /// Reads and validates `path`. Every problem is a one-line `PipelineError` naming the file
-    /// and the key.
-    public static func load(_ path: String) throws -> Params {
+    /// Reads and validates `path`, with `overrides` on top of its keys. Every problem is a
+    /// one-line `PipelineError` naming the file (and the overrides, when there are any) and the key.
+    public static func load(_ path: String, overrides: ParamsOverrides = ParamsOverrides()) throws -> Params {
         guard let data = FileManager.default.contents(atPath: path) else {
             throw PipelineError(file: path, FileManager.default.fileExists(atPath: path) ? "cannot read file" : "file not found")
         }
@@ -17,7 +17,8 @@ extension Params {
             throw PipelineError(file: path, "not valid JSON (\(JSONValue.describe(error)))")
         }
         guard case .object(let dict) = value else { throw PipelineError(file: path, "must hold a JSON object of settings") }
-        return try Params(dictionary: dict, file: path)
+        if overrides.isEmpty { return try Params(dictionary: dict, file: path) }
+        return try Params(dictionary: dict.merging(overrides.values) { $1 }, file: "\(path) with --set \(overrides.summary)")
     }
 
     /// Decodes a parsed params.json object; `file` names the source in errors.
@@ -105,8 +106,27 @@ extension Params {
 }
 
 /// A parsed JSON value; JSONDecoder tells booleans from numbers, which params need.
-public enum JSONValue: Decodable, Equatable, Sendable {
+public enum JSONValue: Codable, Equatable, Sendable {
     case null, bool(Bool), number(Double), string(String), array([JSONValue]), object([String: JSONValue])
+
+    public func encode(to encoder: Encoder) throws {
+        var c = encoder.singleValueContainer()
+        switch self {
+        case .null: try c.encodeNil()
+        case .bool(let b): try c.encode(b)
+        case .number(let n): try c.encode(n)
+        case .string(let s): try c.encode(s)
+        case .array(let a): try c.encode(a)
+        case .object(let o): try c.encode(o)
+        }
+    }
+
+    /// The value as compact JSON text.
+    var jsonText: String {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        return (try? encoder.encode(self)).map { String(decoding: $0, as: UTF8.self) } ?? "?"
+    }
 
     public init(from decoder: Decoder) throws {
         let c = try decoder.singleValueContainer()

@@ -10,6 +10,8 @@ public struct RunDirectory: Sendable {
 
     public enum File: String, CaseIterable, Sendable {
         case params = "params.json"
+        /// `--set` overrides of params.json, applied by every stage in the directory.
+        case overrides = "overrides.json"
         case best = "best.h5"
         case last = "last.h5"
         case valBestMetrics = "metrics_val_best_weights.json"

@@ -14,9 +14,13 @@ public struct RunSetup {
     /// This process's claim on the run directory, held as long as the setup (or a copy) lives.
     public let lock: RunLock
 
-    /// Claims the run directory (a second run in it is refused), reads `runDir/params.json` and
-    /// the dataset it names. Errors name the file at fault.
-    public init(runDir: String) throws {
+    /// The keys overridden by `--set`, now or by an earlier stage (overrides.json); empty when none.
+    public let overrides: ParamsOverrides
+
+    /// Claims the run directory (a second run in it is refused), reads `runDir/params.json` with
+    /// the recorded overrides.json and `overrides` on top (recording the merged overrides when
+    /// `overrides` adds any), and the dataset it names. Errors name the file at fault.
+    public init(runDir: String, overrides new: ParamsOverrides = ParamsOverrides()) throws {
         var isDir: ObjCBool = false
         guard FileManager.default.fileExists(atPath: runDir, isDirectory: &isDir), isDir.boolValue else {
             throw PipelineError(file: runDir, "run directory not found")
@@ -24,8 +28,11 @@ public struct RunSetup {
         lock = try RunLock(runDir)
         let directory = RunDirectory(runDir)
         self.directory = directory
-        let params = try Params.load(directory.path(.params))
+        let overrides = (try ParamsOverrides.read(from: directory.path(.overrides)) ?? ParamsOverrides()).merging(new)
+        let params = try Params.load(directory.path(.params), overrides: overrides)
+        if !new.isEmpty { try overrides.write(to: directory.path(.overrides)) }
         self.params = params
+        self.overrides = overrides
         // Under MPI the root reads first, so that a folder dataset is decoded once, into the
         // cache the others then read.
         let sets = try Cluster.active.rootFirst {
@@ -48,6 +55,11 @@ public struct RunSetup {
         } else {
             normalization = Normalization.fit(splits.train)
         }
+    }
+
+    /// "params: overrides.json sets alpha=0.5 on top of params.json", or nil without overrides.
+    public var overridesLine: String? {
+        overrides.isEmpty ? nil : "params: overrides.json (--set) sets \(overrides.summary) on top of params.json"
     }
 
     /// The model of `params.model_version` for this dataset.

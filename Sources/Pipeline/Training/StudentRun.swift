@@ -13,11 +13,14 @@ public enum StudentRun {
         public var wallSeconds: Double
     }
 
-    /// - Parameter logits: folder of logits files overriding `teacher_logits`.
+    /// - Parameters:
+    ///   - logits: folder of logits files overriding `teacher_logits`.
+    ///   - overrides: `--set` keys on top of params.json (`ParamsOverrides`).
     @discardableResult
-    public static func run(modelDir: String, logits: String? = nil, restore: RestorePoint? = nil) throws -> Summary {
+    public static func run(modelDir: String, logits: String? = nil, restore: RestorePoint? = nil,
+                           overrides: ParamsOverrides = ParamsOverrides()) throws -> Summary {
         let started = Date()
-        let setup = try RunSetup(runDir: modelDir)
+        let setup = try RunSetup(runDir: modelDir, overrides: overrides)
         let p = setup.params
         let folder = logits ?? p.teacherLogits.map { setup.directory.resolve($0) }
         guard !p.usesTeacher || folder != nil else {
@@ -46,6 +49,7 @@ public enum StudentRun {
             p.usesTeacher ? try checkViews(of: train, path: (folder! as NSString).appendingPathComponent("train.h5"), setup: setup) : nil
         }
         let log = try RunLog(runDir: modelDir)
+        if let line = setup.overridesLine { log.info(line) }
         if let t = files[.train] {
             log.info("Teacher logits: \(t.metadata.teacherModel) from \(folder!), checked against the data (train \(t.count) rows, teacher train accuracy \(percent(t.metadata.teacherAccuracy)))")
             if let v = replayed {

@@ -12,12 +12,15 @@ public enum TeacherExportRun {
     ///   - views: augmented views per training image (`TeacherViews`); 1 exports the plain
     ///     images. Val and test are always exported plain.
     ///   - viewSeed: the seed the views are drawn from.
+    ///   - overrides: `--set` keys on top of params.json (`ParamsOverrides`).
     @discardableResult
     public static func run(modelDir: String, checkpoint: RestorePoint = .best, splits: [SplitName] = SplitName.allCases,
                            out: String? = nil, features: Bool = false, views: Int = 1, viewSeed: UInt64 = 0,
+                           overrides: ParamsOverrides = ParamsOverrides(),
                            say: (String) -> Void = { print($0) }) throws -> ExportReport {
         precondition(views >= 1, "at least one view")
-        let setup = try RunSetup(runDir: modelDir)
+        let setup = try RunSetup(runDir: modelDir, overrides: overrides)
+        if let line = setup.overridesLine { say(line) }
         let model = try setup.makeModel()
         let checkpointPath = setup.directory.path(checkpoint.file)
         try Checkpoint.load(checkpointPath, into: model)

@@ -11,8 +11,8 @@ public enum TeacherRun {
     }
 
     @discardableResult
-    public static func run(modelDir: String, restore: RestorePoint? = nil) throws -> Summary {
-        let setup = try RunSetup(runDir: modelDir)
+    public static func run(modelDir: String, restore: RestorePoint? = nil, overrides: ParamsOverrides = ParamsOverrides()) throws -> Summary {
+        let setup = try RunSetup(runDir: modelDir, overrides: overrides)
         guard setup.params.alpha == 0 else {
             throw PipelineError(file: setup.paramsPath, "key 'alpha': teacher-train learns from the labels alone; set alpha to 0 or leave it out")
         }
@@ -20,6 +20,7 @@ public enum TeacherRun {
             throw PipelineError(file: setup.paramsPath, "keys 'at_weight', 'rkd_distance_weight', 'rkd_angle_weight': teacher-train learns from the labels alone; set them to 0 or leave them out")
         }
         let log = try RunLog(runDir: modelDir)
+        if let line = setup.overridesLine { log.info(line) }
         let trainer = try Trainer(setup: setup, log: log, teacherTrainLogits: nil)
         let outcome = try trainer.train(restore: restore)
         let test = try StageReport.testBestWeights(setup: setup, model: trainer.model, log: log)
