@@ -10,6 +10,8 @@ DEBIAN_PACKAGES := python3 libdnnl-dev libgcc-12-dev libhdf5-dev zlib1g-dev libt
 # The interoperability tests (PyTorch, torchvision, h5py), regenerating fixtures and the PyTorch
 # side of `make bench`: 269 Debian packages, about 900 MiB installed, a minute or two.
 PYTHON_PACKAGES := python3-torch python3-torchvision python3-pil python3-h5py python3-numpy python3-onnx
+# The report test renders report.html in headless Chromium (about 290 MiB installed).
+REPORT_PACKAGES := chromium
 # The ONNX export test: Debian's onnx checker and numpy; onnxruntime comes from PyPI (ONNX_VENV).
 ONNX_PACKAGES := python3-onnx python3-numpy
 # The current PyTorch from PyPI, the second peer of `make bench` (about 5.5 GiB with the CUDA
@@ -23,12 +25,12 @@ TEACHER ?= experiments/teacher_resnet20
 STUDENT ?= experiments/student_cnn5_kd
 BASELINE ?= experiments/student_cnn5_scratch
 
-.PHONY: help deps deps-python deps-onnx deps-bench build test fixtures bench bench-load demo folder-demo teacher logits student baseline summary sweep results methods views clean
+.PHONY: help deps deps-python deps-onnx deps-report deps-bench build test fixtures bench bench-load demo folder-demo teacher logits student baseline summary sweep results methods views clean
 
 help:
 	@echo "make deps      install the Debian packages the build needs ($(DEBIAN_PACKAGES))"
 	@echo "make build     release build of teacher-train, teacher-export, student-distill"
-	@echo "make test      every test (swift test), after installing what they need (deps, deps-python, deps-onnx)"
+	@echo "make test      every test (swift test), after installing what they need (deps, deps-python, deps-onnx, deps-report)"
 	@echo "make demo      the whole pipeline on a 20% subset of Fashion-MNIST, with a summary"
 	@echo "make folder-demo  the pipeline on a folder of PNG files made from Fashion-MNIST's test split"
 	@echo "make teacher   TEACHER=dir   train a teacher"
@@ -69,8 +71,11 @@ build:
 	$(SWIFT) build -c release
 
 # Installs what every test needs first, so that none skips for want of a step.
-test: deps deps-python deps-onnx
+test: deps deps-python deps-onnx deps-report
 	$(SWIFT) test
+
+deps-report:
+	$(call apt_install,$(REPORT_PACKAGES))
 
 fixtures: deps-python
 	/usr/bin/python3 scripts/make_fixtures.py

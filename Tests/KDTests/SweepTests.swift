@@ -55,7 +55,43 @@ final class SweepTests: XCTestCase {
         XCTAssertEqual(try teacherModificationDates(), teacherFiles, "the sweep touched the teacher's files")
         let results = try TestSupport.stage("student-distill", ["results", dir])
         XCTAssertEqual(results.status, 0, results.output)
-        for f in ["results.md", "results.csv", "heatmap.svg", "curves.svg"] { XCTAssert(FileManager.default.fileExists(atPath: dir + "/" + f), f) }
+        for f in ["results.md", "results.csv", "heatmap.svg", "curves.svg", "report.html"] { XCTAssert(FileManager.default.fileExists(atPath: dir + "/" + f), f) }
+        try checkReport(dir + "/report.html")
+    }
+
+    /// report.html holds every part, runs no script, and renders in headless Chromium with no
+    /// console message, its screenshot showing the charts (their blue cells and curve).
+    private func checkReport(_ path: String) throws {
+        let html = try String(contentsOfFile: path, encoding: .utf8)
+        for part in ["<h1>Sweep results: ", "(chosen on val)</strong>", "Validation accuracy (%), mean over seeds", "<polyline",
+                     "Student: confusion matrix", "Teacher: confusion matrix", "Classes where student and teacher disagree most"] {
+            XCTAssert(html.contains(part), "report.html lacks '\(part)'")
+        }
+        XCTAssertFalse(html.contains("<script") || html.contains("src=") || html.contains("href="), "not self-contained")
+        guard TestSupport.has("chromium") else { throw XCTSkip("Debian's chromium is not installed (make test installs it)") }
+        let png = (path as NSString).deletingLastPathComponent + "/report.png"
+        let r = try TestSupport.run("timeout", ["120", "chromium", "--headless", "--no-sandbox", "--disable-gpu", "--hide-scrollbars",
+                                                "--enable-logging=stderr", "--v=0", "--window-size=1300,1900",
+                                                "--screenshot=" + png, "file://" + path])
+        XCTAssertEqual(r.status, 0, r.output)
+        XCTAssertFalse(r.output.contains(":CONSOLE("), "console messages: \(r.output)")
+        let shot = try ImageDecoder.decode(png)
+        XCTAssertEqual([shot.width, shot.height], [1300, 1900])
+        var inked = 0, chartBlue = 0, curveBlue = 0
+        for i in stride(from: 0, to: shot.pixels.count, by: 3) {
+            let (r, g, b) = (Int(shot.pixels[i]), Int(shot.pixels[i + 1]), Int(shot.pixels[i + 2]))
+            if r < 240 || g < 240 || b < 240 { inked += 1 }
+            if b > 240 && r < 200 && abs(r - g) < 30 { chartBlue += 1 }  // heat map and confusion cells
+            if abs(r - 31) < 30 && abs(g - 119) < 30 && abs(b - 180) < 30 { curveBlue += 1 }  // the KD curve
+        }
+        let pixels = shot.width * shot.height
+        XCTAssertGreaterThan(Double(inked) / Double(pixels), 0.05, "the screenshot is nearly blank")
+        XCTAssertGreaterThan(chartBlue, 2000, "no chart cells in the screenshot")
+        XCTAssertGreaterThan(curveBlue, 100, "no learning curve in the screenshot")
+        if let keep = ProcessInfo.processInfo.environment["KD_REPORT_SCREENSHOT"] {
+            try? FileManager.default.removeItem(atPath: keep)
+            try FileManager.default.copyItem(atPath: png, toPath: keep)
+        }
     }
 
     /// Every file under the shared teacher's run directory with its modification date.

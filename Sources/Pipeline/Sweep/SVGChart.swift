@@ -12,7 +12,7 @@ enum SVGChart {
     static func heatmap(_ r: SweepResults) -> String {
         let ts = r.spec.temperatures, alphas = r.spec.alphas
         let cell = 80.0, left = 90.0, top = 60.0
-        let width = left + cell * Double(ts.count) + 20, height = top + cell * Double(alphas.count) + 60
+        let width = max(left + cell * Double(ts.count) + 20, 380), height = top + cell * Double(alphas.count) + 60
         let chosen = r.chosen?.configuration
         let kd = r.rows.filter { row in !row.isScratch && (chosen.map { row.configuration.sameSoftTerm(as: $0) } ?? true) }
         let values = kd.map(\.val.mean).filter { $0.isFinite }
@@ -70,6 +70,36 @@ enum SVGChart {
             svg += "<rect x=\"\(left + 10)\" y=\"\(top + 8 + 18 * Double(i))\" width=\"12\" height=\"4\" fill=\"\(color)\"/>\n"
             svg += text(left + 28, top + 14 + 18 * Double(i), name)
         }
+        return svg + "</svg>\n"
+    }
+
+    /// A confusion matrix as a grid: rows the true class, columns the predicted one, each cell
+    /// shaded by its share of the row (the count written in it for up to 20 classes).
+    static func confusion(_ m: ConfusionMatrix, names: [String], title: String) -> String {
+        let k = m.classes
+        let cell = min(36.0, 540.0 / Double(k)), left = 110.0, top = 70.0
+        let width = left + cell * Double(k) + 20, height = top + cell * Double(k) + 40
+        var svg = header(width, height, title: title)
+        svg += text(left + cell * Double(k) / 2, top - 30, "predicted class", anchor: "middle")
+        func name(_ c: Int) -> String { k > 20 ? String(c) : String(names[c].prefix(12)) }
+        for c in 0..<k {
+            svg += text(left - 6, top + cell * (Double(c) + 0.5) + 4, name(c), anchor: "end", size: k > 20 ? 9 : 12)
+            svg += text(left + cell * (Double(c) + 0.5), top - 8, k > 20 ? "" : String(c), anchor: "middle", size: 11)
+        }
+        for t in 0..<k {
+            let total = max(m.total(truth: t), 1)
+            for p in 0..<k {
+                let share = Double(m.count(truth: t, predicted: p)) / Double(total)
+                let shade = Int(255 - 200 * share.squareRoot())
+                let x = left + cell * Double(p), y = top + cell * Double(t)
+                svg += "<rect x=\"\(x)\" y=\"\(y)\" width=\"\(cell - 1)\" height=\"\(cell - 1)\" fill=\"rgb(\(shade),\(shade),255)\"/>\n"
+                if k <= 20, m.count(truth: t, predicted: p) > 0 {
+                    svg += text(x + cell / 2, y + cell / 2 + 4, String(m.count(truth: t, predicted: p)), anchor: "middle",
+                                fill: share > 0.5 ? "white" : "black", size: 10)
+                }
+            }
+        }
+        svg += text(left + cell * Double(k) / 2, height - 12, String(format: "accuracy %.2f%%; rows: true class", 100 * m.accuracy), anchor: "middle")
         return svg + "</svg>\n"
     }
 

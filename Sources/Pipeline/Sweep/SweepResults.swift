@@ -2,8 +2,9 @@ import Engine
 import Foundation
 
 /// Collects a sweep's finished children into `results.md`, `results.csv`, `heatmap.svg`
-/// (validation accuracy over T x alpha) and `curves.svg` (validation curves of the
-/// configuration chosen on validation against scratch).
+/// (validation accuracy over T x alpha), `curves.svg` (validation curves of the
+/// configuration chosen on validation against scratch) and `report.html` (all of it on one
+/// page, with the chosen student's and the teacher's confusion matrices).
 public struct SweepResults {
     /// One finished child run.
     public struct Run: Sendable {
@@ -112,13 +113,15 @@ public struct SweepResults {
 
     // MARK: - Writing
 
-    /// Writes results.md, results.csv, heatmap.svg and curves.svg into the sweep folder.
+    /// Writes results.md, results.csv, heatmap.svg, curves.svg and report.html (`SweepReport`)
+    /// into the sweep folder.
     public func write() throws {
         func path(_ name: String) -> String { (sweepDir as NSString).appendingPathComponent(name) }
         try AtomicWrite.write(markdown(), to: path("results.md"))
         try AtomicWrite.write(csv(), to: path("results.csv"))
         try AtomicWrite.write(SVGChart.heatmap(self), to: path("heatmap.svg"))
         try AtomicWrite.write(SVGChart.curves(self), to: path("curves.svg"))
+        try AtomicWrite.write(SweepReport(self).html(), to: path("report.html"))
     }
 
     public func csv() -> String {
@@ -136,7 +139,7 @@ public struct SweepResults {
 
     /// Six significant digits, after rounding away float noise (a std of equal values is 0).
     private func f(_ x: Double) -> String { String(format: "%.6g", (x * 1e9).rounded() / 1e9) }
-    private func pct(_ s: Stat) -> String { s.count == 0 ? "—" : String(format: "%.2f ± %.2f", 100 * s.mean, 100 * s.std) }
+    func pct(_ s: Stat) -> String { s.count == 0 ? "—" : String(format: "%.2f ± %.2f", 100 * s.mean, 100 * s.std) }
 
     public func markdown() -> String {
         var md = "# Sweep results: \((sweepDir as NSString).lastPathComponent)\n\n"
