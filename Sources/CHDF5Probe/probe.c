@@ -23,7 +23,7 @@
 #include <time.h>
 #include <unistd.h>
 
-// MARK: - The walk (runs in the child)
+// MARK: - The walk (runs in the walker process)
 
 typedef struct {
     const char *object;                  // the object being walked, for messages

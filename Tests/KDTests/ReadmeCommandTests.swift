@@ -1,5 +1,6 @@
 import Foundation
 import KDTestSupport
+import Pipeline
 import XCTest
 
 /// README's commands run as written: every `make` target and variable it names exists in the
@@ -113,6 +114,22 @@ final class ReadmeCommandTests: XCTestCase {
         XCTAssertEqual(r.problems, [], "README commands that would not run as written")
         XCTAssertGreaterThan(r.commands, 20, "README's commands were not found")
         XCTAssertGreaterThan(r.stageCommands, 8, "README's stage commands were not found")
+    }
+
+    /// Every params.json README writes with a heredoc (`<<'JSON'`) is one this tool accepts.
+    func testReadmeParamsFilesDecode() throws {
+        var blocks: [String] = [], current: [String]?
+        for line in try read("README.md").components(separatedBy: "\n") {
+            if line.contains("<<'JSON'") { current = []; continue }
+            if line == "JSON", let c = current { blocks.append(c.joined(separator: "\n")); current = nil; continue }
+            current?.append(line)
+        }
+        XCTAssertGreaterThanOrEqual(blocks.count, 3, "README's params.json examples were not found")
+        for (i, block) in blocks.enumerated() {
+            let value = try JSONDecoder().decode(JSONValue.self, from: Data(block.utf8))
+            guard case .object(let keys) = value else { XCTFail("README params example \(i + 1) is not an object"); continue }
+            XCTAssertNoThrow(try Params(dictionary: keys, file: "README params example \(i + 1)"))
+        }
     }
 
     /// The check finds what it should: a misspelt option (direct and through ARGS), a target
