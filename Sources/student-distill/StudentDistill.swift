@@ -71,22 +71,31 @@ struct Sweep: ParsableCommand {
 
 struct Results: ParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Tabulate a sweep: results.md, results.csv, heatmap.svg and curves.svg in SWEEP_DIR.",
+        abstract: "Tabulate a sweep (results.md, results.csv, heatmap.svg, curves.svg, report.html), or report one run (report.html).",
         discussion: """
-        For each (T, alpha) and for scratch: mean and standard deviation over seeds of the best \
-        validation accuracy, the test accuracy of the best-on-validation weights, the teacher \
-        agreement and the wall time. The configuration chosen on validation is marked and \
-        compared with scratch on test, against the seed-to-seed spread.
+        For a sweep folder: for each (T, alpha) and for scratch, mean and standard deviation over \
+        seeds of the best validation accuracy, the test accuracy of the best-on-validation weights, \
+        the teacher agreement and the wall time. The configuration chosen on validation is marked \
+        and compared with scratch on test, against the seed-to-seed spread. report.html puts it on \
+        one self-contained page with the pictures and the chosen student's and the teacher's \
+        confusion matrices. For a run directory (no sweep.json): report.html with its learning \
+        curves and, for a student, its confusion matrix beside its teacher's.
         """
     )
 
-    @Argument(help: "The sweep folder, holding sweep.json and its finished children.")
+    @Argument(help: "The sweep folder, holding sweep.json and its finished children; or one run directory.")
     var sweepDir: String
 
     func run() throws {
-        let results = try SweepResults(sweepDir: sweepDir)
-        try results.write()
-        print(results.markdown())
+        guard FileManager.default.fileExists(atPath: (sweepDir as NSString).appendingPathComponent("sweep.json")) else {
+            try DistributedCommand.run { print("wrote " + (try RunReport(runDir: sweepDir).write())) }
+            return
+        }
+        try DistributedCommand.run {
+            let results = try SweepResults(sweepDir: sweepDir)
+            try results.write()
+            print(results.markdown())
+        }
     }
 }
 

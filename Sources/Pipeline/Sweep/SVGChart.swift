@@ -48,15 +48,20 @@ enum SVGChart {
 
     /// Validation accuracy per epoch (mean over seeds) of the chosen configuration and scratch.
     static func curves(_ r: SweepResults) -> String {
-        let width = 560.0, height = 360.0, left = 60.0, right = 20.0, top = 40.0, bottom = 50.0
         let series: [(String, String, [Double])] = [r.chosen.map { ("KD: " + $0.label, "#1f77b4", meanCurve($0)) },
                                                     r.scratch.map { ("scratch", "#d62728", meanCurve($0)) }].compactMap { $0 }
+        return lines(series, title: "Validation accuracy by epoch (mean over seeds)")
+    }
+
+    /// Accuracy curves by epoch, one polyline per (name, colour, values), in %.
+    static func lines(_ series: [(String, String, [Double])], title: String) -> String {
+        let width = 560.0, height = 360.0, left = 60.0, right = 20.0, top = 40.0, bottom = 50.0
         let all = series.flatMap(\.2)
         let epochs = max(series.map(\.2.count).max() ?? 1, 2)
         let lo = (all.min() ?? 0) - 0.005, hi = (all.max() ?? 1) + 0.005
         func px(_ e: Int) -> Double { left + (width - left - right) * Double(e) / Double(epochs - 1) }
         func py(_ v: Double) -> Double { top + (height - top - bottom) * (1 - (v - lo) / max(hi - lo, 1e-9)) }
-        var svg = header(width, height, title: "Validation accuracy by epoch (mean over seeds)")
+        var svg = header(width, height, title: title)
         svg += "<line x1=\"\(left)\" y1=\"\(height - bottom)\" x2=\"\(width - right)\" y2=\"\(height - bottom)\" stroke=\"black\"/>\n"
         svg += "<line x1=\"\(left)\" y1=\"\(top)\" x2=\"\(left)\" y2=\"\(height - bottom)\" stroke=\"black\"/>\n"
         for k in 0...4 {
