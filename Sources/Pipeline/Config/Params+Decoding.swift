@@ -79,6 +79,9 @@ extension Params {
         lrStepSize = try r.int("lr_step_size", 1...100_000) ?? lrStepSize
         lrGamma = try r.double("lr_gamma", 0...1, openLower: true) ?? lrGamma
         lrMilestones = try r.intList("lr_milestones") ?? lrMilestones
+        guard lrMilestones.allSatisfy({ (1...100_000).contains($0) }), zip(lrMilestones, lrMilestones.dropFirst()).allSatisfy({ $0 < $1 }) else {
+            throw PipelineError(file: file, "key 'lr_milestones': \(lrMilestones) must be increasing epochs, each from 1 to 100000")
+        }
         lrMin = try r.double("lr_min", 0...10) ?? lrMin
         warmupEpochs = try r.int("warmup_epochs", 0...100_000) ?? warmupEpochs
         alpha = try r.double("alpha", 0...1) ?? alpha
