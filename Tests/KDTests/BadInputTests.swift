@@ -37,7 +37,7 @@ final class BadInputTests: XCTestCase {
             (["lerning_rate": 0.1], ["params.json", "unknown key 'lerning_rate'", "did you mean 'learning_rate'"]),
             (["temperature": 0], ["params.json", "key 'temperature'", "0 is outside [0.01, 10000]"]),
             (["temperature": 1e-30], ["params.json", "key 'temperature'", "1e-30 is outside [0.01, 10000]"]),
-            (["lr_milestones": [30, 0]], ["params.json", "key 'lr_milestones': [30, 0] must be increasing epochs, each from 1 to 100000"]),
+            (["lr_milestones": [30, 0]], ["params.json", "key 'lr_milestones': [30, 0] must be increasing, each from 1 to 100000"]),
             (["alpha": 1.5], ["params.json", "key 'alpha'", "1.5 is outside [0, 1]"]),
             (["batch_size": 0], ["params.json", "key 'batch_size'", "0 is outside [1"]),
             (["learning_rate": "fast"], ["params.json", "key 'learning_rate'", "expected a number, found a string"]),

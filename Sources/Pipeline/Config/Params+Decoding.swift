@@ -78,10 +78,7 @@ extension Params {
         lrSchedule = try r.choice("lr_schedule", LRSchedule.Kind.self) ?? lrSchedule
         lrStepSize = try r.int("lr_step_size", 1...100_000) ?? lrStepSize
         lrGamma = try r.double("lr_gamma", 0...1, openLower: true) ?? lrGamma
-        lrMilestones = try r.intList("lr_milestones") ?? lrMilestones
-        guard lrMilestones.allSatisfy({ (1...100_000).contains($0) }), zip(lrMilestones, lrMilestones.dropFirst()).allSatisfy({ $0 < $1 }) else {
-            throw PipelineError(file: file, "key 'lr_milestones': \(lrMilestones) must be increasing epochs, each from 1 to 100000")
-        }
+        lrMilestones = try r.increasingInts("lr_milestones", 1...100_000) ?? lrMilestones
         lrMin = try r.double("lr_min", 0...10) ?? lrMin
         warmupEpochs = try r.int("warmup_epochs", 0...100_000) ?? warmupEpochs
         alpha = try r.double("alpha", 0...1) ?? alpha
@@ -211,6 +208,15 @@ private struct KeyReader {
             guard case .number(let x) = e, x == x.rounded(), let i = Int(exactly: x) else { throw fail(key, "expected a list of whole numbers") }
             return i
         }
+    }
+
+    /// A list of whole numbers in `range`, each above the one before (epochs of a schedule).
+    func increasingInts(_ key: String, _ range: ClosedRange<Int>) throws -> [Int]? {
+        guard let list = try intList(key) else { return nil }
+        guard list.allSatisfy({ range.contains($0) }), zip(list, list.dropFirst()).allSatisfy({ $0 < $1 }) else {
+            throw fail(key, "\(list) must be increasing, each from \(range.lowerBound) to \(range.upperBound)")
+        }
+        return list
     }
 
     func doubleList(_ key: String) throws -> [Double]? {
