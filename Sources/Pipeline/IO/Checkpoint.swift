@@ -73,7 +73,7 @@ public enum Checkpoint {
     public static func load(_ path: String, into model: Model, optimizer: Optimizer? = nil) throws -> TrainingState {
         let f = try HDF5File.open(path)
         guard let version = try? f.intAttribute("format_version"), readableVersions.contains(version) else {
-            throw PipelineError(file: path, "not a checkpoint of this tool (format_version missing or not 1 or 2)")
+            throw PipelineError(file: path, "not a checkpoint of this tool (format_version missing or not \(readableVersions.map(String.init).joined(separator: " or ")))")
         }
         let saved = (try? f.stringAttribute("model_version")) ?? "?"
         for e in model.store.entries {

@@ -47,16 +47,13 @@ extension HDF5File {
 
     /// Names of the attributes of `object`, in name order.
     func attributeNames(of object: String) throws -> [String] {
-        final class Names { var list: [String] = [] }
-        let names = Names()
+        let list = HDF5NameList()
         var index: hsize_t = 0
-        let status = withExtendedLifetime(names) {
-            H5Aiterate_by_name(id, object, H5_INDEX_NAME, H5_ITER_INC, &index, { _, name, _, data in
-                Unmanaged<Names>.fromOpaque(data!).takeUnretainedValue().list.append(String(cString: name!))
-                return 0
-            }, Unmanaged.passUnretained(names).toOpaque(), chdf5_p_default())
+        let status = list.collect { box in
+            H5Aiterate_by_name(id, object, H5_INDEX_NAME, H5_ITER_INC, &index, { _, name, _, data in HDF5NameList.append(data, name) },
+                               box, chdf5_p_default())
         }
         guard status >= 0 else { throw failure("cannot list the attributes of '\(object)'") }
-        return names.list
+        return list.names
     }
 }

@@ -37,8 +37,9 @@ public final class HDF5File {
     }
 
     /// Opens an existing file. A missing file, or one that is not HDF5, is one clear error; a
-    /// file opened for reading is first read whole in a child process (`HDF5Probe`), so that a
-    /// damaged one is an error too, not a crash or a hang inside the HDF5 library.
+    /// file opened for reading is first walked in another process (`HDF5Probe`: every object,
+    /// attribute and chunk index), so that a damaged one is an error too, not a crash or a hang
+    /// inside the HDF5 library.
     public static func open(_ path: String, writable: Bool = false) throws -> HDF5File {
         _ = silenced
         guard FileManager.default.fileExists(atPath: path) else { throw PipelineError(file: path, "file not found") }
@@ -74,18 +75,14 @@ public final class HDF5File {
 
     /// Names of the datasets and groups directly inside `group`, in name order.
     public func children(of group: String = "/") throws -> [String] {
-        final class Names { var list: [String] = [] }
-        let names = Names()
+        let list = HDF5NameList()
         var index: hsize_t = 0
-        let status = withExtendedLifetime(names) {
-            H5Literate_by_name(id, group, H5_INDEX_NAME, H5_ITER_INC, &index, { _, name, _, data in
-                let box = Unmanaged<Names>.fromOpaque(data!).takeUnretainedValue()
-                box.list.append(String(cString: name!))
-                return 0
-            }, Unmanaged.passUnretained(names).toOpaque(), chdf5_p_default())
+        let status = list.collect { box in
+            H5Literate_by_name(id, group, H5_INDEX_NAME, H5_ITER_INC, &index, { _, name, _, data in HDF5NameList.append(data, name) },
+                               box, chdf5_p_default())
         }
         guard status >= 0 else { throw failure("cannot list group '\(group)'") }
-        return names.list
+        return list.names
     }
 
     /// Removes the dataset or group at `name` (its link; the space is not reclaimed).

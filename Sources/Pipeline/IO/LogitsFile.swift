@@ -176,7 +176,7 @@ public struct LogitsFile: Sendable {
         let version = try? f.intAttribute("format_version")
         guard let version, readableVersions.contains(version) else {
             let hint = version == 1 ? " (written before logits carried a checksum): run teacher-export again" : ""
-            throw PipelineError(file: path, "logits format_version \(version.map(String.init) ?? "missing"), this tool reads versions 2 and 3\(hint)")
+            throw PipelineError(file: path, "logits format_version \(version.map(String.init) ?? "missing"), this tool reads versions \(readableVersions.map(String.init).joined(separator: " and "))\(hint)")
         }
         if version >= 3 {
             let stored = try f.stringAttribute(attributesDigestName)
