@@ -108,7 +108,7 @@ bench: deps deps-bench
 bench-load: deps
 	$(SWIFT) build -c release --product kd-bench
 	$(BIN)/kd-bench load --run experiments/bench_load --rounds 11 --keep /tmp/kd-bench-load
-	gcc -O2 -ISources/CHDF5Probe/include scripts/probe_costs.c Sources/CHDF5Probe/probe.c \
+	gcc -O2 -ISources/Shared/CHDF5Probe/include scripts/probe_costs.c Sources/Shared/CHDF5Probe/probe.c \
 	  -L/usr/lib/x86_64-linux-gnu/hdf5/serial -lhdf5 -o /tmp/kd-probe-costs
 	/tmp/kd-probe-costs /tmp/kd-bench-load/train.h5
 

@@ -28,28 +28,28 @@ let package = Package(
     ],
     targets: [
         // C libraries from Debian's -dev packages, each wrapped by a shim header.
-        .systemLibrary(name: "CHDF5", path: "Sources/CHDF5"),
-        .systemLibrary(name: "CDNNL", path: "Sources/CDNNL"),
-        .systemLibrary(name: "CZlib", path: "Sources/CZlib"),
-        .systemLibrary(name: "COpenMP", path: "Sources/COpenMP"),
-        .systemLibrary(name: "CTurboJPEG", path: "Sources/CTurboJPEG"),
-        .systemLibrary(name: "CPNG", path: "Sources/CPNG"),
-        .systemLibrary(name: "CMPI", path: "Sources/CMPI"),
+        .systemLibrary(name: "CHDF5", path: "Sources/Shared/CHDF5"),
+        .systemLibrary(name: "CDNNL", path: "Sources/Shared/CDNNL"),
+        .systemLibrary(name: "CZlib", path: "Sources/Shared/CZlib"),
+        .systemLibrary(name: "COpenMP", path: "Sources/Shared/COpenMP"),
+        .systemLibrary(name: "CTurboJPEG", path: "Sources/Shared/CTurboJPEG"),
+        .systemLibrary(name: "CPNG", path: "Sources/Shared/CPNG"),
+        .systemLibrary(name: "CMPI", path: "Sources/Shared/CMPI"),
 
         // Walks an HDF5 file in another process before a stage opens it, so that a damaged file
         // is an error instead of a crash or a hang (CHDF5Probe.h says how, and why in C).
-        .target(name: "CHDF5Probe", path: "Sources/CHDF5Probe", linkerSettings: [.linkedLibrary("hdf5_serial")]),
+        .target(name: "CHDF5Probe", path: "Sources/Shared/CHDF5Probe", linkerSettings: [.linkedLibrary("hdf5_serial")]),
 
         // The engine's own C kernels (AVX2 + FMA, chosen at run time), optimised in debug
         // builds too so that tests run them at speed.
-        .target(name: "CKernels", path: "Sources/CKernels", cSettings: [.unsafeFlags(["-O2"])]),
+        .target(name: "CKernels", path: "Sources/Shared/CKernels", cSettings: [.unsafeFlags(["-O2"])]),
 
         // The engine: tensors, oneDNN and OpenMP behind Kernels/, reference kernels, layers,
         // models, losses, optimizers. The only module that sees a C library of the engine.
         .target(
             name: "Engine",
             dependencies: ["CDNNL", "COpenMP", "CKernels"],
-            path: "Sources/Engine",
+            path: "Sources/Shared/Engine",
             swiftSettings: [.unsafeFlags(engineOnlyCModules)]
         ),
         // The pipeline on top: data, HDF5 files, params, run directories, training, export,
@@ -57,13 +57,13 @@ let package = Package(
         .target(
             name: "Pipeline",
             dependencies: ["Engine", "CHDF5", "CHDF5Probe", "CZlib", "CTurboJPEG", "CPNG", "CMPI"],
-            path: "Sources/Pipeline"
+            path: "Sources/Shared/Pipeline"
         ),
         // The stages' shared command-line options (swift-argument-parser).
         .target(
             name: "KDCommandLine",
             dependencies: ["Pipeline", .product(name: "ArgumentParser", package: "swift-argument-parser")],
-            path: "Sources/KDCommandLine"
+            path: "Sources/Shared/KDCommandLine"
         ),
         .executableTarget(
             name: "teacher-train",

@@ -24,11 +24,11 @@ import os
 import sys
 import tempfile
 
-FORMAT_VERSION = 2  # Checkpoint.formatVersion in Sources/Pipeline/IO/Checkpoint.swift
+FORMAT_VERSION = 2  # Checkpoint.formatVersion in Sources/Shared/Pipeline/IO/Checkpoint.swift
 
 
 def state_dict_sha256(arrays):
-    """The checkpoint's state_dict_sha256 (Sources/Pipeline/IO/StateDictDigest.swift): for each
+    """The checkpoint's state_dict_sha256 (Sources/Shared/Pipeline/IO/StateDictDigest.swift): for each
     tensor in the byte order of its UTF-8 name, the name, a NUL byte, then its values as stored
     (float32, or int64 counters), little-endian."""
     h = hashlib.sha256()

@@ -1,9 +1,9 @@
-// What the HDF5 probe's design rests on (Sources/CHDF5Probe/include/CHDF5Probe.h), measured:
+// What the HDF5 probe's design rests on (Sources/Shared/CHDF5Probe/include/CHDF5Probe.h), measured:
 // 1. a fork of the caller itself: the fork, and the page faults its copy-on-write pages cost
 //    the caller afterwards, at a few process sizes;
 // 2. one probe through the probe server's warm walker, on a given file.
 // Build and run (make bench-load does):
-//   gcc -O2 -ISources/CHDF5Probe/include scripts/probe_costs.c Sources/CHDF5Probe/probe.c \
+//   gcc -O2 -ISources/Shared/CHDF5Probe/include scripts/probe_costs.c Sources/Shared/CHDF5Probe/probe.c \
 //       -L/usr/lib/x86_64-linux-gnu/hdf5/serial -lhdf5 -o /tmp/probe_costs && /tmp/probe_costs FILE.h5
 #include "CHDF5Probe.h"
 #include <stdio.h>

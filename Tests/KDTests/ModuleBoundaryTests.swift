@@ -3,10 +3,10 @@ import XCTest
 import KDTestSupport
 
 /// The module direction. The C libraries of the engine (oneDNN, libgomp) are imported only in
-/// Sources/Engine, `internal`, so none of their types is in its public API, and their module maps
+/// Sources/Shared/Engine, `internal`, so none of their types is in its public API, and their module maps
 /// `require kd_engine`, a clang feature only the Engine target enables: SwiftPM hands every
 /// dependent module the module maps it reaches, and this is what makes `import CDNNL` there a
-/// build error. The pipeline's C libraries (HDF5, zlib) are imported only in Sources/Pipeline.
+/// build error. The pipeline's C libraries (HDF5, zlib) are imported only in Sources/Shared/Pipeline.
 final class ModuleBoundaryTests: XCTestCase {
     private let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
         .deletingLastPathComponent().deletingLastPathComponent()
@@ -21,7 +21,7 @@ final class ModuleBoundaryTests: XCTestCase {
         for (module, use) in probes.sorted(by: { $0.key < $1.key }) {
             let file = dir.appendingPathComponent("\(module)Probe.swift")
             try "import \(module)\n\(use)\n".write(to: file, atomically: true, encoding: .utf8)
-            let map = "-fmodule-map-file=" + root.appendingPathComponent("Sources/\(module)/module.modulemap").path
+            let map = "-fmodule-map-file=" + root.appendingPathComponent("Sources/Shared/\(module)/module.modulemap").path
             let plain = try TestSupport.run("swiftc", ["-typecheck", "-Xcc", map, file.path])
             XCTAssertNotEqual(plain.status, 0, "\(module) imported without the engine's feature")
             XCTAssertTrue(plain.output.contains("requires feature 'kd_engine'"), plain.output)
@@ -40,7 +40,7 @@ final class ModuleBoundaryTests: XCTestCase {
             for line in text.split(separator: "\n") {
                 let words = line.split(separator: " ")
                 guard let i = words.firstIndex(of: "import"), i + 1 < words.count, i <= 1 else { continue }
-                if let owner = owners[String(words[i + 1])], !path.hasPrefix(owner + "/") {
+                if let owner = owners[String(words[i + 1])], !path.hasPrefix("Shared/" + owner + "/") {
                     offenders.append("Sources/\(path): \(line)")
                 }
             }

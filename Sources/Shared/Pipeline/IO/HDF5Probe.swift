@@ -6,7 +6,7 @@ import Foundation
 /// another process before this process opens it, so that a damaged file is a one-line error,
 /// never a crash or a hang of the stage: every object, every attribute, every chunk index. The
 /// walk runs in a small probe server that the stages fork at their start (`start()`);
-/// `Sources/CHDF5Probe` has the walk and the reasons, BENCHMARKS.md the cost on a sound file.
+/// `Sources/Shared/CHDF5Probe` has the walk and the reasons, BENCHMARKS.md the cost on a sound file.
 public enum HDF5Probe {
     /// Seconds a walk may take; `KD_HDF5_PROBE_SECONDS` in the environment sets another limit,
     /// and 0 turns the probe off (for measuring what it costs: `kd-bench load`).
