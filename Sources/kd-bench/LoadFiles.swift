@@ -73,7 +73,7 @@ struct LoadFiles: ParsableCommand {
         let labels = data.labels.map { Int32($0) }
         let meta = LogitsFile.Metadata(dataset: data.name, datasetFingerprint: data.fingerprint(), split: split, numClasses: k,
                                        teacherModel: model, checkpointSHA256: String(repeating: "0", count: 64),
-                                       teacherAccuracy: LogitsFile.accuracy(logits: logits, labels: labels, classes: k),
+                                       teacherAccuracy: Predictions.accuracy(logits: logits, labels: labels, classes: k),
                                        normalization: "mean=[0.286] std=[0.353]")
         return LogitsFile(metadata: meta, logits: logits, labels: labels)
     }

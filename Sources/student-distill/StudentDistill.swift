@@ -44,8 +44,10 @@ struct Train: ParsableCommand {
     var logits: String?
 
     func run() throws {
-        CrashHook.installFromEnvironment()
-        try DistributedCommand.run { try StudentRun.run(modelDir: options.modelDir, logits: logits, restore: options.restoreFile, overrides: params.overrides()) }
+        try DistributedCommand.run {
+            try StudentRun.run(modelDir: options.modelDir, logits: logits, restore: options.restoreFile, overrides: params.overrides(),
+                               context: CrashHook.context)
+        }
     }
 }
 
@@ -64,8 +66,7 @@ struct Sweep: ParsableCommand {
     var sweepDir: String
 
     func run() throws {
-        CrashHook.installFromEnvironment()
-        try DistributedCommand.run { try SweepRunner.run(sweepDir: sweepDir) }
+        try DistributedCommand.run { try SweepRunner.run(sweepDir: sweepDir, context: CrashHook.context) }
     }
 }
 

@@ -25,7 +25,8 @@ struct TeacherTrain: ParsableCommand {
     @OptionGroup var params: ParamsOverrideOption
 
     func run() throws {
-        CrashHook.installFromEnvironment()
-        try DistributedCommand.run { try TeacherRun.run(modelDir: options.modelDir, restore: options.restoreFile, overrides: params.overrides()) }
+        try DistributedCommand.run {
+            try TeacherRun.run(modelDir: options.modelDir, restore: options.restoreFile, overrides: params.overrides(), context: CrashHook.context)
+        }
     }
 }

@@ -9,6 +9,10 @@ public enum TestSupport {
     public static let fixtures = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
         .deletingLastPathComponent().appendingPathComponent("Fixtures").path
 
+    /// The repository's root folder.
+    public static let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
+        .deletingLastPathComponent().deletingLastPathComponent().path
+
     /// A fresh temporary folder, removed when the test ends.
     public static func temporaryFolder(_ test: XCTestCase) throws -> String {
         let dir = FileManager.default.temporaryDirectory
@@ -53,7 +57,7 @@ public enum TestSupport {
                              timeout: Int? = nil) throws -> (status: Int32, output: String) {
         let exe = productsFolder.appendingPathComponent(name).path
         guard FileManager.default.isExecutableFile(atPath: exe) else {
-            throw PipelineError(file: exe, "was not built")
+            throw KDError(file: exe, "was not built")
         }
         guard let timeout else { return try run(exe, arguments, environment: environment) }
         return try run("timeout", ["-s", "KILL", String(timeout), exe] + arguments, environment: environment)

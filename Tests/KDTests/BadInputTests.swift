@@ -30,6 +30,21 @@ final class BadInputTests: XCTestCase {
         XCTAssertFalse(left.contains { $0.hasSuffix(".h5") }, file: file, line: line)
     }
 
+    /// Runs a student in `dir` in this process (the stage's library call) and checks the same
+    /// as `expectFailure`: an error whose text contains every `phrase`, and nothing written.
+    private func expectRefusal(_ dir: String, _ phrases: [String], file: StaticString = #filePath, line: UInt = #line) {
+        do {
+            try StudentRun.run(modelDir: dir)
+            XCTFail("expected a refusal", file: file, line: line)
+        } catch {
+            let message = "\(error)"
+            XCTAssertFalse(message.contains("\n"), "not one line: \(message)", file: file, line: line)
+            for p in phrases { XCTAssert(message.contains(p), "'\(p)' not in: \(message)", file: file, line: line) }
+        }
+        let left = (try? FileManager.default.contentsOfDirectory(atPath: dir)) ?? []
+        XCTAssert(left.allSatisfy { ["params.json", "train.log", RunLock.fileName].contains($0) }, "half-written outputs: \(left)", file: file, line: line)
+    }
+
     // MARK: - params.json
 
     func testParamsErrorsNameTheFileAndKey() throws {
@@ -55,11 +70,16 @@ final class BadInputTests: XCTestCase {
             (["micro_batches": 65], ["params.json", "key 'micro_batches': 65 parts of a batch of 64"]),
             (["dataset": "folder", "data_dir": "no/such/images"], ["no/such/images", "dataset folder for folder not found"]),
         ]
+        // In this process, as the stage's library call: the executable's side (one line, exit
+        // status 1) is the same for every error and is checked below and by the other tests.
         for (change, phrases) in cases {
             let dir = folder("params")
             try TestSupport.writeParams(dir, PipelineTests.studentParams(change))
-            try expectFailure("student-distill", dir, phrases)
+            expectRefusal(dir, phrases)
         }
+        let unknown = folder("params")
+        try TestSupport.writeParams(unknown, PipelineTests.studentParams(["lerning_rate": 0.1]))
+        try expectFailure("student-distill", unknown, ["params.json", "unknown key 'lerning_rate'"])
         let dir = folder("json")
         try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
         try Data("{\"alpha\": 0.5,".utf8).write(to: URL(fileURLWithPath: dir + "/params.json"))
@@ -165,7 +185,7 @@ final class BadInputTests: XCTestCase {
         }
         var probe = original
         reversedRows(&probe)
-        XCTAssertNotEqual(LogitsFile.accuracy(logits: probe.logits, labels: probe.labels, classes: 10), original.metadata.teacherAccuracy,
+        XCTAssertNotEqual(Predictions.accuracy(logits: probe.logits, labels: probe.labels, classes: 10), original.metadata.teacherAccuracy,
                           "the fixture must make reversed rows change the accuracy")
         let stale = try logitsVariant("stale-checksum", reversedRows,
                                       raw: { try $0.setAttribute("logits_sha256", .string(LogitsFile.checksum(original.logits))) })

@@ -36,7 +36,7 @@ extension BatchNorm: MaxPoolFusing {
 
     /// The fused passes for input `x` followed by `pool`, or nil where they do not apply.
     private func fusedPooling(_ x: MemoryDesc, _ pool: Pool2d) -> FusedPooling? {
-        guard Self.fusesMaxPooling, Self.synchronizer == nil, pool.isMax2x2 else { return nil }
+        guard Self.fusesMaxPooling, synchronizer == nil, pool.isMax2x2 else { return nil }
         if let p = poolings[x.dims], p.input == x { return p }
         guard let kernels = NormPool2x2(x) else { return nil }
         let p = FusedPooling(kernels, input: x)

@@ -13,13 +13,14 @@ internal import CDNNL
 /// `fuse_norm_relu`, which keeps the ReLU mask in a workspace for backward): the
 /// conv-BN-ReLU pattern then reads and writes each activation once instead of twice.
 ///
-/// With `BatchNorm.synchronizer` set (a data-parallel run with SyncBatchNorm), training
+/// With `synchronizer` set (a data-parallel run with SyncBatchNorm, through
+/// `Model.synchronizeBatchNorm`), training
 /// normalises with the statistics of the whole batch across processes, and backward adds the
 /// terms the other processes' samples contribute through those statistics, as PyTorch's
 /// `nn.SyncBatchNorm`.
 public final class BatchNorm: Layer {
     /// Sums across the processes of a data-parallel job, for SyncBatchNorm; nil otherwise.
-    nonisolated(unsafe) public static var synchronizer: BatchNormSynchronizer?
+    public var synchronizer: BatchNormSynchronizer?
 
     public let channels: Int
     public let fusedReLU: Bool
@@ -106,7 +107,7 @@ public final class BatchNorm: Layer {
             if let ws = plan.workspace { args.append((DNNL_ARG_WORKSPACE, reuse(&workspace, ws))) }
             plan.train.execute(args)
             var samples = x.count / channels
-            if let sync = Self.synchronizer {
+            if let sync = synchronizer {
                 // This process's statistics (above) become the whole batch's, and the output is
                 // normalised again with them.
                 samples = globalStatistics(localSamples: samples, sync)
@@ -174,7 +175,7 @@ public final class BatchNorm: Layer {
                                        (DNNL_ARG_DIFF_SRC, dx), (DNNL_ARG_DIFF_SCALE, diffScale), (DNNL_ARG_DIFF_SHIFT, diffShift)]
         if plan.workspace != nil { args.append((DNNL_ARG_WORKSPACE, workspace!)) }
         plan.backward.execute(args)
-        if let sync = Self.synchronizer { addOtherProcessesTerms(dx, x: x, sync) }
+        if let sync = synchronizer { addOtherProcessesTerms(dx, x: x, sync) }
         accumulate(diffScale.floats, into: store.grad(weight), count: channels)
         accumulate(diffShift.floats, into: store.grad(bias), count: channels)
         return dx

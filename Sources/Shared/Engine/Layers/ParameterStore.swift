@@ -114,10 +114,10 @@ public final class ParameterStore {
     /// Overwrites the tensor named `name` (e.g. from a checkpoint or a fixture).
     public func set(_ name: String, _ newValues: [Float]) throws {
         guard let slot = entries.firstIndex(where: { $0.name == name }) else {
-            throw PipelineError("no parameter named '\(name)'")
+            throw KDError("no parameter named '\(name)'")
         }
         guard newValues.count == entries[slot].count else {
-            throw PipelineError("'\(name)' has shape \(entries[slot].shape), not \(newValues.count) values")
+            throw KDError("'\(name)' has shape \(entries[slot].shape), not \(newValues.count) values")
         }
         modify(slot) { p in newValues.withUnsafeBufferPointer { p.update(from: $0.baseAddress!, count: newValues.count) } }
     }

@@ -28,6 +28,12 @@ public final class Model {
     /// Back-propagates dL/d(logits), adding into the parameter gradients.
     public func backward(_ logitsGradient: Tensor) { _ = network.backward(logitsGradient) }
 
+    /// Gives every BatchNorm layer `synchronizer` (SyncBatchNorm over a data-parallel job), or
+    /// takes it away with nil.
+    public func synchronizeBatchNorm(_ synchronizer: BatchNormSynchronizer?) {
+        for case let norm as BatchNorm in allLayers { norm.synchronizer = synchronizer }
+    }
+
     /// Every Dropout layer, in order (their generator states belong in checkpoints).
     public var dropoutLayers: [Dropout] { allLayers.compactMap { $0 as? Dropout } }
 

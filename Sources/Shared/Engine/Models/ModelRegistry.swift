@@ -22,7 +22,7 @@ public enum ModelRegistry {
     /// Builds `name` for images of `inputShape` [C, H, W]; unknown names are an error listing the known ones.
     public static func make(_ name: String, inputShape: [Int], numClasses: Int, options: ModelOptions = ModelOptions()) throws -> Model {
         guard let b = builders[name] else {
-            throw PipelineError("unknown model '\(name)'; known models: \(names.joined(separator: ", "))")
+            throw KDError("unknown model '\(name)'; known models: \(names.joined(separator: ", "))")
         }
         return b(inputShape, numClasses, options)
     }

@@ -41,11 +41,11 @@ public final class Optimizer {
     /// parameters, is an error (the message says which) and leaves this optimizer as it was.
     public func restore(_ saved: State) throws {
         guard saved.kind == kind else {
-            throw PipelineError("was trained with optimizer '\(saved.kind.rawValue)', params.json now asks for '\(kind.rawValue)'; resume with the same optimizer")
+            throw KDError("was trained with optimizer '\(saved.kind.rawValue)', params.json now asks for '\(kind.rawValue)'; resume with the same optimizer")
         }
         let n = store.parameterCount
         guard [saved.firstMoment, saved.secondMoment].allSatisfy({ $0.isEmpty || $0.count == n }) else {
-            throw PipelineError("optimizer state does not fit the model")
+            throw KDError("optimizer state does not fit the model")
         }
         step = saved.step
         if !saved.firstMoment.isEmpty { firstMoment = saved.firstMoment }

@@ -133,16 +133,50 @@ public struct Params: Equatable, Sendable {
         return s
     }
 
-    /// Every key params.json may hold.
-    public static let keys: [String] = [
-        "model_version", "num_channels", "dropout_rate", "dataset", "data_dir", "subset_percent", "val_size",
-        "split_seed", "augmentation", "image_size", "color_mode", "image_cache_dir", "skip_bad_images", "normalization_mean",
-        "normalization_std", "seed", "batch_size", "micro_batches", "sync_batchnorm", "num_epochs", "optimizer", "learning_rate", "momentum",
-        "nesterov", "weight_decay", "lr_schedule", "lr_step_size", "lr_gamma", "lr_milestones", "lr_min",
-        "warmup_epochs", "alpha", "temperature", "kl_reduction", "kd_method", "logit_standardization", "dkd_alpha",
-        "dkd_beta", "dkd_warmup", "at_weight", "rkd_distance_weight", "rkd_angle_weight", "teacher", "teacher_logits",
-        "allow_fixed_teacher", "save_summary_steps",
+    /// Every key params.json may hold, with its property and bounds, in the order they are read;
+    /// the cross-key checks follow in `validate`. README's params table has a row for each
+    /// (`ParamsTableTests`).
+    static let table: [ParamKey] = [
+        .text("model_version", \.modelVersion), .int("num_channels", \.numChannels, 1...4096),
+        .float("dropout_rate", \.dropoutRate, 0...0.99),
+        ParamKey(name: "dataset") { r, p in
+            guard let name = try r.string("dataset") else { return }
+            guard let kind = DatasetKind(rawValue: name) else {
+                throw r.fail("dataset", "unknown dataset '\(name)' (known: \(DatasetKind.allCases.map(\.rawValue).joined(separator: ", ")))")
+            }
+            p.dataset = kind
+        },
+        .text("data_dir", \.dataDir),
+        .double("subset_percent", \.subsetPercent, 0...1, openLower: true), .int("val_size", \.valSize, 0...1_000_000),
+        .seed("split_seed", \.splitSeed), .flag("augmentation", \.augmentation), .int("image_size", \.imageSize, 1...4096),
+        .choice("color_mode", \.colorMode), .text("image_cache_dir", \.imageCacheDir), .flag("skip_bad_images", \.skipBadImages),
+        .numbers("normalization_mean", \.normalizationMean), .numbers("normalization_std", \.normalizationStd),
+        .seed("seed", \.seed), .int("batch_size", \.batchSize, 1...65536), .int("micro_batches", \.microBatches, 1...65536),
+        .flag("sync_batchnorm", \.syncBatchnorm), .int("num_epochs", \.numEpochs, 1...100_000),
+        .choice("optimizer", \.optimizer), .double("learning_rate", \.learningRate, 0...10, openLower: true),
+        .double("momentum", \.momentum, 0...1, openUpper: true), .flag("nesterov", \.nesterov),
+        .double("weight_decay", \.weightDecay, 0...1), .choice("lr_schedule", \.lrSchedule),
+        .int("lr_step_size", \.lrStepSize, 1...100_000), .double("lr_gamma", \.lrGamma, 0...1, openLower: true),
+        .increasing("lr_milestones", \.lrMilestones, 1...100_000), .double("lr_min", \.lrMin, 0...10),
+        .int("warmup_epochs", \.warmupEpochs, 0...100_000),
+        .double("alpha", \.alpha, 0...1), .double("temperature", \.temperature, temperatureRange),
+        .choice("kl_reduction", \.klReduction), .choice("kd_method", \.kdMethod), .flag("logit_standardization", \.logitStandardization),
+        .double("dkd_alpha", \.dkdAlpha, 0...1000), .double("dkd_beta", \.dkdBeta, 0...1000), .int("dkd_warmup", \.dkdWarmup, 0...100_000),
+        .double("at_weight", \.atWeight, 0...1e9), .double("rkd_distance_weight", \.rkdDistanceWeight, 0...1e9),
+        .double("rkd_angle_weight", \.rkdAngleWeight, 0...1e9),
+        .text("teacher", \.teacher), .text("teacher_logits", \.teacherLogits), .flag("allow_fixed_teacher", \.allowFixedTeacher),
+        .int("save_summary_steps", \.saveSummarySteps, 1...1_000_000),
     ]
+
+    /// Every key params.json may hold.
+    public static var keys: [String] { table.map(\.name) }
+
+    /// The keys of the terms beside the soft labels that read the teacher's export, with their
+    /// values when set: what a teacher's own training refuses, and a student without logits.
+    var teacherTermKeys: [String] {
+        [("at_weight", atWeight), ("rkd_distance_weight", rkdDistanceWeight), ("rkd_angle_weight", rkdAngleWeight)]
+            .filter { $0.1 > 0 }.map { "key '\($0.0)'" }
+    }
 
     /// The student's loss these settings describe.
     public var distillationLoss: DistillationLoss {
@@ -155,7 +189,7 @@ public struct Params: Equatable, Sendable {
     /// nil for a scratch run.
     public var distillationDescription: String? {
         guard usesTeacher else { return nil }
-        func n(_ x: Double) -> String { SweepSpec.Point.number(x) }
+        func n(_ x: Double) -> String { numberText(x) }
         var parts: [String] = []
         if alpha > 0 {
             var text = kdMethod == .kd ? "KD alpha \(n(alpha))" : "DKD alpha \(n(alpha)) (\(n(dkdAlpha)) target, \(n(dkdBeta)) non-target, \(dkdWarmup)-epoch warm-up)"
@@ -169,7 +203,7 @@ public struct Params: Equatable, Sendable {
     }
 
     /// Whether the run reads the teacher's export (a soft term or a feature term).
-    public var usesTeacher: Bool { alpha > 0 || usesFeatures }
+    public var usesTeacher: Bool { alpha > 0 || !teacherTermKeys.isEmpty }
     /// Whether the run needs the teacher's exported features.
     public var usesFeatures: Bool { atWeight > 0 || usesRKD }
     var usesRKD: Bool { rkdDistanceWeight > 0 || rkdAngleWeight > 0 }

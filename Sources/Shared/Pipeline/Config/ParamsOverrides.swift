@@ -16,7 +16,7 @@ public struct ParamsOverrides: Equatable, Sendable {
     public static func read(from path: String) throws -> ParamsOverrides? {
         guard let data = FileManager.default.contents(atPath: path) else { return nil }
         guard case .object(let values)? = try? JSONDecoder().decode(JSONValue.self, from: data) else {
-            throw PipelineError(file: path, "is not an object of params.json keys (written by --set; delete it to drop the overrides)")
+            throw KDError(file: path, "is not an object of params.json keys (written by --set; delete it to drop the overrides)")
         }
         var o = ParamsOverrides()
         o.values = values
@@ -33,7 +33,7 @@ public struct ParamsOverrides: Equatable, Sendable {
     public init(assignments: [String]) throws {
         for a in assignments {
             guard let eq = a.firstIndex(of: "="), eq != a.startIndex else {
-                throw PipelineError("--set \(a): expected key=value")
+                throw KDError("--set \(a): expected key=value")
             }
             let key = String(a[..<eq]), text = String(a[a.index(after: eq)...])
             values[key] = (try? JSONDecoder().decode(JSONValue.self, from: Data(text.utf8))) ?? .string(text)

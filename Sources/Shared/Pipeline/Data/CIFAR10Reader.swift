@@ -17,7 +17,7 @@ public enum CIFAR10Reader {
         for path in paths {
             let bytes = try FileBytes.read(path)
             guard bytes.count > 0, bytes.count % recordBytes == 0 else {
-                throw PipelineError(file: path, "length \(bytes.count) is not a multiple of the \(recordBytes)-byte CIFAR-10 record"
+                throw KDError(file: path, "length \(bytes.count) is not a multiple of the \(recordBytes)-byte CIFAR-10 record"
                     + (bytes.count > 0 ? " (\(bytes.count / recordBytes) whole records, \(bytes.count % recordBytes) bytes over)" : ""))
             }
             let n = bytes.count / recordBytes
@@ -26,7 +26,7 @@ public enum CIFAR10Reader {
                 let start = r * recordBytes
                 let label = bytes[start]
                 guard Int(label) < classNames.count else {
-                    throw PipelineError(file: path, "label \(label) of record \(r) (byte offset \(start)) is not below 10")
+                    throw KDError(file: path, "label \(label) of record \(r) (byte offset \(start)) is not below 10")
                 }
                 labels.append(label)
                 images.append(contentsOf: bytes[(start + 1)..<(start + recordBytes)])

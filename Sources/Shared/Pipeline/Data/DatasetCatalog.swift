@@ -47,12 +47,14 @@ public enum DatasetKind: String, CaseIterable, Codable, Sendable {
     }
 
     /// Reads the official sets from `directory`; `images` says how folder datasets are decoded.
-    public func load(from directory: String? = nil, images: ImageFolderOptions = ImageFolderOptions()) throws -> OfficialSets {
+    /// A `quiet` load does not report a folder's decoding (the other processes of a job, which
+    /// read the root's cache).
+    public func load(from directory: String? = nil, images: ImageFolderOptions = ImageFolderOptions(), quiet: Bool = false) throws -> OfficialSets {
         let dir = directory ?? defaultDirectory
         var isDir: ObjCBool = false
         guard FileManager.default.fileExists(atPath: dir, isDirectory: &isDir), isDir.boolValue else {
             let hint = self == .fashionMNIST ? " (install Debian's dataset-fashion-mnist: make deps)" : ""
-            throw PipelineError(file: dir, "dataset folder for \(rawValue) not found\(hint)")
+            throw KDError(file: dir, "dataset folder for \(rawValue) not found\(hint)")
         }
         switch self {
         case .fashionMNIST, .mnist:
@@ -70,8 +72,6 @@ public enum DatasetKind: String, CaseIterable, Codable, Sendable {
             return OfficialSets(train: train, test: test)
         case .folder, .food11:
             let listing = try ImageFolderListing(root: dir, layout: self == .folder ? .folder : .food11)
-            // In a job of several processes only rank 0 reports (the others read its cache).
-            let quiet = !Cluster.active.isRoot
             let sets = try ImageFolderCache.load(listing, name: rawValue, options: images) { line in
                 if !quiet { FileHandle.standardError.write(Data((line + "\n").utf8)) }
             }
@@ -86,6 +86,6 @@ public enum DatasetKind: String, CaseIterable, Codable, Sendable {
             if FileManager.default.fileExists(atPath: path) { return path }
         }
         let tried = suffixes.map { base + $0 }.joined(separator: " or ")
-        throw PipelineError(file: (dir as NSString).appendingPathComponent(base), "file not found (looked for \(tried))")
+        throw KDError(file: (dir as NSString).appendingPathComponent(base), "file not found (looked for \(tried))")
     }
 }

@@ -19,7 +19,7 @@ public enum IDXReader {
         let rows = Int(bigEndianU32(bytes, at: 8))
         let cols = Int(bigEndianU32(bytes, at: 12))
         guard rows > 0, cols > 0, rows <= 4096, cols <= 4096 else {
-            throw PipelineError(file: path, "implausible image size \(rows)x\(cols)")
+            throw KDError(file: path, "implausible image size \(rows)x\(cols)")
         }
         let expected = 16 + count * rows * cols
         try checkLength(bytes.count, expected: expected, path: path, what: "\(count) images of \(rows)x\(cols)")
@@ -42,10 +42,10 @@ public enum IDXReader {
         let images = try readImages(imagesPath)
         let labels = try readLabels(labelsPath)
         guard images.count == labels.count else {
-            throw PipelineError(file: labelsPath, "has \(labels.count) labels but \(imagesPath) has \(images.count) images")
+            throw KDError(file: labelsPath, "has \(labels.count) labels but \(imagesPath) has \(images.count) images")
         }
         if let bad = labels.firstIndex(where: { Int($0) >= classNames.count }) {
-            throw PipelineError(file: labelsPath, "label \(labels[bad]) at row \(bad) is not below the class count \(classNames.count)")
+            throw KDError(file: labelsPath, "label \(labels[bad]) at row \(bad) is not below the class count \(classNames.count)")
         }
         return Dataset(name: name, images: images.pixels, labels: labels, channels: 1,
                        height: images.rows, width: images.cols, classNames: classNames)
@@ -55,25 +55,25 @@ public enum IDXReader {
 
     private static func checkHeader(_ bytes: [UInt8], path: String, magic: UInt32, headerBytes: Int, kind: String) throws {
         guard bytes.count >= 4 else {
-            throw PipelineError(file: path, "truncated: \(bytes.count) bytes, shorter than the \(headerBytes)-byte IDX \(kind) header")
+            throw KDError(file: path, "truncated: \(bytes.count) bytes, shorter than the \(headerBytes)-byte IDX \(kind) header")
         }
         let found = bigEndianU32(bytes, at: 0)
         guard found == magic else {
             let hint = found == (magic == imagesMagic ? labelsMagic : imagesMagic)
                 ? " (this looks like the \(kind == "images" ? "labels" : "images") file)" : ""
-            throw PipelineError(file: path, "wrong IDX magic number \(found), expected \(magic) for \(kind)\(hint)")
+            throw KDError(file: path, "wrong IDX magic number \(found), expected \(magic) for \(kind)\(hint)")
         }
         guard bytes.count >= headerBytes else {
-            throw PipelineError(file: path, "truncated: \(bytes.count) bytes, shorter than the \(headerBytes)-byte IDX \(kind) header")
+            throw KDError(file: path, "truncated: \(bytes.count) bytes, shorter than the \(headerBytes)-byte IDX \(kind) header")
         }
     }
 
     private static func checkLength(_ actual: Int, expected: Int, path: String, what: String) throws {
         if actual < expected {
-            throw PipelineError(file: path, "truncated: \(actual) bytes, the header promises \(what) (\(expected) bytes)")
+            throw KDError(file: path, "truncated: \(actual) bytes, the header promises \(what) (\(expected) bytes)")
         }
         if actual > expected {
-            throw PipelineError(file: path, "\(actual - expected) unexpected trailing bytes after \(what) (\(expected) bytes)")
+            throw KDError(file: path, "\(actual - expected) unexpected trailing bytes after \(what) (\(expected) bytes)")
         }
     }
 

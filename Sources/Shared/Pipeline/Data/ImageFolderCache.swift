@@ -89,7 +89,7 @@ public enum ImageFolderCache {
             for e in entries {
                 let full = listing.root + "/" + e.path
                 var st = stat()
-                guard stat(full, &st) == 0 else { throw PipelineError(file: full, "cannot read file (\(String(cString: strerror(errno))))") }
+                guard stat(full, &st) == 0 else { throw KDError(file: full, "cannot read file (\(String(cString: strerror(errno))))") }
                 h.update(Array("\(e.path)\t\(e.label)\t\(st.st_size)\t\(st.st_mtim.tv_sec).\(st.st_mtim.tv_nsec)\n".utf8))
             }
         }
@@ -123,7 +123,7 @@ public enum ImageFolderCache {
         let errors = state.errors
         if !options.skipBadImages, let first = errors.keys.min() {
             let more = errors.count > 1 ? " (and \(errors.count - 1) more unreadable images; skip_bad_images: true leaves them out)" : ""
-            throw PipelineError(errors[first]! + more)
+            throw KDError(errors[first]! + more)
         }
         var images = [UInt8]()
         images.reserveCapacity((count - errors.count) * imageSize)
@@ -134,7 +134,7 @@ public enum ImageFolderCache {
             labels.append(UInt8(entries[i].label))
             files.append(entries[i].path)
         }
-        guard !labels.isEmpty else { throw PipelineError(file: listing.root, "no readable images in the \(split) split") }
+        guard !labels.isEmpty else { throw KDError(file: listing.root, "no readable images in the \(split) split") }
         return (Dataset(name: name, images: images, labels: labels, channels: options.channels, height: options.size,
                         width: options.size, classNames: listing.classNames), files, skipped)
     }
@@ -175,7 +175,7 @@ public enum ImageFolderCache {
             let images = try f.read(s + "/images", as: UInt8.self)
             let labels = try f.read(s + "/labels", as: UInt8.self).values
             guard images.shape == [labels.count, options.channels, options.size, options.size] else {
-                throw PipelineError(file: path, "'\(s)/images' has shape \(images.shape)")
+                throw KDError(file: path, "'\(s)/images' has shape \(images.shape)")
             }
             return Dataset(name: name, images: images.values, labels: labels, channels: options.channels,
                            height: options.size, width: options.size, classNames: classNames)

@@ -51,15 +51,15 @@ public struct ImageFolderListing: Sendable {
             let path = (root as NSString).appendingPathComponent(name)
             var isDir: ObjCBool = false
             if fm.fileExists(atPath: path, isDirectory: &isDir), isDir.boolValue { return path }
-            if required { throw PipelineError(file: path, "folder not found (the \(layout.rawValue) layout needs it)") }
+            if required { throw KDError(file: path, "folder not found (the \(layout.rawValue) layout needs it)") }
             return nil
         }
         switch layout {
         case .folder:
             let trainDir = try folder("train", required: true)!
             let classes = try Self.subfolders(trainDir)
-            guard !classes.isEmpty else { throw PipelineError(file: trainDir, "has no class subfolders") }
-            guard classes.count <= 256 else { throw PipelineError(file: trainDir, "has \(classes.count) classes; at most 256 are supported") }
+            guard !classes.isEmpty else { throw KDError(file: trainDir, "has no class subfolders") }
+            guard classes.count <= 256 else { throw KDError(file: trainDir, "has \(classes.count) classes; at most 256 are supported") }
             classNames = classes
             train = try Self.listClasses(trainDir, split: "train", classes: classes, requireAll: true)
             test = try Self.listClasses(try folder("test", required: true)!, split: "test", classes: classes, requireAll: false)
@@ -93,7 +93,7 @@ public struct ImageFolderListing: Sendable {
         do {
             return try FileManager.default.contentsOfDirectory(atPath: dir)
         } catch {
-            throw PipelineError(file: dir, "cannot list folder (permission denied?)")
+            throw KDError(file: dir, "cannot list folder (permission denied?)")
         }
     }
 
@@ -101,17 +101,17 @@ public struct ImageFolderListing: Sendable {
     private static func listClasses(_ splitDir: String, split: String, classes: [String], requireAll: Bool) throws -> [Entry] {
         let present = try subfolders(splitDir)
         if let stranger = present.first(where: { !classes.contains($0) }) {
-            throw PipelineError(file: splitDir + "/" + stranger, "class folder that train/ does not have (classes come from train/)")
+            throw KDError(file: splitDir + "/" + stranger, "class folder that train/ does not have (classes come from train/)")
         }
         var entries: [Entry] = []
         for (label, name) in classes.enumerated() where present.contains(name) || requireAll {
             let files = try walk(splitDir + "/" + name, relativeTo: splitDir).filter { isImage($0) }
             if files.isEmpty && requireAll {
-                throw PipelineError(file: splitDir + "/" + name, "class folder holds no image files (extensions: \(torchvisionExtensions.sorted().joined(separator: ", ")))")
+                throw KDError(file: splitDir + "/" + name, "class folder holds no image files (extensions: \(torchvisionExtensions.sorted().joined(separator: ", ")))")
             }
             entries += files.map { Entry(path: split + "/" + $0, label: label) }
         }
-        guard !entries.isEmpty else { throw PipelineError(file: splitDir, "holds no image files") }
+        guard !entries.isEmpty else { throw KDError(file: splitDir, "holds no image files") }
         return entries
     }
 
@@ -142,11 +142,11 @@ public struct ImageFolderListing: Sendable {
 
     private static func listFood11(_ dir: String, split: String) throws -> [Entry] {
         let names = try contents(dir).filter { isImage($0) }.sorted(by: pythonLess)
-        guard !names.isEmpty else { throw PipelineError(file: dir, "holds no image files") }
+        guard !names.isEmpty else { throw KDError(file: dir, "holds no image files") }
         return try names.map { name in
             let prefix = name.prefix { $0 != "_" }
             guard prefix.count < name.count, let label = Int(prefix), (0..<food11ClassNames.count).contains(label) else {
-                throw PipelineError(file: dir + "/" + name, "food-11 file names are <label>_<id>.jpg with a label in 0...10")
+                throw KDError(file: dir + "/" + name, "food-11 file names are <label>_<id>.jpg with a label in 0...10")
             }
             return Entry(path: split + "/" + name, label: label)
         }

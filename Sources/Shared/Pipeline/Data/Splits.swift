@@ -27,7 +27,7 @@ public struct DatasetSplits: Sendable {
     ///   - seed: the split seed; the same seed gives the same splits on any machine.
     public init(officialTrain: Dataset, officialTest: Dataset, valCount: Int = 5000, seed: UInt64) throws {
         guard valCount >= 0, valCount < officialTrain.count else {
-            throw PipelineError("validation size \(valCount) must be in 0..<\(officialTrain.count) (the training set's size)")
+            throw KDError("validation size \(valCount) must be in 0..<\(officialTrain.count) (the training set's size)")
         }
         var rng = SeededRNG(seed: seed, stream: 0x5EED_0001)
         let all = Array(0..<officialTrain.count)
@@ -56,7 +56,7 @@ public struct DatasetSplits: Sendable {
     /// A seeded, stratified `fraction` of `train`, as ascending row numbers of `train`
     /// (all rows for fraction 1).
     public func subsetIndices(fraction: Double) throws -> [Int] {
-        guard fraction > 0, fraction <= 1 else { throw PipelineError("subset fraction \(fraction) must be in (0, 1]") }
+        guard fraction > 0, fraction <= 1 else { throw KDError("subset fraction \(fraction) must be in (0, 1]") }
         let all = Array(0..<train.count)
         guard fraction < 1 else { return all }
         var rng = SeededRNG(seed: seed, stream: 0x5EED_0002)

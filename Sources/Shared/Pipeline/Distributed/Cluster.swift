@@ -7,8 +7,8 @@ import Foundation
 ///
 /// A binary started by `mpirun` or `srun` (which set OMPI_COMM_WORLD_SIZE, PMIX_RANK or
 /// PMI_RANK) joins MPI's world the first time `Cluster.world` is read; started any other way it
-/// never calls into MPI and runs as a single process. `active` is the group the current work is
-/// shared by: the world, or `solo` while a sweep runs its points one per process.
+/// never calls into MPI and runs as a single process. A stage's `RunContext` says which the
+/// current work is shared by: the world, or `solo` while a sweep runs its points one per process.
 ///
 /// Only the main thread calls MPI (MPI_THREAD_FUNNELED). A process that fails while others wait
 /// in a collective would hang them: stages call `abort` instead of returning the error (see
@@ -46,9 +46,6 @@ public final class Cluster: @unchecked Sendable {
         let local = env["OMPI_COMM_WORLD_LOCAL_SIZE"].flatMap(Int.init) ?? env["SLURM_NTASKS_PER_NODE"].flatMap(Int.init) ?? Int(size)
         return Cluster(rank: Int(rank), size: Int(size), localSize: max(1, local), usesMPI: true)
     }()
-
-    /// The group the current work is shared by.
-    nonisolated(unsafe) public static var active: Cluster = .world
 
     /// This process's share of the machine's cores: cores / processes on this machine, at least 1.
     public var coreShare: Int { max(1, ProcessInfo.processInfo.activeProcessorCount / localSize) }

@@ -17,22 +17,22 @@ public enum AtomicWrite {
         let folder = url.deletingLastPathComponent().path
         var isDir: ObjCBool = false
         guard FileManager.default.fileExists(atPath: folder, isDirectory: &isDir), isDir.boolValue else {
-            throw PipelineError(file: path, "cannot write: folder \(folder) does not exist")
+            throw KDError(file: path, "cannot write: folder \(folder) does not exist")
         }
         guard access(folder, W_OK) == 0 else {
-            throw PipelineError(file: path, "cannot write: folder \(folder) is not writable")
+            throw KDError(file: path, "cannot write: folder \(folder) is not writable")
         }
         let temporary = folder + "/." + url.lastPathComponent + ".\(getpid()).\(UInt32.random(in: 0...UInt32.max)).tmp"
         do {
             try body(temporary)
             try fsyncPath(temporary)
             guard rename(temporary, path) == 0 else {
-                throw PipelineError(file: path, "cannot rename temporary file into place: \(String(cString: strerror(errno)))")
+                throw KDError(file: path, "cannot rename temporary file into place: \(String(cString: strerror(errno)))")
             }
-        } catch let error as PipelineError {
+        } catch let error as KDError {
             unlink(temporary)
             // The user knows the file by its final name, not the hidden temporary one.
-            throw PipelineError(error.message.replacingOccurrences(of: temporary, with: path))
+            throw KDError(error.message.replacingOccurrences(of: temporary, with: path))
         } catch {
             unlink(temporary)
             throw error
@@ -44,7 +44,7 @@ public enum AtomicWrite {
     public static func write(_ data: Data, to path: String) throws {
         try write(to: path) { tmp in
             guard FileManager.default.createFile(atPath: tmp, contents: data) else {
-                throw PipelineError(file: path, "cannot write: \(String(cString: strerror(errno)))")
+                throw KDError(file: path, "cannot write: \(String(cString: strerror(errno)))")
             }
         }
     }
@@ -56,8 +56,8 @@ public enum AtomicWrite {
 
     private static func fsyncPath(_ path: String) throws {
         let fd = open(path, O_RDONLY)
-        guard fd >= 0 else { throw PipelineError(file: path, "cannot open for fsync: \(String(cString: strerror(errno)))") }
+        guard fd >= 0 else { throw KDError(file: path, "cannot open for fsync: \(String(cString: strerror(errno)))") }
         defer { close(fd) }
-        guard fsync(fd) == 0 else { throw PipelineError(file: path, "fsync failed: \(String(cString: strerror(errno)))") }
+        guard fsync(fd) == 0 else { throw KDError(file: path, "fsync failed: \(String(cString: strerror(errno)))") }
     }
 }

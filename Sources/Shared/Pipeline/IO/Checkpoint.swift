@@ -73,22 +73,22 @@ public enum Checkpoint {
     public static func load(_ path: String, into model: Model, optimizer: Optimizer? = nil) throws -> TrainingState {
         let f = try HDF5File.open(path)
         guard let version = try? f.intAttribute("format_version"), readableVersions.contains(version) else {
-            throw PipelineError(file: path, "not a checkpoint of this tool (format_version missing or not \(readableVersions.map(String.init).joined(separator: " or ")))")
+            throw KDError(file: path, "not a checkpoint of this tool (format_version missing or not \(readableVersions.map(String.init).joined(separator: " or ")))")
         }
         let saved = (try? f.stringAttribute("model_version")) ?? "?"
         for e in model.store.entries {
             guard f.exists(e.name) else {
-                throw PipelineError(file: path, "checkpoint of '\(saved)' has no tensor '\(e.name)' that \(model.name) needs (another architecture?)")
+                throw KDError(file: path, "checkpoint of '\(saved)' has no tensor '\(e.name)' that \(model.name) needs (another architecture?)")
             }
             let shape = try f.shape(of: e.name)
             guard shape == e.shape else {
-                throw PipelineError(file: path, "tensor '\(e.name)' has shape \(shape), \(model.name) needs \(e.shape) (another architecture or class count?)")
+                throw KDError(file: path, "tensor '\(e.name)' has shape \(shape), \(model.name) needs \(e.shape) (another architecture or class count?)")
             }
         }
         let tensors = try readStateDict(f)
         if version >= 2 {
             guard try StateDictDigest(tensors).hex == f.stringAttribute(digestName) else {
-                throw PipelineError(file: path, "its tensors do not match the checksum written with them (\(digestName)): the file is damaged or was changed")
+                throw KDError(file: path, "its tensors do not match the checksum written with them (\(digestName)): the file is damaged or was changed")
             }
         }
         for e in model.store.entries { try model.store.set(e.name, tensors[e.name]!.floats) }
@@ -100,14 +100,14 @@ public enum Checkpoint {
         }
         if let optimizer, f.exists("optimizer") {
             let name = try f.stringAttribute("kind", of: "optimizer")
-            guard let kind = Optimizer.Kind(rawValue: name) else { throw PipelineError(file: path, "unknown optimizer '\(name)'") }
+            guard let kind = Optimizer.Kind(rawValue: name) else { throw KDError(file: path, "unknown optimizer '\(name)'") }
             let saved = Optimizer.State(kind: kind, step: Int(try f.intAttribute("step", of: "optimizer")),
                                         firstMoment: f.exists("optimizer/first_moment") ? try f.read("optimizer/first_moment", as: Float.self).values : [],
                                         secondMoment: f.exists("optimizer/second_moment") ? try f.read("optimizer/second_moment", as: Float.self).values : [])
             do {
                 try optimizer.restore(saved)
-            } catch let error as PipelineError {
-                throw PipelineError(file: path, error.message)
+            } catch let error as KDError {
+                throw KDError(file: path, error.message)
             }
         }
         return TrainingState(epoch: Int(try f.intAttribute("epoch", of: "training")),

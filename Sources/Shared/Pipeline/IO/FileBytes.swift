@@ -16,8 +16,8 @@ public enum FileBytes {
     }
 
     /// The error for a file that cannot be read: missing, or there but not readable.
-    public static func unreadable(_ path: String) -> PipelineError {
-        PipelineError(file: path, FileManager.default.fileExists(atPath: path) ? "cannot read file (permission denied?)" : "file not found")
+    public static func unreadable(_ path: String) -> KDError {
+        KDError(file: path, FileManager.default.fileExists(atPath: path) ? "cannot read file (permission denied?)" : "file not found")
     }
 
     /// Inflates a complete gzip or zlib stream; a truncated or corrupt stream is an error.
@@ -25,7 +25,7 @@ public enum FileBytes {
     public static func gunzip(_ input: [UInt8], path: String, length: (([UInt8]) -> Int?)? = nil) throws -> [UInt8] {
         var stream = z_stream()
         guard czlib_inflate_init_gzip(&stream) == Z_OK else {
-            throw PipelineError(file: path, "zlib could not start inflating")
+            throw KDError(file: path, "zlib could not start inflating")
         }
         defer { inflateEnd(&stream) }
         var output = [UInt8]()
@@ -45,16 +45,16 @@ public enum FileBytes {
                 let produced = chunk - Int(stream.avail_out)
                 output.append(contentsOf: scratch[0..<produced])
                 if let expected = length?(output), output.count > expected {
-                    throw PipelineError(file: path, "decompressed content runs past the \(expected) bytes its header describes; stopped inflating there")
+                    throw KDError(file: path, "decompressed content runs past the \(expected) bytes its header describes; stopped inflating there")
                 }
                 if status == Z_BUF_ERROR && stream.avail_in == 0 { break }
                 guard status == Z_OK || status == Z_STREAM_END else {
-                    throw PipelineError(file: path, "corrupt gzip data (zlib error \(status))")
+                    throw KDError(file: path, "corrupt gzip data (zlib error \(status))")
                 }
             } while status != Z_STREAM_END
         }
         guard status == Z_STREAM_END else {
-            throw PipelineError(file: path, "truncated gzip data (stream ends after \(input.count) bytes)")
+            throw KDError(file: path, "truncated gzip data (stream ends after \(input.count) bytes)")
         }
         return output
     }

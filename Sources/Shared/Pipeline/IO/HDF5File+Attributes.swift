@@ -54,7 +54,7 @@ extension HDF5File {
     /// Reads attribute `name` of `object`; nil if absent. Integers come back as `.int`,
     /// floats as `.double`, fixed- or variable-length strings as `.string`.
     public func attribute(_ name: String, of object: String = "/") throws -> HDF5Attribute? {
-        guard exists(object) || object == "/" else { throw PipelineError(file: path, "has no object '\(object)'") }
+        guard exists(object) || object == "/" else { throw KDError(file: path, "has no object '\(object)'") }
         guard H5Aexists_by_name(id, object, name, chdf5_p_default()) > 0 else { return nil }
         let attr = H5Aopen_by_name(id, object, name, chdf5_p_default(), chdf5_p_default())
         guard attr >= 0 else { throw failure("cannot open attribute '\(name)' of '\(object)'") }
@@ -64,7 +64,7 @@ extension HDF5File {
         let space = H5Aget_space(attr)
         defer { H5Sclose(space) }
         guard H5Sget_simple_extent_npoints(space) == 1 else {
-            throw PipelineError(file: path, "attribute '\(name)' of '\(object)' is not a single value")
+            throw KDError(file: path, "attribute '\(name)' of '\(object)' is not a single value")
         }
         switch H5Tget_class(type) {
         case H5T_INTEGER:
@@ -89,7 +89,7 @@ extension HDF5File {
             let end = bytes.firstIndex(of: 0) ?? size
             return .string(try text(Array(bytes[..<end]), name, object))
         default:
-            throw PipelineError(file: path, "attribute '\(name)' of '\(object)' has an unsupported type")
+            throw KDError(file: path, "attribute '\(name)' of '\(object)' has an unsupported type")
         }
     }
 
@@ -100,14 +100,14 @@ extension HDF5File {
         let s = String(decoding: bytes, as: UTF8.self)
         let isText = Array(s.utf8) == bytes
             && !s.unicodeScalars.contains { $0.properties.generalCategory == .control && $0 != "\n" && $0 != "\t" }
-        guard isText else { throw PipelineError(file: path, "attribute '\(name)' of '\(object)' is not text: the file is damaged") }
+        guard isText else { throw KDError(file: path, "attribute '\(name)' of '\(object)' is not text: the file is damaged") }
         return s
     }
 
     /// Attribute `name` as a string, or an error naming the file if it is missing or not a string.
     public func stringAttribute(_ name: String, of object: String = "/") throws -> String {
         guard case .string(let s)? = try attribute(name, of: object) else {
-            throw PipelineError(file: path, "attribute '\(name)' is missing or not a string")
+            throw KDError(file: path, "attribute '\(name)' is missing or not a string")
         }
         return s
     }
@@ -115,7 +115,7 @@ extension HDF5File {
     /// Attribute `name` as an integer, or an error naming the file.
     public func intAttribute(_ name: String, of object: String = "/") throws -> Int64 {
         guard case .int(let v)? = try attribute(name, of: object) else {
-            throw PipelineError(file: path, "attribute '\(name)' is missing or not an integer")
+            throw KDError(file: path, "attribute '\(name)' is missing or not an integer")
         }
         return v
     }
@@ -125,7 +125,7 @@ extension HDF5File {
         switch try attribute(name, of: object) {
         case .double(let v)?: return v
         case .int(let v)?: return Double(v)
-        default: throw PipelineError(file: path, "attribute '\(name)' is missing or not a number")
+        default: throw KDError(file: path, "attribute '\(name)' is missing or not a number")
         }
     }
 }

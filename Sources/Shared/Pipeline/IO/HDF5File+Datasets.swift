@@ -13,7 +13,7 @@ extension HDF5File {
                                       chunkRows: Int = 0, gzipLevel: Int = 0) throws {
         let elements = shape.reduce(1, *)
         guard elements == values.count else {
-            throw PipelineError(file: path, "dataset '\(name)': \(values.count) values do not fill shape \(shape)")
+            throw KDError(file: path, "dataset '\(name)': \(values.count) values do not fill shape \(shape)")
         }
         var dims = shape.map { hsize_t($0) }
         let space = H5Screate_simple(Int32(dims.count), &dims, nil)
@@ -75,7 +75,7 @@ extension HDF5File {
         try checkClass(ds, name, T.self)
         let shape = try dims(ds, name)
         guard let first = shape.first, rows.lowerBound >= 0, rows.upperBound <= first else {
-            throw PipelineError(file: path, "dataset '\(name)' of shape \(shape) has no rows \(rows.lowerBound)..<\(rows.upperBound)")
+            throw KDError(file: path, "dataset '\(name)' of shape \(shape) has no rows \(rows.lowerBound)..<\(rows.upperBound)")
         }
         let rowSize = shape.dropFirst().reduce(1, *)
         var values = [T](repeating: 0, count: rows.count * rowSize)
@@ -101,7 +101,7 @@ extension HDF5File {
     // MARK: - Helpers
 
     func openDataset(_ name: String) throws -> hid_t {
-        guard exists(name) else { throw PipelineError(file: path, "has no dataset '\(name)'") }
+        guard exists(name) else { throw KDError(file: path, "has no dataset '\(name)'") }
         let ds = H5Dopen2(id, name, chdf5_p_default())
         guard ds >= 0 else { throw failure("cannot open dataset '\(name)'") }
         return ds
@@ -133,7 +133,7 @@ extension HDF5File {
         let cls = H5Tget_class(type)
         guard cls == T.typeClass else {
             let kind = T.typeClass == H5T_FLOAT ? "floating-point" : "integer"
-            throw PipelineError(file: path, "dataset '\(name)' does not hold \(kind) values (HDF5 type class \(cls.rawValue))")
+            throw KDError(file: path, "dataset '\(name)' does not hold \(kind) values (HDF5 type class \(cls.rawValue))")
         }
     }
 }

@@ -18,7 +18,7 @@ extension HDF5File {
                 case .int(let v)?: value = "int \(v)"
                 case .double(let v)?: value = "double \(v.bitPattern)"
                 case .string(let s)?: value = "string \(s.utf8.count) \(s)"
-                case nil: throw PipelineError(file: path, "attribute '\(name)' of '\(object)' vanished while being read")
+                case nil: throw KDError(file: path, "attribute '\(name)' of '\(object)' vanished while being read")
                 }
                 h.update(Array("\(object) \(name) \(value)\n".utf8))
             }

@@ -13,7 +13,7 @@ public final class HDF5File {
     private var isOpen = true
 
     /// HDF5's automatic error printing goes to stderr as a multi-line stack; switch it off once
-    /// and report failures as `PipelineError`s instead. Also keep HDF5 from closing files at
+    /// and report failures as `KDError`s instead. Also keep HDF5 from closing files at
     /// exit: after a failed write (a full disk) a file cannot be flushed or closed, and HDF5's
     /// own exit handler then crashed on it (SIGSEGV after the error was reported).
     private static let silenced: Bool = {
@@ -42,9 +42,9 @@ public final class HDF5File {
     /// inside the HDF5 library.
     public static func open(_ path: String, writable: Bool = false) throws -> HDF5File {
         _ = silenced
-        guard FileManager.default.fileExists(atPath: path) else { throw PipelineError(file: path, "file not found") }
+        guard FileManager.default.fileExists(atPath: path) else { throw KDError(file: path, "file not found") }
         guard H5Fis_hdf5(path) > 0 else {
-            throw PipelineError(file: path, "not an HDF5 file (corrupt or truncated?)")
+            throw KDError(file: path, "not an HDF5 file (corrupt or truncated?)")
         }
         if !writable { try HDF5Probe.check(path) }
         let id = H5Fopen(path, writable ? chdf5_f_acc_rdwr() : chdf5_f_acc_rdonly(), chdf5_p_default())
@@ -102,13 +102,13 @@ public final class HDF5File {
 
     // MARK: - Errors
 
-    /// A `PipelineError` for this file, with HDF5's innermost message appended.
-    func failure(_ what: String) -> PipelineError { Self.failure(path, what) }
+    /// A `KDError` for this file, with HDF5's innermost message appended.
+    func failure(_ what: String) -> KDError { Self.failure(path, what) }
 
-    static func failure(_ path: String, _ what: String) -> PipelineError {
+    static func failure(_ path: String, _ what: String) -> KDError {
         let detail = conciseHDF5Detail(innermostHDF5Message())
         H5Eclear2(chdf5_e_default())
-        return PipelineError(file: path, detail.isEmpty ? what : "\(what) (HDF5: \(detail))")
+        return KDError(file: path, detail.isEmpty ? what : "\(what) (HDF5: \(detail))")
     }
 
     /// One line from HDF5's message: for a failed system call only its reason ("No space left on

@@ -20,7 +20,7 @@ public enum HDF5Probe {
         _ = kd_hdf5_probe_start()
     }
 
-    /// Throws a `PipelineError` naming `path` unless its walk came back clean.
+    /// Throws a `KDError` naming `path` unless its walk came back clean.
     public static func check(_ path: String) throws {
         guard let limit = seconds() else { return }
         var result = kd_probe_result()
@@ -28,14 +28,14 @@ public enum HDF5Probe {
         case KD_PROBE_CLEAN:
             return
         case KD_PROBE_FAILED:
-            throw PipelineError(file: path, "damaged: the HDF5 library \(message(result))")
+            throw KDError(file: path, "damaged: the HDF5 library \(message(result))")
         case KD_PROBE_SIGNAL:
             let name = strsignal(result.signal_number).map { String(cString: $0) } ?? "?"
-            throw PipelineError(file: path, "damaged (the HDF5 library failed reading it: signal \(result.signal_number), \(name))")
+            throw KDError(file: path, "damaged (the HDF5 library failed reading it: signal \(result.signal_number), \(name))")
         case KD_PROBE_TIMEOUT:
-            throw PipelineError(file: path, "damaged (the HDF5 library did not finish reading it within \(limit) s; \(environmentVariable) sets another limit)")
+            throw KDError(file: path, "damaged (the HDF5 library did not finish reading it within \(limit) s; \(environmentVariable) sets another limit)")
         default:
-            throw PipelineError(file: path, "cannot check the file: no process to read it in could be started (\(String(cString: strerror(result.error_number))))")
+            throw KDError(file: path, "cannot check the file: no process to read it in could be started (\(String(cString: strerror(result.error_number))))")
         }
     }
 

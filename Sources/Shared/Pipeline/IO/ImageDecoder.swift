@@ -6,7 +6,7 @@ import Foundation
 /// Decodes image files into 8-bit RGB as torchvision's default loader does
 /// (`PIL.Image.open(path).convert("RGB")`): JPEG with libjpeg-turbo, PNG with libpng, BMP, PPM
 /// and PGM with TurboJPEG's `tjLoadImage`. Grey images are repeated into the three channels; an
-/// alpha channel is dropped, not composited. Every failure is a `PipelineError` naming the file.
+/// alpha channel is dropped, not composited. Every failure is a `KDError` naming the file.
 ///
 /// Known differences from PIL: 16-bit PNGs and PNGs with a gAMA chunk other than sRGB's go
 /// through libpng's simplified API, which converts them to 8-bit sRGB with gamma; CMYK JPEGs are
@@ -21,28 +21,28 @@ public enum ImageDecoder {
         case "jpg", "jpeg": return try decodeJPEG(try bytes(path), path: path)
         case "png": return try decodePNG(try bytes(path), path: path)
         case "ppm", "pgm", "bmp": return try loadWithTurboJPEG(path)
-        default: throw PipelineError(file: path, "not an image this tool reads (extensions: \(extensions.sorted().joined(separator: ", ")))")
+        default: throw KDError(file: path, "not an image this tool reads (extensions: \(extensions.sorted().joined(separator: ", ")))")
         }
     }
 
     private static func bytes(_ path: String) throws -> [UInt8] {
         let data = try FileBytes.read(path)
-        guard !data.isEmpty else { throw PipelineError(file: path, "empty file") }
+        guard !data.isEmpty else { throw KDError(file: path, "empty file") }
         return data
     }
 
     static func decodeJPEG(_ data: [UInt8], path: String) throws -> RGBImage {
-        guard let handle = tjInitDecompress() else { throw PipelineError(file: path, "TurboJPEG could not start") }
+        guard let handle = tjInitDecompress() else { throw KDError(file: path, "TurboJPEG could not start") }
         defer { tjDestroy(handle) }
-        func failure(_ what: String) -> PipelineError {
-            PipelineError(file: path, "not a readable JPEG (\(what): \(String(cString: tjGetErrorStr2(handle))))")
+        func failure(_ what: String) -> KDError {
+            KDError(file: path, "not a readable JPEG (\(what): \(String(cString: tjGetErrorStr2(handle))))")
         }
         var width: Int32 = 0, height: Int32 = 0, subsampling: Int32 = 0, colorspace: Int32 = 0
         guard tjDecompressHeader3(handle, data, UInt(data.count), &width, &height, &subsampling, &colorspace) == 0 else {
             throw failure("header")
         }
         guard colorspace != Int32(TJCS_CMYK.rawValue), colorspace != Int32(TJCS_YCCK.rawValue) else {
-            throw PipelineError(file: path, "CMYK JPEGs are not supported; convert the image to RGB")
+            throw KDError(file: path, "CMYK JPEGs are not supported; convert the image to RGB")
         }
         try checkSize(Int(width), Int(height), path: path)
         var pixels = [UInt8](repeating: 0, count: Int(width) * Int(height) * 3)
@@ -59,11 +59,11 @@ public enum ImageDecoder {
         var image = png_image()
         cpng_image_init(&image)
         defer { png_image_free(&image) }
-        func failure() -> PipelineError {
+        func failure() -> KDError {
             let message = withUnsafeBytes(of: image.message) { raw in
                 String(decoding: raw.prefix { $0 != 0 }, as: UTF8.self)
             }
-            return PipelineError(file: path, "not a readable PNG (libpng: \(message))")
+            return KDError(file: path, "not a readable PNG (libpng: \(message))")
         }
         guard png_image_begin_read_from_memory(&image, data, data.count) != 0 else { throw failure() }
         try checkSize(Int(image.width), Int(image.height), path: path)
@@ -85,7 +85,7 @@ public enum ImageDecoder {
         guard FileManager.default.isReadableFile(atPath: path) else { throw FileBytes.unreadable(path) }
         var width: Int32 = 0, height: Int32 = 0, format = Int32(TJPF_RGB.rawValue)
         guard let buffer = tjLoadImage(path, &width, 1, &height, &format, 0) else {
-            throw PipelineError(file: path, "not a readable \((path as NSString).pathExtension.uppercased()) image (\(String(cString: tjGetErrorStr2(nil))))")
+            throw KDError(file: path, "not a readable \((path as NSString).pathExtension.uppercased()) image (\(String(cString: tjGetErrorStr2(nil))))")
         }
         defer { tjFree(buffer) }
         try checkSize(Int(width), Int(height), path: path)
@@ -95,7 +95,7 @@ public enum ImageDecoder {
 
     private static func checkSize(_ width: Int, _ height: Int, path: String) throws {
         guard width > 0, height > 0, width <= 16384, height <= 16384 else {
-            throw PipelineError(file: path, "implausible image size \(width)x\(height)")
+            throw KDError(file: path, "implausible image size \(width)x\(height)")
         }
     }
 }

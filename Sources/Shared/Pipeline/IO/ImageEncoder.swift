@@ -17,14 +17,14 @@ public enum ImageEncoder {
         let bytes = grey ? stride(from: 0, to: image.pixels.count, by: 3).map { image.pixels[$0] } : image.pixels
         try AtomicWrite.write(to: path) { tmp in
             guard png_image_write_to_file(&png, tmp, 0, bytes, 0, nil) != 0 else {
-                throw PipelineError(file: path, "libpng could not write the image")
+                throw KDError(file: path, "libpng could not write the image")
             }
         }
     }
 
     /// Baseline JPEG at `quality` (1...100), 4:4:4 chroma (no subsampling).
     public static func writeJPEG(_ image: RGBImage, to path: String, quality: Int = 95) throws {
-        guard let handle = tjInitCompress() else { throw PipelineError(file: path, "TurboJPEG could not start") }
+        guard let handle = tjInitCompress() else { throw KDError(file: path, "TurboJPEG could not start") }
         defer { tjDestroy(handle) }
         var buffer: UnsafeMutablePointer<UInt8>?
         var size: UInt = 0
@@ -32,7 +32,7 @@ public enum ImageEncoder {
                                  &buffer, &size, Int32(TJSAMP_444.rawValue), Int32(quality), 0)
         defer { tjFree(buffer) }
         guard status == 0, let buffer else {
-            throw PipelineError(file: path, "TurboJPEG could not encode (\(String(cString: tjGetErrorStr2(handle))))")
+            throw KDError(file: path, "TurboJPEG could not encode (\(String(cString: tjGetErrorStr2(handle))))")
         }
         try AtomicWrite.write(Data(bytes: buffer, count: Int(size)), to: path)
     }

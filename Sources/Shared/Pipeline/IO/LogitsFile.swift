@@ -83,13 +83,6 @@ public struct LogitsFile: Sendable {
         views == nil ? "row \(row)" : "row \(row / viewsPerSample), view \(row % viewsPerSample)"
     }
 
-    /// Fraction of rows whose arg-max logit is the label.
-    public static func accuracy(logits: [Float], labels: [Int32], classes k: Int) -> Double {
-        guard !labels.isEmpty else { return 0 }
-        let correct = labels.indices.filter { argmax(logits, row: $0, classes: k) == Int(labels[$0]) }.count
-        return Double(correct) / Double(labels.count)
-    }
-
     /// SHA-256 (hex) of an array's little-endian bytes in order: what the file stores as
     /// `logits_sha256` (float32 logits, row-major) and `views_sha256` (the int32 views table).
     public static func checksum<T: BitwiseCopyable>(_ values: [T]) -> String {
@@ -108,17 +101,6 @@ public struct LogitsFile: Sendable {
         features.embedding.withUnsafeBytes { h.update($0) }
         for a in features.attention { a.values.withUnsafeBytes { h.update($0) } }
         return h.finalizeHex()
-    }
-
-    static func argmax(_ logits: [Float], row: Int, classes k: Int) -> Int {
-        logits.withUnsafeBufferPointer { argmax($0.baseAddress! + row * k, classes: k) }
-    }
-
-    /// Index of the largest of `k` values (the first one on ties).
-    static func argmax(_ row: UnsafePointer<Float>, classes k: Int) -> Int {
-        var best = 0
-        for j in 1..<k where row[j] > row[best] { best = j }
-        return best
     }
 
     // MARK: - Writing and reading
@@ -176,16 +158,16 @@ public struct LogitsFile: Sendable {
         let version = try? f.intAttribute("format_version")
         guard let version, readableVersions.contains(version) else {
             let hint = version == 1 ? " (written before logits carried a checksum): run teacher-export again" : ""
-            throw PipelineError(file: path, "logits format_version \(version.map(String.init) ?? "missing"), this tool reads versions \(readableVersions.map(String.init).joined(separator: " and "))\(hint)")
+            throw KDError(file: path, "logits format_version \(version.map(String.init) ?? "missing"), this tool reads versions \(readableVersions.map(String.init).joined(separator: " and "))\(hint)")
         }
         if version >= 3 {
             let stored = try f.stringAttribute(attributesDigestName)
             guard try f.attributesDigest(excluding: attributesDigestName) == stored else {
-                throw PipelineError(file: path, "its attributes do not match the checksum written at export (\(attributesDigestName)): the file is damaged or was changed; run teacher-export again")
+                throw KDError(file: path, "its attributes do not match the checksum written at export (\(attributesDigestName)): the file is damaged or was changed; run teacher-export again")
             }
         }
         let splitName = try f.stringAttribute("split")
-        guard let split = SplitName(rawValue: splitName) else { throw PipelineError(file: path, "unknown split '\(splitName)'") }
+        guard let split = SplitName(rawValue: splitName) else { throw KDError(file: path, "unknown split '\(splitName)'") }
         let k = Int(try f.intAttribute("num_classes"))
         let (logits, shape) = try f.read("logits", as: Float.self)
         let labels = try f.read("labels", as: Int32.self).values
@@ -194,10 +176,10 @@ public struct LogitsFile: Sendable {
         let perSample = views?.perSample ?? 1
         let expected = views == nil ? "[N, \(k)]" : "[N, \(perSample), \(k)]"
         guard shape.count == (views == nil ? 2 : 3), shape.last == k else {
-            throw PipelineError(file: path, "'logits' has shape \(shape), expected \(expected) (num_classes \(k))")
+            throw KDError(file: path, "'logits' has shape \(shape), expected \(expected) (num_classes \(k))")
         }
         guard labels.count == shape[0], indices.count == shape[0] else {
-            throw PipelineError(file: path, "'logits' has \(shape[0]) rows but 'labels' \(labels.count) and 'indices' \(indices.count)")
+            throw KDError(file: path, "'logits' has \(shape[0]) rows but 'labels' \(labels.count) and 'indices' \(indices.count)")
         }
         let meta = Metadata(dataset: try f.stringAttribute("dataset"), datasetFingerprint: try f.stringAttribute("dataset_fingerprint"),
                             split: split, numClasses: k, teacherModel: try f.stringAttribute("teacher_model"),
@@ -207,7 +189,7 @@ public struct LogitsFile: Sendable {
         // Rows rewritten, reordered or replaced after export (by h5py, say) no longer match.
         let stored = try f.stringAttribute("logits_sha256")
         guard checksum(logits) == stored else {
-            throw PipelineError(file: path, "'logits' does not match the checksum written at export (logits_sha256): changed after export; run teacher-export again")
+            throw KDError(file: path, "'logits' does not match the checksum written at export (logits_sha256): changed after export; run teacher-export again")
         }
         var file = LogitsFile(metadata: meta, logits: logits, labels: labels,
                               features: try readFeatures(f, path, rowShape: Array(shape.dropLast())), views: views)
@@ -220,21 +202,21 @@ public struct LogitsFile: Sendable {
     private static func readViews(_ f: HDF5File, _ path: String, logitsShape: [Int]) throws -> TeacherViews? {
         guard (try f.children()).contains("views") else {
             guard logitsShape.count == 2 else {
-                throw PipelineError(file: path, "'logits' has shape \(logitsShape) but the file has no 'views' to say which augmented views its rows belong to")
+                throw KDError(file: path, "'logits' has shape \(logitsShape) but the file has no 'views' to say which augmented views its rows belong to")
             }
             return nil
         }
         let v = Int(try f.intAttribute("num_views"))
         let (table, shape) = try f.read("views", as: Int32.self)
         guard logitsShape.count == 3, shape == [logitsShape[0], v, 3], logitsShape[1] == v else {
-            throw PipelineError(file: path, "'views' has shape \(shape) and 'logits' \(logitsShape), expected [N, \(v), 3] and [N, \(v), K] (num_views \(v))")
+            throw KDError(file: path, "'views' has shape \(shape) and 'logits' \(logitsShape), expected [N, \(v), 3] and [N, \(v), K] (num_views \(v))")
         }
         guard checksum(table) == (try f.stringAttribute("views_sha256")) else {
-            throw PipelineError(file: path, "'views' do not match the checksum written at export (views_sha256): changed after export; run teacher-export again")
+            throw KDError(file: path, "'views' do not match the checksum written at export (views_sha256): changed after export; run teacher-export again")
         }
         let name = try f.stringAttribute("augmentation")
         guard name == augmentationName else {
-            throw PipelineError(file: path, "attribute 'augmentation' is '\(name)'; this tool replays '\(augmentationName)' only")
+            throw KDError(file: path, "attribute 'augmentation' is '\(name)'; this tool replays '\(augmentationName)' only")
         }
         let augmentation = Augmentation(padding: Int(try f.intAttribute("augmentation_padding")),
                                         horizontalFlip: try f.intAttribute("augmentation_flip") != 0)
@@ -242,7 +224,7 @@ public struct LogitsFile: Sendable {
         switch TeacherViews.fromTable(table, perSample: v, augmentation: augmentation, seed: seed) {
         case .success(let views): return views
         case .failure(let e):
-            throw PipelineError(file: path, "'views' row \(e.row), view \(e.view) is \(e.entry), outside the crops and flips of padding \(augmentation.padding)\(augmentation.horizontalFlip ? " with flips" : " without flips")")
+            throw KDError(file: path, "'views' row \(e.row), view \(e.view) is \(e.entry), outside the crops and flips of padding \(augmentation.padding)\(augmentation.horizontalFlip ? " with flips" : " without flips")")
         }
     }
 
@@ -253,7 +235,7 @@ public struct LogitsFile: Sendable {
         let (embedding, shape) = try f.read("features/embedding", as: Float.self)
         let rows = rowShape.map(String.init).joined(separator: ", ")
         guard shape.count == rowShape.count + 1, Array(shape.dropLast()) == rowShape else {
-            throw PipelineError(file: path, "'features/embedding' has shape \(shape), expected [\(rows), D]")
+            throw KDError(file: path, "'features/embedding' has shape \(shape), expected [\(rows), D]")
         }
         var features = ModelFeatures(embeddingSize: shape.last!, embedding: embedding, attention: [])
         let stages = try f.children(of: "features").filter { $0.hasPrefix("attention_") }
@@ -266,12 +248,12 @@ public struct LogitsFile: Sendable {
                                             height: Int(try f.intAttribute("height", of: object)),
                                             width: Int(try f.intAttribute("width", of: object)), values: values)
             guard shape == rowShape + [a.height * a.width] else {
-                throw PipelineError(file: path, "'\(object)' has shape \(shape), expected [\(rows), \(a.height * a.width)]")
+                throw KDError(file: path, "'\(object)' has shape \(shape), expected [\(rows), \(a.height * a.width)]")
             }
             features.attention.append(a)
         }
         guard checksum(features) == (try f.stringAttribute("features_sha256")) else {
-            throw PipelineError(file: path, "'features' do not match the checksum written at export (features_sha256): changed after export; run teacher-export again")
+            throw KDError(file: path, "'features' do not match the checksum written at export (features_sha256): changed after export; run teacher-export again")
         }
         return features
     }
@@ -282,39 +264,39 @@ public struct LogitsFile: Sendable {
     public static func load(_ path: String, for data: Dataset, split: SplitName) throws -> LogitsFile {
         let f = try read(path)
         let m = f.metadata
-        guard m.split == split else { throw PipelineError(file: path, "holds logits of the '\(m.split.rawValue)' split, not '\(split.rawValue)'") }
-        guard m.dataset == data.name else { throw PipelineError(file: path, "holds logits for dataset '\(m.dataset)', not '\(data.name)'") }
+        guard m.split == split else { throw KDError(file: path, "holds logits of the '\(m.split.rawValue)' split, not '\(split.rawValue)'") }
+        guard m.dataset == data.name else { throw KDError(file: path, "holds logits for dataset '\(m.dataset)', not '\(data.name)'") }
         guard m.numClasses == data.numClasses else {
-            throw PipelineError(file: path, "has \(m.numClasses) classes, the dataset has \(data.numClasses)")
+            throw KDError(file: path, "has \(m.numClasses) classes, the dataset has \(data.numClasses)")
         }
         guard f.count == data.count else {
-            throw PipelineError(file: path, "has \(f.count) rows, the \(split.rawValue) split has \(data.count) samples (other val_size, split_seed or data?)")
+            throw KDError(file: path, "has \(f.count) rows, the \(split.rawValue) split has \(data.count) samples (other val_size, split_seed or data?)")
         }
         let fingerprint = data.fingerprint()
         guard m.datasetFingerprint == fingerprint else {
-            throw PipelineError(file: path, "dataset fingerprint \(m.datasetFingerprint.prefix(12))... does not match the \(split.rawValue) split here (\(fingerprint.prefix(12))...): logits of other data, val_size or split_seed")
+            throw KDError(file: path, "dataset fingerprint \(m.datasetFingerprint.prefix(12))... does not match the \(split.rawValue) split here (\(fingerprint.prefix(12))...): logits of other data, val_size or split_seed")
         }
         if let row = f.labels.indices.first(where: { Int(f.labels[$0]) != Int(data.labels[$0]) }) {
-            throw PipelineError(file: path, "row \(row) has label \(f.labels[row]) but sample \(row) of the \(split.rawValue) split is labelled \(data.labels[row]): rows out of order")
+            throw KDError(file: path, "row \(row) has label \(f.labels[row]) but sample \(row) of the \(split.rawValue) split is labelled \(data.labels[row]): rows out of order")
         }
         if let row = f.indices.indices.first(where: { f.indices[$0] != Int64($0) }) {
-            throw PipelineError(file: path, "row \(row) holds sample index \(f.indices[row]), expected \(row): rows out of canonical order")
+            throw KDError(file: path, "row \(row) holds sample index \(f.indices[row]), expected \(row): rows out of canonical order")
         }
         if let i = f.logits.firstIndex(where: { !$0.isFinite }) {
-            throw PipelineError(file: path, "\(f.describeRow(i / m.numClasses)) holds a non-finite logit (\(f.logits[i]))")
+            throw KDError(file: path, "\(f.describeRow(i / m.numClasses)) holds a non-finite logit (\(f.logits[i]))")
         }
         if let features = f.features {
             let rows = max(f.count * f.viewsPerSample, 1)
             for (name, values) in [("embedding", features.embedding)] + features.attention.map({ ("attention_" + $0.name, $0.values) }) {
                 if let i = values.firstIndex(where: { !$0.isFinite }) {
-                    throw PipelineError(file: path, "\(f.describeRow(i / (values.count / rows))) of features/\(name) holds a non-finite value (\(values[i]))")
+                    throw KDError(file: path, "\(f.describeRow(i / (values.count / rows))) of features/\(name) holds a non-finite value (\(values[i]))")
                 }
             }
         }
         // teacher-export records the accuracy these very rows give (same arg-max, same labels).
-        let accuracy = Self.accuracy(logits: f.logits, labels: rowLabels(f.labels, perSample: f.viewsPerSample), classes: m.numClasses)
+        let accuracy = Predictions.accuracy(logits: f.logits, labels: rowLabels(f.labels, perSample: f.viewsPerSample), classes: m.numClasses)
         guard accuracy == m.teacherAccuracy else {
-            throw PipelineError(file: path, "the rows give teacher accuracy \(percent(accuracy)), the file records \(percent(m.teacherAccuracy)) (teacher_accuracy): rows changed after export")
+            throw KDError(file: path, "the rows give teacher accuracy \(percent(accuracy)), the file records \(percent(m.teacherAccuracy)) (teacher_accuracy): rows changed after export")
         }
         return f
     }

@@ -75,7 +75,7 @@ public struct RunDirectory: Sendable {
         do {
             return try decoder.decode(type, from: data)
         } catch {
-            throw PipelineError(file: path, "is not the \(type) report this tool writes (\(Self.reason(error)))")
+            throw KDError(file: path, "is not the \(type) report this tool writes (\(Self.reason(error)))")
         }
     }
 

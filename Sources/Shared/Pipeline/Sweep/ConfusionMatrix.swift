@@ -1,3 +1,4 @@
+import Engine
 /// How often each true class was predicted as each class, over one split's images.
 public struct ConfusionMatrix: Equatable, Sendable {
     public let classes: Int
@@ -23,7 +24,7 @@ public struct ConfusionMatrix: Equatable, Sendable {
 
     /// The arg-max class of each row of row-major `logits`.
     public static func predictions(logits: [Float], classes k: Int) -> [Int] {
-        (0..<(logits.count / k)).map { LogitsFile.argmax(logits, row: $0, classes: k) }
+        (0..<(logits.count / k)).map { Predictions.argmax(logits, row: $0, classes: k) }
     }
 }
 

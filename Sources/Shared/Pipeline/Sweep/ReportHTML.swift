@@ -21,7 +21,7 @@ enum ReportHTML {
 
     /// A student against its teacher on the test split: both confusion matrices side by side and
     /// the five classes they disagree on most; or why there is no comparison.
-    static func comparison(_ result: Result<TeacherStudentComparison, PipelineError>, heading: String) -> String {
+    static func comparison(_ result: Result<TeacherStudentComparison, KDError>, heading: String) -> String {
         var s = "<h2>\(escape(heading))</h2>\n"
         switch result {
         case .failure(let e):
@@ -41,11 +41,11 @@ enum ReportHTML {
     }
 
     /// `TeacherStudentComparison.of(runDir:)` on the test split, its error kept as the reason.
-    static func compare(runDir: String) -> Result<TeacherStudentComparison, PipelineError> {
+    static func compare(runDir: String) -> Result<TeacherStudentComparison, KDError> {
         do {
             return .success(try TeacherStudentComparison.of(runDir: runDir))
         } catch {
-            return .failure(error as? PipelineError ?? PipelineError("\(error)"))
+            return .failure(error as? KDError ?? KDError("\(error)"))
         }
     }
 

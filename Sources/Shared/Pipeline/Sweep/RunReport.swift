@@ -16,7 +16,7 @@ public struct RunReport {
         let run = RunDirectory(runDir)
         let params = try Params.load(run.path(.params))
         guard let history = try run.read(TrainingHistory.self, from: .history), !history.epochs.isEmpty else {
-            throw PipelineError(file: run.path(.history), "not found: the run has not finished an epoch")
+            throw KDError(file: run.path(.history), "not found: the run has not finished an epoch")
         }
         var body = "<p>Model \(ReportHTML.escape(params.modelVersion)) on \(ReportHTML.escape(params.dataset.rawValue))"
         body += params.distillationDescription.map { "; " + ReportHTML.escape($0) } ?? "; trained from the labels"

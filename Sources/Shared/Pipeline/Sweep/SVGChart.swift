@@ -20,11 +20,11 @@ enum SVGChart {
         let variant = chosen?.softTermLabel
         var svg = header(width, height, title: "Validation accuracy (%), mean over seeds" + (variant.map { " (\($0))" } ?? ""))
         for (j, t) in ts.enumerated() {
-            svg += text(left + cell * (Double(j) + 0.5), top - 10, "T = \(SweepSpec.Point.number(t))", anchor: "middle")
+            svg += text(left + cell * (Double(j) + 0.5), top - 10, "T = \(numberText(t))", anchor: "middle")
         }
         for (i, a) in alphas.enumerated() {
             let y = top + cell * Double(i)
-            svg += text(left - 10, y + cell / 2 + 4, "α = \(SweepSpec.Point.number(a))", anchor: "end")
+            svg += text(left - 10, y + cell / 2 + 4, "α = \(numberText(a))", anchor: "end")
             for (j, t) in ts.enumerated() {
                 let x = left + cell * Double(j)
                 if let row = kd.first(where: { $0.alpha == a && $0.temperature == t }), row.val.mean.isFinite {

@@ -8,14 +8,14 @@ import Foundation
 struct SweepReport {
     let results: SweepResults
     /// The chosen student against the teacher, or why there is none.
-    let comparison: Result<TeacherStudentComparison, PipelineError>
+    let comparison: Result<TeacherStudentComparison, KDError>
 
     init(_ results: SweepResults) {
         self.results = results
         if let run = results.chosen?.runs.min(by: { $0.point.seed < $1.point.seed }) {
             comparison = ReportHTML.compare(runDir: (results.sweepDir as NSString).appendingPathComponent(run.point.directoryName))
         } else {
-            comparison = .failure(PipelineError("no configuration was chosen: the sweep has no finished KD run"))
+            comparison = .failure(KDError("no configuration was chosen: the sweep has no finished KD run"))
         }
     }
 

@@ -50,8 +50,8 @@ public struct SweepResults {
         public var kind: String {
             if isScratch { return "scratch" }
             let c = configuration
-            return (c.method?.rawValue ?? "kd") + (c.dkdBeta.map { "_beta_\(SweepSpec.Point.number($0))" } ?? "") + (c.standardize == true ? "+ls" : "")
-                + (c.atWeight.map { "+at_\(SweepSpec.Point.number($0))" } ?? "")
+            return (c.method?.rawValue ?? "kd") + (c.dkdBeta.map { "_beta_\(numberText($0))" } ?? "") + (c.standardize == true ? "+ls" : "")
+                + (c.atWeight.map { "+at_\(numberText($0))" } ?? "")
         }
     }
 

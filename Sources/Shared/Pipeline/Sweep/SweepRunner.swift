@@ -12,40 +12,38 @@ public enum SweepRunner {
     /// Writes the children's params.json (keeping existing identical ones) and runs the
     /// unfinished ones. Returns (ran, skipped).
     @discardableResult
-    public static func run(sweepDir: String, say: (String) -> Void = { print($0) }) throws -> (ran: Int, skipped: Int) {
+    public static func run(sweepDir: String, context: RunContext = RunContext(), say: (String) -> Void = { print($0) }) throws -> (ran: Int, skipped: Int) {
         let spec = try SweepSpec.load((sweepDir as NSString).appendingPathComponent("sweep.json"))
-        let lock = try RunLock(sweepDir)  // a sweep started twice is refused here, not mid-point
-        let cluster = Cluster.active
+        let cluster = context.cluster
+        let lock = try RunLock(sweepDir, cluster: cluster)  // a sweep started twice is refused here, not mid-point
         defer {
             cluster.barrier()  // the lock is held until every rank has finished its points
             withExtendedLifetime(lock) {}
         }
         let points = spec.points
         var ran = 0, skipped = 0
-        // Each point is a run of its own: this process alone, whatever the job's size.
-        Cluster.active = .solo
-        defer { Cluster.active = cluster }
         for (i, point) in points.enumerated() where i % cluster.size == cluster.rank {
             let dir = (sweepDir as NSString).appendingPathComponent(point.directoryName)
             try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
-            let paramsPath = dir + "/params.json"
+            let run = RunDirectory(dir), paramsPath = run.path(.params)
             let data = try JSONSerialization.data(withJSONObject: spec.params(for: point).mapValues(\.foundationObject),
                                                   options: [.prettyPrinted, .sortedKeys])
             if FileManager.default.contents(atPath: paramsPath) != data {
-                if FileManager.default.fileExists(atPath: dir + "/last.h5") {
-                    throw PipelineError(file: paramsPath, "differs from what sweep.json now asks for, and the run has started; move the folder away to rerun it")
+                if run.exists(.last) {
+                    throw KDError(file: paramsPath, "differs from what sweep.json now asks for, and the run has started; move the folder away to rerun it")
                 }
                 try AtomicWrite.write(data, to: paramsPath)
             }
             let tag = "[\(i + 1)/\(points.count)] \(point.directoryName)"
-            if FileManager.default.fileExists(atPath: dir + "/metrics_test_best_weights.json") {
+            if run.exists(.testBestMetrics) {
                 say("\(tag): finished before, skipping")
                 skipped += 1
                 continue
             }
-            let resume = FileManager.default.fileExists(atPath: dir + "/last.h5")
+            let resume = run.exists(.last)
             say("\(tag): \(resume ? "resuming" : "training")")
-            try StudentRun.run(modelDir: dir, restore: resume ? .last : nil)
+            // Each point is a run of its own: this process alone, whatever the job's size.
+            try StudentRun.run(modelDir: dir, restore: resume ? .last : nil, context: context.solo)
             ran += 1
         }
         if cluster.isDistributed {

@@ -56,16 +56,16 @@ public struct SweepSpec: Sendable {
         var variant: String {
             var parts: [String] = []
             if let method { parts.append(method.rawValue) }
-            if let dkdBeta { parts.append("beta_\(Self.number(dkdBeta))") }
+            if let dkdBeta { parts.append("beta_\(numberText(dkdBeta))") }
             if standardize == true { parts.append("ls") }
-            if let atWeight { parts.append("at_\(Self.number(atWeight))") }
+            if let atWeight { parts.append("at_\(numberText(atWeight))") }
             return parts.joined(separator: "_")
         }
 
         /// `alpha_0.9_T_4_seed_1`, `dkd_ls_alpha_0.5_T_2_seed_1` or `scratch_seed_1`.
         public var directoryName: String {
             if isScratch { return "scratch_seed_\(seed)" }
-            return (variant.isEmpty ? "" : variant + "_") + "alpha_\(Self.number(alpha))_T_\(Self.number(temperature))_seed_\(seed)"
+            return (variant.isEmpty ? "" : variant + "_") + "alpha_\(numberText(alpha))_T_\(numberText(temperature))_seed_\(seed)"
         }
 
         /// The varied soft-term axes in words: "DKD beta 8 + LS", "KD", "LS"; nil when the grid
@@ -73,16 +73,16 @@ public struct SweepSpec: Sendable {
         public var softTermLabel: String? {
             guard !isScratch else { return nil }
             var name = method.map { $0.rawValue.uppercased() } ?? ""
-            if let dkdBeta { name += " beta \(Self.number(dkdBeta))" }
+            if let dkdBeta { name += " beta \(numberText(dkdBeta))" }
             if standardize == true { name += name.isEmpty ? "LS" : " + LS" }
-            if let atWeight { name += (name.isEmpty ? "" : " + ") + "AT \(Self.number(atWeight))" }
+            if let atWeight { name += (name.isEmpty ? "" : " + ") + "AT \(numberText(atWeight))" }
             return name.isEmpty ? nil : name
         }
 
         /// "alpha 0.9, T 4", "DKD beta 8 + LS, alpha 0.5, T 2" or "scratch".
         public var label: String {
             if isScratch { return "scratch" }
-            return (softTermLabel.map { $0 + ", " } ?? "") + "alpha \(Self.number(alpha)), T \(Self.number(temperature))"
+            return (softTermLabel.map { $0 + ", " } ?? "") + "alpha \(numberText(alpha)), T \(numberText(temperature))"
         }
 
         /// Whether two points differ in alpha, T or seed only (the heatmap's cells).
@@ -90,73 +90,105 @@ public struct SweepSpec: Sendable {
             method == other.method && standardize == other.standardize && dkdBeta == other.dkdBeta && atWeight == other.atWeight
         }
 
-        public static func number(_ x: Double) -> String { x == x.rounded() ? String(Int(x)) : String(x) }
     }
 
+    /// The axes `grid` may hold.
+    static let axes = ["temperature", "alpha", "seed", "kd_method", "logit_standardization", "dkd_beta", "at_weight"]
+
     public static func load(_ path: String) throws -> SweepSpec {
-        guard let data = FileManager.default.contents(atPath: path) else { throw PipelineError(file: path, "file not found") }
+        guard let data = FileManager.default.contents(atPath: path) else { throw KDError(file: path, "file not found") }
         let value: JSONValue
         do { value = try JSONDecoder().decode(JSONValue.self, from: data) } catch {
-            throw PipelineError(file: path, "not valid JSON (\(JSONValue.describe(error)))")
+            throw KDError(file: path, "not valid JSON (\(JSONValue.describe(error)))")
         }
-        guard case .object(let top) = value else { throw PipelineError(file: path, "must hold a JSON object") }
+        guard case .object(let top) = value else { throw KDError(file: path, "must hold a JSON object") }
         if let unknown = top.keys.sorted().first(where: { !["base", "grid", "scratch"].contains($0) }) {
-            throw PipelineError(file: path, "unknown key '\(unknown)' (expected base, grid, scratch)")
+            throw KDError(file: path, "unknown key '\(unknown)' (expected base, grid, scratch)")
         }
-        guard case .object(let base)? = top["base"] else { throw PipelineError(file: path, "key 'base': expected an object of params.json settings") }
-        guard case .object(let grid)? = top["grid"] else { throw PipelineError(file: path, "key 'grid': expected an object with temperature, alpha and seed lists") }
-        let axes = ["temperature", "alpha", "seed", "kd_method", "logit_standardization", "dkd_beta", "at_weight"]
-        if let unknown = grid.keys.sorted().first(where: { !axes.contains($0) }) {
-            throw PipelineError(file: path, "key 'grid': unknown entry '\(unknown)' (expected \(axes.joined(separator: ", ")))")
-        }
-        func values(_ key: String) throws -> [JSONValue]? {
-            guard let v = grid[key] else { return nil }
-            guard case .array(let a) = v, !a.isEmpty else { throw PipelineError(file: path, "key 'grid.\(key)': expected a non-empty list") }
-            return a
-        }
-        let methods = try values("kd_method")?.map { v -> DistillationLoss.Method in
-            guard case .string(let s) = v, let m = DistillationLoss.Method(rawValue: s) else {
-                throw PipelineError(file: path, "key 'grid.kd_method': expected names among \(DistillationLoss.Method.allCases.map(\.rawValue).joined(separator: ", ")), found \(v)")
-            }
-            return m
-        }
-        let standardizations = try values("logit_standardization")?.map { v -> Bool in
-            guard case .bool(let b) = v else { throw PipelineError(file: path, "key 'grid.logit_standardization': expected true or false, found \(v.typeName)") }
-            return b
-        }
-        func list(_ key: String) throws -> [Double] {
-            guard case .array(let a)? = grid[key], !a.isEmpty else { throw PipelineError(file: path, "key 'grid.\(key)': expected a non-empty list of numbers") }
-            return try a.map {
-                guard case .number(let x) = $0 else { throw PipelineError(file: path, "key 'grid.\(key)': expected numbers, found \($0.typeName)") }
-                return x
-            }
-        }
+        guard case .object(let base)? = top["base"] else { throw KDError(file: path, "key 'base': expected an object of params.json settings") }
+        guard case .object(let grid)? = top["grid"] else { throw KDError(file: path, "key 'grid': expected an object with temperature, alpha and seed lists") }
         var scratch = true
         if let s = top["scratch"] {
-            guard case .bool(let b) = s else { throw PipelineError(file: path, "key 'scratch': expected true or false") }
+            guard case .bool(let b) = s else { throw KDError(file: path, "key 'scratch': expected true or false") }
             scratch = b
         }
-        for k in axes where base[k] != nil && (grid[k] != nil || ["alpha", "temperature", "seed"].contains(k)) {
-            throw PipelineError(file: path, "key 'base.\(k)': set by the grid, leave it out of base")
-        }
-        var spec = SweepSpec(base: base, temperatures: try list("temperature"), alphas: try list("alpha"),
-                             seeds: try list("seed").map { Int($0) }, methods: methods, standardizations: standardizations,
-                             dkdBetas: grid["dkd_beta"] == nil ? nil : try list("dkd_beta"),
-                             atWeights: grid["at_weight"] == nil ? nil : try list("at_weight"), scratch: scratch)
-        spec.baseMethod = try Params(dictionary: base.filter { $0.key == "kd_method" }, file: path + " (base)").kdMethod
-        if spec.dkdBetas != nil, !(spec.methods ?? [spec.baseMethod]).contains(.dkd) {
-            throw PipelineError(file: path, "key 'grid.dkd_beta': applies to DKD points only, and the sweep has none (add \"dkd\" to grid.kd_method)")
-        }
-        // Validate the children's params now, so a bad base fails before any run starts.
-        for point in spec.points {
-            _ = try Params(dictionary: spec.params(for: point, relativeDepth: 1), file: path + " (base)")
-        }
-        if let bad = spec.alphas.first(where: { $0 <= 0 || $0 > 1 }) {
-            throw PipelineError(file: path, "key 'grid.alpha': \(bad) is outside (0, 1] (the scratch baseline is 'scratch': true)")
-        }
+        var spec = try SweepSpec(base: base, grid: GridReader(grid: grid, path: path), scratch: scratch)
+        try spec.validate(path)
         return spec
     }
 
+}
+
+extension SweepSpec {
+    fileprivate init(base: [String: JSONValue], grid g: GridReader, scratch: Bool) throws {
+        if let unknown = g.grid.keys.sorted().first(where: { !Self.axes.contains($0) }) {
+            throw g.fail("key 'grid': unknown entry '\(unknown)' (expected \(Self.axes.joined(separator: ", ")))")
+        }
+        for k in Self.axes where base[k] != nil && (g.grid[k] != nil || ["alpha", "temperature", "seed"].contains(k)) {
+            throw g.fail("key 'base.\(k)': set by the grid, leave it out of base")
+        }
+        self.init(base: base, temperatures: try g.numbers("temperature"), alphas: try g.numbers("alpha"),
+                  seeds: try g.numbers("seed").map { Int($0) }, methods: try g.methods(), standardizations: try g.flags("logit_standardization"),
+                  dkdBetas: g.grid["dkd_beta"] == nil ? nil : try g.numbers("dkd_beta"),
+                  atWeights: g.grid["at_weight"] == nil ? nil : try g.numbers("at_weight"), scratch: scratch)
+    }
+
+    /// The checks across the grid and the base, and every child's params decoded, so that a bad
+    /// base fails before any run starts.
+    fileprivate mutating func validate(_ path: String) throws {
+        baseMethod = try Params(dictionary: base.filter { $0.key == "kd_method" }, file: path + " (base)").kdMethod
+        if dkdBetas != nil, !(methods ?? [baseMethod]).contains(.dkd) {
+            throw KDError(file: path, "key 'grid.dkd_beta': applies to DKD points only, and the sweep has none (add \"dkd\" to grid.kd_method)")
+        }
+        for point in points {
+            _ = try Params(dictionary: params(for: point, relativeDepth: 1), file: path + " (base)")
+        }
+        if let bad = alphas.first(where: { $0 <= 0 || $0 > 1 }) {
+            throw KDError(file: path, "key 'grid.alpha': \(bad) is outside (0, 1] (the scratch baseline is 'scratch': true)")
+        }
+    }
+
+    /// Typed reads of `grid`'s lists, with errors naming the file and the entry.
+    fileprivate struct GridReader {
+        let grid: [String: JSONValue]
+        let path: String
+
+        func fail(_ message: String) -> KDError { KDError(file: path, message) }
+
+        func list(_ key: String) throws -> [JSONValue]? {
+            guard let v = grid[key] else { return nil }
+            guard case .array(let a) = v, !a.isEmpty else { throw fail("key 'grid.\(key)': expected a non-empty list") }
+            return a
+        }
+
+        func numbers(_ key: String) throws -> [Double] {
+            guard case .array(let a)? = grid[key], !a.isEmpty else { throw fail("key 'grid.\(key)': expected a non-empty list of numbers") }
+            return try a.map {
+                guard case .number(let x) = $0 else { throw fail("key 'grid.\(key)': expected numbers, found \($0.typeName)") }
+                return x
+            }
+        }
+
+        func flags(_ key: String) throws -> [Bool]? {
+            try list(key)?.map { v in
+                guard case .bool(let b) = v else { throw fail("key 'grid.\(key)': expected true or false, found \(v.typeName)") }
+                return b
+            }
+        }
+
+        func methods() throws -> [DistillationLoss.Method]? {
+            try list("kd_method")?.map { v in
+                guard case .string(let s) = v, let m = DistillationLoss.Method(rawValue: s) else {
+                    throw fail("key 'grid.kd_method': expected names among \(DistillationLoss.Method.allCases.map(\.rawValue).joined(separator: ", ")), found \(v)")
+                }
+                return m
+            }
+        }
+    }
+
+}
+
+extension SweepSpec {
     /// Every child: distillation points (soft term, then alpha, T, seed), then scratch per seed.
     public var points: [Point] {
         var p: [Point] = []
@@ -197,19 +229,5 @@ public struct SweepSpec: Sendable {
             if let w = point.atWeight { p["at_weight"] = .number(w) }
         }
         return p
-    }
-}
-
-extension JSONValue {
-    /// Back to Foundation objects, for JSONSerialization.
-    public var foundationObject: Any {
-        switch self {
-        case .null: return NSNull()
-        case .bool(let b): return b
-        case .number(let n): return n == n.rounded() && abs(n) < 1e15 ? Int(n) as Any : n as Any
-        case .string(let s): return s
-        case .array(let a): return a.map(\.foundationObject)
-        case .object(let o): return o.mapValues(\.foundationObject)
-        }
     }
 }

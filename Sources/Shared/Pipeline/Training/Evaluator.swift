@@ -67,6 +67,6 @@ public struct Evaluator {
     public func rowAccuracy(_ logits: [Float], perSample: Int, rows: Range<Int>? = nil) -> Double {
         let data = assembler.dataset
         let all = LogitsFile.rowLabels(data.labels.map { Int32($0) }, perSample: perSample)
-        return LogitsFile.accuracy(logits: logits, labels: Array(all[rows ?? all.indices]), classes: model.numClasses)
+        return Predictions.accuracy(logits: logits, labels: Array(all[rows ?? all.indices]), classes: model.numClasses)
     }
 }

@@ -1,3 +1,4 @@
+import Engine
 import Foundation
 
 /// How close a student's logits are to its teacher's on the same rows: the share of rows where
@@ -13,7 +14,7 @@ public struct TeacherComparison: Equatable, Sendable {
         let rows = student.count / k
         var agree = 0, kl = 0.0
         for r in 0..<rows {
-            if LogitsFile.argmax(student, row: r, classes: k) == LogitsFile.argmax(teacher, row: r, classes: k) { agree += 1 }
+            if Predictions.argmax(student, row: r, classes: k) == Predictions.argmax(teacher, row: r, classes: k) { agree += 1 }
             let s = student[(r * k)..<(r * k + k)].map(Double.init), t = teacher[(r * k)..<(r * k + k)].map(Double.init)
             let lseS = Self.logSumExp(s), lseT = Self.logSumExp(t)
             for j in 0..<k {

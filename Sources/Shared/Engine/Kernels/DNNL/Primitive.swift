@@ -1,4 +1,9 @@
 internal import CDNNL
+#if canImport(Glibc)
+import Glibc
+#else
+import Darwin
+#endif
 
 /// A created oneDNN primitive and its primitive descriptor (for layout queries).
 /// Created once per shape and reused across steps.
@@ -75,17 +80,35 @@ public final class Primitive {
 /// `kd-bench audit` prints them; the engine's layers avoid them where oneDNN offers a JIT
 /// kernel under another layout.
 public enum ReferenceKernels {
-    nonisolated(unsafe) private static var seen: [String] = []
+    private static let seen = LockedList()
 
-    static func record(_ p: Primitive) {
-        let s = p.summary
-        if !seen.contains(s) { seen.append(s) }
-    }
+    static func record(_ p: Primitive) { seen.insert(p.summary) }
 
     /// Summaries of the reference kernels run since the start (or `clear()`), in first-run order.
-    public static var executed: [String] { seen }
+    public static var executed: [String] { seen.items }
 
-    public static func clear() { seen.removeAll() }
+    public static func clear() { seen.clear() }
+
+    /// A list of distinct strings that any thread may add to (behind a pthread mutex: the engine
+    /// does not import Foundation).
+    private final class LockedList: @unchecked Sendable {
+        private let mutex: UnsafeMutablePointer<pthread_mutex_t> = {
+            let m = UnsafeMutablePointer<pthread_mutex_t>.allocate(capacity: 1)
+            pthread_mutex_init(m, nil)
+            return m
+        }()
+        private var list: [String] = []
+
+        private func locked<T>(_ body: () -> T) -> T {
+            pthread_mutex_lock(mutex)
+            defer { pthread_mutex_unlock(mutex) }
+            return body()
+        }
+
+        var items: [String] { locked { list } }
+        func insert(_ s: String) { locked { if !list.contains(s) { list.append(s) } } }
+        func clear() { locked { list.removeAll() } }
+    }
 }
 
 /// Layout conversion between two tensors of the same logical shape.

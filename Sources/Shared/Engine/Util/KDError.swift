@@ -1,6 +1,6 @@
 /// The one error type users see: a single line that names the file (and key, row or offset)
 /// and what is wrong with it. CLIs print `description` and exit non-zero.
-public struct PipelineError: Error, CustomStringConvertible, Equatable, Sendable {
+public struct KDError: Error, CustomStringConvertible, Equatable, Sendable {
     public let message: String
 
     public init(_ message: String) { self.message = message }

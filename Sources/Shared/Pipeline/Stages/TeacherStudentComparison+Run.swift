@@ -6,7 +6,7 @@ extension TeacherStudentComparison {
     public static func of(runDir: String, split: SplitName = .test) throws -> TeacherStudentComparison {
         let setup = try RunSetup(runDir: runDir)
         guard let folder = setup.params.teacherLogits.map({ setup.directory.resolve($0) }) else {
-            throw PipelineError(file: setup.paramsPath, "names no teacher_logits to compare the student with")
+            throw KDError(file: setup.paramsPath, "names no teacher_logits to compare the student with")
         }
         let data = setup.splits[split]
         let teacher = try LogitsFile.load(folder + "/\(split.rawValue).h5", for: data, split: split)

@@ -14,10 +14,11 @@ public final class RunLog {
     private let silent: Bool
     private var barShown = false
 
-    /// Opens (appending) `train.log` in `runDir`.
-    public init(runDir: String, fileName: String = "train.log") throws {
+    /// Opens (appending) `train.log` in `runDir`; in a job of several processes only the root's
+    /// log speaks.
+    public init(runDir: String, fileName: String = "train.log", cluster: Cluster = .world) throws {
         path = (runDir as NSString).appendingPathComponent(fileName)
-        silent = !Cluster.active.isRoot
+        silent = !cluster.isRoot
         guard !silent else {
             handle = nil
             isTerminal = false
@@ -25,7 +26,7 @@ public final class RunLog {
         }
         if !FileManager.default.fileExists(atPath: path) {
             guard FileManager.default.createFile(atPath: path, contents: nil) else {
-                throw PipelineError(file: path, "cannot create log file (folder not writable?)")
+                throw KDError(file: path, "cannot create log file (folder not writable?)")
             }
         }
         handle = FileHandle(forWritingAtPath: path)

@@ -11,15 +11,14 @@ import Glibc
 /// or dies, so a killed run never leaves a stale claim behind. The file holds the holder's
 /// process id, for the message the second run gets.
 ///
-/// A job of several processes (`Cluster.active`) holds one claim: the root takes it, and the
+/// A job of several processes (`cluster`) holds one claim: the root takes it, and the
 /// others learn whether it did.
 public final class RunLock {
     public static let fileName = ".lock"
     private let fd: Int32?
 
     /// Claims `directory`, or throws naming it and the process that holds it.
-    public init(_ directory: String) throws {
-        let cluster = Cluster.active
+    public init(_ directory: String, cluster: Cluster = .world) throws {
         guard cluster.isDistributed else {
             fd = try Self.claim(directory)
             return
@@ -29,7 +28,7 @@ public final class RunLock {
             do { claimed = try Self.claim(directory) } catch { failure = error }
         }
         guard cluster.all(failure == nil) else {
-            throw failure ?? PipelineError(file: directory, "rank 0 could not claim the run directory")
+            throw failure ?? KDError(file: directory, "rank 0 could not claim the run directory")
         }
         fd = claimed
     }
@@ -38,16 +37,16 @@ public final class RunLock {
         let path = (directory as NSString).appendingPathComponent(Self.fileName)
         let fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0o644)
         guard fd >= 0 else {
-            throw PipelineError(file: directory, "cannot create the lock file \(Self.fileName): \(String(cString: strerror(errno)))")
+            throw KDError(file: directory, "cannot create the lock file \(Self.fileName): \(String(cString: strerror(errno)))")
         }
         guard flock(fd, LOCK_EX | LOCK_NB) == 0 else {
             let error = errno, busy = error == EWOULDBLOCK
             let holder = (try? String(contentsOfFile: path, encoding: .utf8))?.trimmingCharacters(in: .whitespacesAndNewlines) ?? ""
             close(fd)
             if busy {
-                throw PipelineError(file: directory, "is in use by another run (process \(holder.isEmpty ? "?" : holder)); wait for it to finish or stop it first")
+                throw KDError(file: directory, "is in use by another run (process \(holder.isEmpty ? "?" : holder)); wait for it to finish or stop it first")
             }
-            throw PipelineError(file: directory, "cannot lock \(Self.fileName): \(String(cString: strerror(error)))")
+            throw KDError(file: directory, "cannot lock \(Self.fileName): \(String(cString: strerror(error)))")
         }
         let pid = "\(getpid())\n"
         ftruncate(fd, 0)

@@ -16,10 +16,10 @@ public enum TeacherExportRun {
     @discardableResult
     public static func run(modelDir: String, checkpoint: RestorePoint = .best, splits: [SplitName] = SplitName.allCases,
                            out: String? = nil, features: Bool = false, views: Int = 1, viewSeed: UInt64 = 0,
-                           overrides: ParamsOverrides = ParamsOverrides(),
+                           overrides: ParamsOverrides = ParamsOverrides(), context: RunContext = RunContext(),
                            say: (String) -> Void = { print($0) }) throws -> ExportReport {
         precondition(views >= 1, "at least one view")
-        let setup = try RunSetup(runDir: modelDir, overrides: overrides)
+        let setup = try RunSetup(runDir: modelDir, overrides: overrides, context: context)
         if let line = setup.overridesLine { say(line) }
         let model = try setup.makeModel()
         let checkpointPath = setup.directory.path(checkpoint.file)
@@ -29,34 +29,54 @@ public enum TeacherExportRun {
         do {
             try FileManager.default.createDirectory(atPath: outDir, withIntermediateDirectories: true)
         } catch {
-            throw PipelineError(file: outDir, "cannot create the output folder")
+            throw KDError(file: outDir, "cannot create the output folder")
         }
         let started = Date()
+        let export = SplitExport(setup: setup, model: model, checkpointSHA256: checkpointHash, outDir: outDir,
+                                 features: features, views: views, viewSeed: viewSeed)
         var exported = 0
-        let cluster = Cluster.active
-        for split in splits {
-            let data = setup.splits[split]
+        for split in splits { exported += try export.run(split, say: say) }
+        let seconds = Date().timeIntervalSince(started)
+        let cluster = context.cluster
+        if cluster.isDistributed && cluster.isRoot {
+            say("exported by \(cluster.size) processes, each a contiguous share of every split's batches, gathered on rank 0")
+        }
+        let report = ExportReport(seconds: seconds, images: exported, imagesPerS: Double(exported) / max(seconds, 1e-9),
+                                  checkpoint: checkpointPath, checkpointSha256: checkpointHash,
+                                  viewsPerTrainImage: views)
+        guard cluster.isRoot else { return report }
+        try RunDirectory.writeJSON(report, to: (outDir as NSString).appendingPathComponent(ExportReport.fileName))
+        say(String(format: "exported %d %@ in %.1f s", exported, views > 1 ? "images and views" : "samples", seconds))
+        return report
+    }
+
+    /// One split's export: the teacher run over it (shared out under MPI), its file written and
+    /// read back as a student will read it.
+    private struct SplitExport {
+        let setup: RunSetup, model: Model, checkpointSHA256: String, outDir: String
+        let features: Bool, views: Int, viewSeed: UInt64
+
+        /// Writes `<outDir>/<split>.h5`; returns the teacher passes it took (0 on a rank
+        /// other than the root, which writes nothing).
+        func run(_ split: SplitName, say: (String) -> Void) throws -> Int {
+            let data = setup.splits[split], cluster = setup.context.cluster
             let t0 = Date()
             // The same augmentation as a student's `augmentation: true`, so every view is one it could draw.
             let splitViews = split == .train && views > 1
                 ? TeacherViews(samples: data.count, perSample: views, augmentation: .standard(for: data), seed: viewSeed) : nil
             let evaluator = Evaluator(model: model, data: data, normalization: setup.normalization)
-            var result: Evaluator.Result
-            if cluster.isDistributed {
-                result = shardedRun(evaluator, features: features, views: splitViews, cluster: cluster)
-                guard cluster.isRoot else { continue }
-            } else {
-                result = evaluator.run(features: features, views: splitViews)
-            }
-            let labels = data.labels.map { Int32($0) }
+            let result = cluster.isDistributed ? TeacherExportRun.shardedRun(evaluator, features: features, views: splitViews, cluster: cluster)
+                                               : evaluator.run(features: features, views: splitViews)
+            guard cluster.isRoot else { return 0 }
             let meta = LogitsFile.Metadata(dataset: data.name, datasetFingerprint: data.fingerprint(), split: split,
                                            numClasses: data.numClasses, teacherModel: setup.params.modelVersion,
-                                           checkpointSHA256: checkpointHash,
+                                           checkpointSHA256: checkpointSHA256,
                                            // as the rows give it (arg-max against each row's label), which a student recomputes
                                            teacherAccuracy: result.accuracy,
                                            normalization: setup.normalization.summary)
             let path = (outDir as NSString).appendingPathComponent("\(split.rawValue).h5")
-            try LogitsFile(metadata: meta, logits: result.logits, labels: labels, features: result.features, views: splitViews).write(to: path)
+            try LogitsFile(metadata: meta, logits: result.logits, labels: data.labels.map { Int32($0) }, features: result.features,
+                           views: splitViews).write(to: path)
             // Read back as a student will: load checks the rows against the data, the checksum and
             // the recorded accuracy, so the accuracy printed is what the written rows give.
             let written = try LogitsFile.load(path, for: data, split: split)
@@ -70,19 +90,8 @@ public enum TeacherExportRun {
                 say("  features: embedding [\(data.count), \(f.embeddingSize)]; attention " +
                     f.attention.map { "\($0.name) \($0.height)x\($0.width) (\($0.channels) channels)" }.joined(separator: ", "))
             }
-            exported += passes
+            return passes
         }
-        let seconds = Date().timeIntervalSince(started)
-        if cluster.isDistributed && cluster.isRoot {
-            say("exported by \(cluster.size) processes, each a contiguous share of every split's batches, gathered on rank 0")
-        }
-        let report = ExportReport(seconds: seconds, images: exported, imagesPerS: Double(exported) / max(seconds, 1e-9),
-                                  checkpoint: checkpointPath, checkpointSha256: checkpointHash,
-                                  viewsPerTrainImage: views)
-        guard cluster.isRoot else { return report }
-        try RunDirectory.writeJSON(report, to: (outDir as NSString).appendingPathComponent(ExportReport.fileName))
-        say(String(format: "exported %d %@ in %.1f s", exported, views > 1 ? "images and views" : "samples", seconds))
-        return report
     }
 
     /// One split over every process of `cluster`: each evaluates a contiguous run of whole

@@ -14,18 +14,22 @@ public struct RunSetup {
     /// This process's claim on the run directory, held as long as the setup (or a copy) lives.
     public let lock: RunLock
 
+    /// The processes this run is shared by, and the tests' seam.
+    public let context: RunContext
+
     /// The keys overridden by `--set`, now or by an earlier stage (overrides.json); empty when none.
     public let overrides: ParamsOverrides
 
     /// Claims the run directory (a second run in it is refused), reads `runDir/params.json` with
     /// the recorded overrides.json and `overrides` on top (recording the merged overrides when
     /// `overrides` adds any), and the dataset it names. Errors name the file at fault.
-    public init(runDir: String, overrides new: ParamsOverrides = ParamsOverrides()) throws {
+    public init(runDir: String, overrides new: ParamsOverrides = ParamsOverrides(), context: RunContext = RunContext()) throws {
         var isDir: ObjCBool = false
         guard FileManager.default.fileExists(atPath: runDir, isDirectory: &isDir), isDir.boolValue else {
-            throw PipelineError(file: runDir, "run directory not found")
+            throw KDError(file: runDir, "run directory not found")
         }
-        lock = try RunLock(runDir)
+        self.context = context
+        lock = try RunLock(runDir, cluster: context.cluster)
         let directory = RunDirectory(runDir)
         self.directory = directory
         let overrides = (try ParamsOverrides.read(from: directory.path(.overrides)) ?? ParamsOverrides()).merging(new)
@@ -35,21 +39,22 @@ public struct RunSetup {
         self.overrides = overrides
         // Under MPI the root reads first, so that a folder dataset is decoded once, into the
         // cache the others then read.
-        let sets = try Cluster.active.rootFirst {
-            try params.dataset.load(from: params.dataDir.map { directory.resolve($0) }, images: params.imageOptions(resolve: directory.resolve))
+        let sets = try context.cluster.rootFirst {
+            try params.dataset.load(from: params.dataDir.map { directory.resolve($0) }, images: params.imageOptions(resolve: directory.resolve),
+                                    quiet: !context.cluster.isRoot)
         }
         if let val = sets.val {
             splits = DatasetSplits(officialTrain: sets.train, officialVal: val, officialTest: sets.test, seed: params.splitSeed)
         } else {
             let valSize = params.valSize ?? (params.dataset.isImageFolder ? sets.train.count / 10 : 5000)
             guard valSize < sets.train.count else {
-                throw PipelineError(file: directory.path(.params), "key 'val_size': \(valSize) is not below the training set's \(sets.train.count) images")
+                throw KDError(file: directory.path(.params), "key 'val_size': \(valSize) is not below the training set's \(sets.train.count) images")
             }
             splits = try DatasetSplits(officialTrain: sets.train, officialTest: sets.test, valCount: valSize, seed: params.splitSeed)
         }
         if let mean = params.normalizationMean, let std = params.normalizationStd {
             guard mean.count == splits.train.channels else {
-                throw PipelineError(file: directory.path(.params), "key 'normalization_mean': \(mean.count) values for images of \(splits.train.channels) channel(s)")
+                throw KDError(file: directory.path(.params), "key 'normalization_mean': \(mean.count) values for images of \(splits.train.channels) channel(s)")
             }
             normalization = Normalization(mean: mean.map(Float.init), std: std.map(Float.init))
         } else {

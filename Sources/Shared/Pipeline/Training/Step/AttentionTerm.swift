@@ -8,7 +8,7 @@ import Engine
 /// stage of either side without one sits out (cnn5 on 28x28 images has a 3x3 stage that a
 /// CIFAR ResNet lacks). Where no sizes match but both have as many stages, they pair by position
 /// (RepDistiller's rule, resized by `AttentionTransfer`); otherwise the run stops.
-public struct AttentionTerm {
+public struct AttentionTerm: LossTerm {
     public struct Pair: Equatable, Sendable {
         public let student: Int, teacher: Int
         public init(student: Int, teacher: Int) { self.student = student; self.teacher = teacher }
@@ -17,6 +17,14 @@ public struct AttentionTerm {
     let studentStages: [(height: Int, width: Int)]
     let teacher: ModelFeatures
     let weight: Double
+
+    /// The term for `model`, a student of `setup`'s data, against the teacher's exported maps.
+    init(model: Model, setup: RunSetup, teacher: ModelFeatures) throws {
+        // The student's stage sizes, from one evaluation-mode pass (which changes no state).
+        let probe = Tensor(.plain([1] + setup.splits.train.imageShape))
+        let stages = model.forwardWithFeatures(probe).features.attention.map { ($0.height, $0.width) }
+        try self.init(studentStages: stages, teacher: teacher, weight: setup.params.atWeight, file: setup.paramsPath)
+    }
 
     public init(studentStages: [(height: Int, width: Int)], teacher: ModelFeatures, weight: Double, file: String) throws {
         self.studentStages = studentStages
@@ -38,8 +46,18 @@ public struct AttentionTerm {
         } else if !studentStages.isEmpty && studentStages.count == teacherSizes.count {
             pairs = studentStages.indices.map { Pair(student: $0, teacher: $0) }
         } else {
-            throw PipelineError(file: file, "key 'at_weight': the student's stages (\(student.isEmpty ? "none" : student)) cannot be paired with the teacher's (\(sizes(teacherSizes))): no sizes match and the counts differ")
+            throw KDError(file: file, "key 'at_weight': the student's stages (\(student.isEmpty ? "none" : student)) cannot be paired with the teacher's (\(sizes(teacherSizes))): no sizes match and the counts differ")
         }
+    }
+
+    var needsTaps: Bool { true }
+
+    var summary: String? { "Attention transfer (weight \(numberText(weight))): " + description }
+
+    func apply(_ student: StudentOutputs, _ teacher: TeacherBatch, _ gradients: inout StudentGradients) -> Double {
+        let (loss, stageGradients) = compute(student.taps!, rows: teacher.rows)
+        for (i, g) in stageGradients.enumerated() where g != nil { gradients.stages[i] = g }
+        return loss
     }
 
     /// A readable list of the pairs, for the log: "stage1 28x28 <- stage1 28x28, ...".

@@ -5,11 +5,11 @@ import Foundation
 public enum StageReport {
     /// Loads `best.h5` into `model`, evaluates the test split once, and writes
     /// `metrics_test_best_weights.json`; `completing` fills in a student run's cost fields.
+    /// In a data-parallel job rank 0 alone evaluates and writes: nil on the other processes.
     @discardableResult
     public static func testBestWeights(setup: RunSetup, model: Model, log: RunLog, teacherTest: LogitsFile? = nil,
-                                       completing: (inout TestMetrics) -> Void = { _ in }) throws -> TestMetrics {
-        // In a data-parallel job rank 0 alone evaluates and writes.
-        guard Cluster.active.isRoot else { return TestMetrics(accuracy: .nan, loss: .nan) }
+                                       completing: (inout TestMetrics) -> Void = { _ in }) throws -> TestMetrics? {
+        guard setup.context.cluster.isRoot else { return nil }
         try Checkpoint.load(setup.directory.path(.best), into: model)
         let result = Evaluator(model: model, data: setup.splits.test, normalization: setup.normalization).run()
         var metrics = TestMetrics(accuracy: result.accuracy, loss: result.loss)
