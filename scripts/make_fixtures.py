@@ -274,6 +274,37 @@ def relational_kd():
     print("wrote", path)
 
 
+def dist():
+    """DIST as the authors' dist_kd.py (Huang et al., NeurIPS 2022) in float64 from float32
+    logits: cases of batch, classes, temperature and the two weights, ordinary and extreme
+    logits, each with its loss and the gradient for the student's logits."""
+    torch.manual_seed(9)
+    path = os.path.join(OUT, "dist.h5")
+
+    def pearson(a, b, eps=1e-8):
+        a, b = a - a.mean(1).unsqueeze(1), b - b.mean(1).unsqueeze(1)
+        return (a * b).sum(1) / (a.norm(dim=1) * b.norm(dim=1) + eps)
+
+    def loss(zs, zt, tau, beta, gamma):
+        ys, yt = (zs / tau).softmax(dim=1), (zt / tau).softmax(dim=1)
+        inter = 1 - pearson(ys, yt).mean()
+        intra = 1 - pearson(ys.transpose(0, 1), yt.transpose(0, 1)).mean()
+        return tau ** 2 * (beta * inter + gamma * intra)
+
+    cases = [(8, 10, 4.0, 2.0, 2.0, 3.0), (5, 7, 1.0, 1.0, 1.0, 3.0), (16, 10, 4.0, 2.0, 0.0, 3.0),
+             (6, 10, 2.0, 0.0, 3.0, 3.0), (4, 5, 4.0, 1.0, 1.0, 30.0), (1, 10, 4.0, 1.0, 1.0, 3.0)]
+    with h5py.File(path, "w") as f:
+        for i, (n, k, tau, beta, gamma, scale) in enumerate(cases):
+            zs = (torch.randn(n, k, dtype=torch.float32) * scale).double().requires_grad_(True)
+            zt = (torch.randn(n, k, dtype=torch.float32) * scale * 1.5).double()
+            value = loss(zs, zt, tau, beta, gamma)
+            value.backward()
+            _save(f.create_group(f"case{i}"), student=zs.detach().float().numpy(), teacher=zt.float().numpy(),
+                  loss=np.float64(value.item()), grad=zs.grad.numpy(), temperature=np.float64(tau),
+                  beta=np.float64(beta), gamma=np.float64(gamma))
+    print("wrote", path)
+
+
 def trajectories():
     """10 optimizer steps of cnn5 and resnet8 on one batch with the KD loss, SGD and Adam.
 
@@ -487,6 +518,6 @@ def images():
 
 if __name__ == "__main__":
     os.makedirs(OUT, exist_ok=True)
-    what = sys.argv[1:] or ["h5py_interop", "model_shapes", "layers", "losses", "logit_losses", "attention_transfer", "relational_kd", "trajectories", "optimizers", "eval_logits", "features", "images"]
+    what = sys.argv[1:] or ["h5py_interop", "model_shapes", "layers", "losses", "logit_losses", "attention_transfer", "relational_kd", "dist", "trajectories", "optimizers", "eval_logits", "features", "images"]
     for name in what:
         globals()[name]()

@@ -135,6 +135,27 @@ final class PyTorchFixtureTests: XCTestCase {
         }
     }
 
+    /// DIST against the authors' dist_kd.py in float64: the loss and the gradient for the
+    /// student's logits, each within a relative error of 1e-4, across batch sizes (one row
+    /// included), temperatures, weights and logit scales.
+    func testDISTMatchesTheAuthorsLoss() throws {
+        let f = try fixture("dist.h5")
+        let cases = try f.children(of: "/").filter { $0.hasPrefix("case") }
+        XCTAssertEqual(cases.count, 6)
+        for c in cases {
+            let (s, shape) = try f.read("\(c)/student", as: Float.self)
+            let t = try floats(f, "\(c)/teacher"), ref = try f.read("\(c)/grad", as: Double.self).values
+            func number(_ key: String) throws -> Double { try f.read("\(c)/\(key)", as: Double.self).values[0] }
+            var g = [Float](repeating: 0, count: s.count)
+            let loss = DIST.compute(student: s, teacher: t, rows: shape[0], classes: shape[1], temperature: try number("temperature"),
+                                    beta: try number("beta"), gamma: try number("gamma"), gradient: &g)
+            let expected = try number("loss")
+            XCTAssertLessThan(abs(loss - expected) / abs(expected), 1e-4, "\(c) loss \(loss), expected \(expected)")
+            let worst = zip(g, ref).map { abs(Double($0) - $1) }.max()!, scale = ref.map(abs).max()!
+            XCTAssertLessThan(worst / scale, 1e-4, "\(c) gradient: largest error \(worst) against a largest value \(scale)")
+        }
+    }
+
     /// Attention transfer against RepDistiller's AT.py in float64: equal sizes, a larger
     /// student (pooled first) and a larger teacher (its map pooled).
     func testAttentionTransferMatchesRepDistiller() throws {

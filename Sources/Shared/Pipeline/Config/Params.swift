@@ -106,6 +106,10 @@ public struct Params: Equatable, Sendable {
     /// RepDistiller uses 25 and 50). Need the teacher's features.
     public var rkdDistanceWeight = 0.0
     public var rkdAngleWeight = 0.0
+    /// DIST's weights of its inter-class and intra-class correlation terms, at `temperature`
+    /// (0: off; the authors use 2 and 2 at T 4 on CIFAR-100). Logits only.
+    public var distBeta = 0.0
+    public var distGamma = 0.0
     /// The teacher's model name, for the record (the student never builds it).
     public var teacher: String?
     /// Folder of the teacher's logits files, relative to the run directory or absolute.
@@ -164,6 +168,7 @@ public struct Params: Equatable, Sendable {
         .double("dkd_alpha", \.dkdAlpha, 0...1000), .double("dkd_beta", \.dkdBeta, 0...1000), .int("dkd_warmup", \.dkdWarmup, 0...100_000),
         .double("at_weight", \.atWeight, 0...1e9), .double("rkd_distance_weight", \.rkdDistanceWeight, 0...1e9),
         .double("rkd_angle_weight", \.rkdAngleWeight, 0...1e9),
+        .double("dist_beta", \.distBeta, 0...1e6), .double("dist_gamma", \.distGamma, 0...1e6),
         .text("teacher", \.teacher), .text("teacher_logits", \.teacherLogits), .flag("allow_fixed_teacher", \.allowFixedTeacher),
         .int("save_summary_steps", \.saveSummarySteps, 1...1_000_000),
     ]
@@ -174,7 +179,8 @@ public struct Params: Equatable, Sendable {
     /// The keys of the terms beside the soft labels that read the teacher's export, with their
     /// values when set: what a teacher's own training refuses, and a student without logits.
     var teacherTermKeys: [String] {
-        [("at_weight", atWeight), ("rkd_distance_weight", rkdDistanceWeight), ("rkd_angle_weight", rkdAngleWeight)]
+        [("at_weight", atWeight), ("rkd_distance_weight", rkdDistanceWeight), ("rkd_angle_weight", rkdAngleWeight),
+         ("dist_beta", distBeta), ("dist_gamma", distGamma)]
             .filter { $0.1 > 0 }.map { "key '\($0.0)'" }
     }
 
@@ -199,6 +205,7 @@ public struct Params: Equatable, Sendable {
         }
         if atWeight > 0 { parts.append("attention transfer weight \(n(atWeight))") }
         if usesRKD { parts.append("relational KD distance \(n(rkdDistanceWeight)), angle \(n(rkdAngleWeight))") }
+        if distBeta > 0 || distGamma > 0 { parts.append("DIST beta \(n(distBeta)), gamma \(n(distGamma)), T \(n(temperature))") }
         return parts.joined(separator: "; ")
     }
 

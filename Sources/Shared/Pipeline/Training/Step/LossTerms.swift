@@ -13,6 +13,7 @@ enum LossTerms {
         if p.usesRKD {
             terms.append(RelationalTerm(teacher: teacher.features!, distanceWeight: Float(p.rkdDistanceWeight), angleWeight: Float(p.rkdAngleWeight)))
         }
+        if let dist = DISTTerm(p) { terms.append(dist) }
         return terms
     }
 }
