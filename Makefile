@@ -172,13 +172,13 @@ results: build
 
 # The methods table (RESULTS.md): the teacher exported once with features, then the logit
 # methods (KD, DKD, each with and without logit standardisation, and scratch), KD + attention
-# transfer and KD + relational KD, 3 seeds each. SCALE=_demo runs it on the demo's teacher
+# transfer, KD + relational KD and KD + DIST, 3 seeds each. SCALE=_demo runs it on the demo's teacher
 # (after make demo; about 45 min); without it, on experiments/teacher_resnet20 and the full
 # Fashion-MNIST (train that teacher first, about 30 min; then about 80 min of export and students on 2 cores).
 SCALE ?=
 methods: build
 	$(BIN)/teacher-export --model-dir $(if $(SCALE),$(DEMO)/teacher,$(TEACHER)) --features
-	for s in logit_methods at rkd; do \
+	for s in logit_methods at rkd dist; do \
 	  $(BIN)/student-distill sweep experiments/sweep_cnn5_$${s}$(SCALE) && \
 	  $(BIN)/student-distill results experiments/sweep_cnn5_$${s}$(SCALE) || exit 1; \
 	done
