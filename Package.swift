@@ -14,6 +14,12 @@ let engineOnlyCModules = [
     "-Xcc", "-Xclang", "-Xcc", "-fmodule-feature", "-Xcc", "-Xclang", "-Xcc", "kd_engine",
 ]
 
+// Debug builds (what `swift test` builds) optimise the engine and the pipeline anyway: the
+// tests train and evaluate real models through them, in process and through the stages'
+// debug executables, and unoptimised Swift made that most of the suite's time (the build
+// itself takes longer). The C kernels are -O2 in every build for the same reason.
+let optimizedInDebug: [SwiftSetting] = [.unsafeFlags(["-O"], .when(configuration: .debug))]
+
 let package = Package(
     name: "kd-pipeline",
     platforms: [.macOS(.v13)],
@@ -50,14 +56,15 @@ let package = Package(
             name: "Engine",
             dependencies: ["CDNNL", "COpenMP", "CKernels"],
             path: "Sources/Shared/Engine",
-            swiftSettings: [.unsafeFlags(engineOnlyCModules)]
+            swiftSettings: [.unsafeFlags(engineOnlyCModules)] + optimizedInDebug
         ),
         // The pipeline on top: data, HDF5 files, params, run directories, training, export,
         // sweeps. It sees the engine's Swift API only, never oneDNN.
         .target(
             name: "Pipeline",
             dependencies: ["Engine", "CHDF5", "CHDF5Probe", "CZlib", "CTurboJPEG", "CPNG", "CMPI"],
-            path: "Sources/Shared/Pipeline"
+            path: "Sources/Shared/Pipeline",
+            swiftSettings: optimizedInDebug
         ),
         // The stages' shared command-line options (swift-argument-parser).
         .target(

@@ -28,7 +28,9 @@ final class PyTorchFixtureTests: XCTestCase {
                 let ours = Dictionary(uniqueKeysWithValues: model.store.entries.map { ($0.name, $0.shape) })
                 XCTAssertEqual(Set(ours.keys), Set(expected.keys), "\(name) \(input) state_dict keys")
                 for (key, s) in expected where ours[key] != nil { XCTAssertEqual(ours[key], s, "\(name).\(key)") }
-                // And it runs: one training step and an evaluation on two images of that shape.
+                // And it runs: one training step and an evaluation on two RGB images (ReferenceKernelTests'
+                // audit runs every model's training step and evaluation on grey 28x28 images).
+                guard shape == [3, 32, 32] else { continue }
                 let x = Tensor(shape: [2] + shape, values: LayerCheck.random(2 * shape.reduce(1, *), seed: 1))
                 let logits = model.forward(x, mode: .train)
                 XCTAssertEqual(logits.shape, [2, 10], "\(name) \(input)")
@@ -36,7 +38,9 @@ final class PyTorchFixtureTests: XCTestCase {
                 let loss = CrossEntropy.compute(logits: logits.floats, labels: [1, 7], classes: 10, gradient: &grad)
                 XCTAssert(loss.isFinite, "\(name) \(input) loss \(loss)")
                 model.backward(Tensor(shape: [2, 10], values: grad))
-                XCTAssert((0..<model.store.parameterCount).allSatisfy { model.store.grads[$0].isFinite }, "\(name) \(input) gradients")
+                // A NaN or infinity anywhere makes the sum one.
+                XCTAssert(UnsafeBufferPointer(start: model.store.grads, count: model.store.parameterCount).reduce(0, +).isFinite,
+                          "\(name) \(input) gradients")
                 XCTAssert(model.forward(x, mode: .eval).toArray().allSatisfy(\.isFinite), "\(name) \(input) evaluation")
             }
         }
