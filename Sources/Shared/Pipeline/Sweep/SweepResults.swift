@@ -49,9 +49,9 @@ public struct SweepResults {
         /// The csv's config column: "scratch", or the soft term ("kd", "dkd", "kd+ls", "dkd_beta_8+ls", "kd+at_1000").
         public var kind: String {
             if isScratch { return "scratch" }
-            let c = configuration
-            return (c.method?.rawValue ?? "kd") + (c.dkdBeta.map { "_beta_\(numberText($0))" } ?? "") + (c.standardize == true ? "+ls" : "")
-                + (c.atWeight.map { "+at_\(numberText($0))" } ?? "")
+            let values = configuration.values
+            let parts = SweepAxis.allCases.compactMap { axis in values[axis].flatMap { axis.kindPart($0) } }.joined()
+            return values[.kdMethod] == nil ? "kd" + parts : parts
         }
     }
 

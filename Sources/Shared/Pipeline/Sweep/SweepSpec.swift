@@ -10,7 +10,7 @@ import Foundation
 ///               "at_weight": [0, 1000]},
 ///      "scratch": true}
 ///
-/// The last four axes are optional (without them every point uses the base's setting), and
+/// The last four axes (`SweepAxis`) are optional (without them every point uses the base's setting), and
 /// `dkd_beta` multiplies DKD points only. Every grid point becomes a child run directory
 /// `[<variant>_]alpha_<a>_T_<t>_seed_<s>/params.json`, where the variant names the axes the
 /// grid varies (`dkd_beta_8_ls`, `kd_at_1000`, ...); with `scratch`, `scratch_seed_<s>/` runs alpha 0
@@ -21,11 +21,8 @@ public struct SweepSpec: Sendable {
     public var temperatures: [Double]
     public var alphas: [Double]
     public var seeds: [Int]
-    /// The optional soft-term axes; nil where the grid does not vary it.
-    public var methods: [DistillationLoss.Method]?
-    public var standardizations: [Bool]?
-    public var dkdBetas: [Double]?
-    public var atWeights: [Double]?
+    /// The optional axes the grid varies, with their values (`SweepAxis`).
+    public var axes: [SweepAxis: [SweepAxis.Value]]
     public var scratch: Bool
     /// The base's soft term: where a point's variant does not say, this holds.
     var baseMethod = DistillationLoss.Method.kd
@@ -35,31 +32,20 @@ public struct SweepSpec: Sendable {
         public var alpha: Double
         public var temperature: Double
         public var seed: Int
-        /// The soft term, where the grid varies it (nil: the base's).
-        public var method: DistillationLoss.Method?
-        public var standardize: Bool?
-        public var dkdBeta: Double?
-        /// Attention transfer's weight, where the grid varies it.
-        public var atWeight: Double?
+        /// The point's values on the optional axes the grid varies (none for scratch).
+        public var values: [SweepAxis: SweepAxis.Value]
         public var isScratch: Bool { alpha == 0 }
 
-        public init(alpha: Double, temperature: Double, seed: Int, method: DistillationLoss.Method? = nil,
-                    standardize: Bool? = nil, dkdBeta: Double? = nil, atWeight: Double? = nil) {
-            self.alpha = alpha; self.temperature = temperature; self.seed = seed
-            self.method = method; self.standardize = standardize; self.dkdBeta = dkdBeta; self.atWeight = atWeight
+        public init(alpha: Double, temperature: Double, seed: Int, values: [SweepAxis: SweepAxis.Value] = [:]) {
+            self.alpha = alpha; self.temperature = temperature; self.seed = seed; self.values = values
         }
 
         /// The point without its seed: what a results row groups.
         public var configuration: Point { var c = self; c.seed = 0; return c }
 
-        /// The varied soft-term axes as a name part: "dkd_beta_8_ls", "kd", "ls", or "".
+        /// The varied axes as a name part: "dkd_beta_8_ls", "kd", "ls", or "".
         var variant: String {
-            var parts: [String] = []
-            if let method { parts.append(method.rawValue) }
-            if let dkdBeta { parts.append("beta_\(numberText(dkdBeta))") }
-            if standardize == true { parts.append("ls") }
-            if let atWeight { parts.append("at_\(numberText(atWeight))") }
-            return parts.joined(separator: "_")
+            SweepAxis.allCases.compactMap { axis in values[axis].flatMap { axis.folderPart($0) } }.joined(separator: "_")
         }
 
         /// `alpha_0.9_T_4_seed_1`, `dkd_ls_alpha_0.5_T_2_seed_1` or `scratch_seed_1`.
@@ -72,10 +58,7 @@ public struct SweepSpec: Sendable {
         /// varies none (or for scratch).
         public var softTermLabel: String? {
             guard !isScratch else { return nil }
-            var name = method.map { $0.rawValue.uppercased() } ?? ""
-            if let dkdBeta { name += " beta \(numberText(dkdBeta))" }
-            if standardize == true { name += name.isEmpty ? "LS" : " + LS" }
-            if let atWeight { name += (name.isEmpty ? "" : " + ") + "AT \(numberText(atWeight))" }
+            let name = SweepAxis.allCases.reduce("") { name, axis in name + (values[axis].flatMap { axis.labelPart($0, after: name) } ?? "") }
             return name.isEmpty ? nil : name
         }
 
@@ -86,14 +69,12 @@ public struct SweepSpec: Sendable {
         }
 
         /// Whether two points differ in alpha, T or seed only (the heatmap's cells).
-        public func sameSoftTerm(as other: Point) -> Bool {
-            method == other.method && standardize == other.standardize && dkdBeta == other.dkdBeta && atWeight == other.atWeight
-        }
+        public func sameSoftTerm(as other: Point) -> Bool { values == other.values }
 
     }
 
     /// The axes `grid` may hold.
-    static let axes = ["temperature", "alpha", "seed", "kd_method", "logit_standardization", "dkd_beta", "at_weight"]
+    static let axes = ["temperature", "alpha", "seed"] + SweepAxis.allCases.map(\.rawValue)
 
     public static func load(_ path: String) throws -> SweepSpec {
         guard let data = FileManager.default.contents(atPath: path) else { throw KDError(file: path, "file not found") }
@@ -127,17 +108,17 @@ extension SweepSpec {
         for k in Self.axes where base[k] != nil && (g.grid[k] != nil || ["alpha", "temperature", "seed"].contains(k)) {
             throw g.fail("key 'base.\(k)': set by the grid, leave it out of base")
         }
+        var axes: [SweepAxis: [SweepAxis.Value]] = [:]
+        for axis in SweepAxis.allCases { axes[axis] = try g.values(axis) }
         self.init(base: base, temperatures: try g.numbers("temperature"), alphas: try g.numbers("alpha"),
-                  seeds: try g.numbers("seed").map { Int($0) }, methods: try g.methods(), standardizations: try g.flags("logit_standardization"),
-                  dkdBetas: g.grid["dkd_beta"] == nil ? nil : try g.numbers("dkd_beta"),
-                  atWeights: g.grid["at_weight"] == nil ? nil : try g.numbers("at_weight"), scratch: scratch)
+                  seeds: try g.numbers("seed").map { Int($0) }, axes: axes, scratch: scratch)
     }
 
     /// The checks across the grid and the base, and every child's params decoded, so that a bad
     /// base fails before any run starts.
     fileprivate mutating func validate(_ path: String) throws {
         baseMethod = try Params(dictionary: base.filter { $0.key == "kd_method" }, file: path + " (base)").kdMethod
-        if dkdBetas != nil, !(methods ?? [baseMethod]).contains(.dkd) {
+        if axes[.dkdBeta] != nil, !methods.contains(.dkd) {
             throw KDError(file: path, "key 'grid.dkd_beta': applies to DKD points only, and the sweep has none (add \"dkd\" to grid.kd_method)")
         }
         for point in points {
@@ -169,19 +150,11 @@ extension SweepSpec {
             }
         }
 
-        func flags(_ key: String) throws -> [Bool]? {
-            try list(key)?.map { v in
-                guard case .bool(let b) = v else { throw fail("key 'grid.\(key)': expected true or false, found \(v.typeName)") }
-                return b
-            }
-        }
-
-        func methods() throws -> [DistillationLoss.Method]? {
-            try list("kd_method")?.map { v in
-                guard case .string(let s) = v, let m = DistillationLoss.Method(rawValue: s) else {
-                    throw fail("key 'grid.kd_method': expected names among \(DistillationLoss.Method.allCases.map(\.rawValue).joined(separator: ", ")), found \(v)")
-                }
-                return m
+        /// The values of `axis`'s list, or nil where the grid leaves it out.
+        func values(_ axis: SweepAxis) throws -> [SweepAxis.Value]? {
+            try list(axis.rawValue)?.map { v in
+                guard let value = axis.value(v) else { throw fail("key 'grid.\(axis.rawValue)': expected \(axis.expected), found \(v.jsonText)") }
+                return value
             }
         }
     }
@@ -189,20 +162,25 @@ extension SweepSpec {
 }
 
 extension SweepSpec {
-    /// Every child: distillation points (soft term, then alpha, T, seed), then scratch per seed.
+    /// The soft terms the distillation points take: the grid's, or the base's.
+    var methods: [DistillationLoss.Method] {
+        axes[.kdMethod]?.compactMap { if case .method(let m) = $0 { return m } else { return nil } } ?? [baseMethod]
+    }
+
+    /// Every child: distillation points (the optional axes in `SweepAxis` order, then alpha, T,
+    /// seed), then scratch per seed.
     public var points: [Point] {
-        var p: [Point] = []
-        for method in methods.map({ $0.map(Optional.some) }) ?? [nil] {
-            let betas: [Double?] = (method ?? baseMethod) == .dkd ? dkdBetas.map { $0.map(Optional.some) } ?? [nil] : [nil]
-            for beta in betas {
-                for standardize in standardizations.map({ $0.map(Optional.some) }) ?? [nil] {
-                    for at in atWeights.map({ $0.map(Optional.some) }) ?? [nil] {
-                        for a in alphas { for t in temperatures { for s in seeds {
-                            p.append(Point(alpha: a, temperature: t, seed: s, method: method, standardize: standardize, dkdBeta: beta, atWeight: at))
-                        } } }
-                    }
-                }
+        var variants: [[SweepAxis: SweepAxis.Value]] = [[:]]
+        for axis in SweepAxis.allCases {
+            guard let values = axes[axis] else { continue }
+            variants = variants.flatMap { v -> [[SweepAxis: SweepAxis.Value]] in
+                guard axis.applies(to: v.method ?? baseMethod) else { return [v] }
+                return values.map { v.merging([axis: $0]) { $1 } }
             }
+        }
+        var p: [Point] = []
+        for v in variants {
+            for a in alphas { for t in temperatures { for s in seeds { p.append(Point(alpha: a, temperature: t, seed: s, values: v)) } } }
         }
         if scratch { for s in seeds { p.append(Point(alpha: 0, temperature: 1, seed: s)) } }
         return p
@@ -223,11 +201,16 @@ extension SweepSpec {
             p.removeValue(forKey: "teacher_logits")
         } else {
             p["temperature"] = .number(point.temperature)
-            if let m = point.method { p["kd_method"] = .string(m.rawValue) }
-            if let b = point.standardize { p["logit_standardization"] = .bool(b) }
-            if let b = point.dkdBeta { p["dkd_beta"] = .number(b) }
-            if let w = point.atWeight { p["at_weight"] = .number(w) }
+            for (axis, value) in point.values { p[axis.rawValue] = value.json }
         }
         return p
+    }
+}
+
+extension [SweepAxis: SweepAxis.Value] {
+    /// The soft term these values set, if they set one.
+    var method: DistillationLoss.Method? {
+        if case .method(let m)? = self[.kdMethod] { return m }
+        return nil
     }
 }
