@@ -25,7 +25,7 @@ final class TapTests: XCTestCase {
         var rng = SeededRNG(seed: 6)
         let dy = Tensor(shape: [4, 10], values: (0..<40).map { _ in Float(rng.normal()) })
         m.store.zeroGrads()
-        m.backward(dy, stageGradients: [nil, nil, nil], embeddingGradient: nil)
+        m.backward(dy, through: features, stageGradients: [nil, nil, nil], embeddingGradient: nil)
         let tapped = m.store.gradArray("conv1.weight")!
         m.store.zeroGrads()
         _ = m.forward(x, mode: .train)
@@ -49,11 +49,11 @@ final class TapTests: XCTestCase {
                 return zip(tap, e).reduce(0) { $0 + Double($1.0) * Double($1.1) }
             }
             let m = try model()
-            _ = m.forwardTapped(x)
+            let taps = m.forwardTapped(x).features
             m.store.zeroGrads()
             var stageGradients = [[Float]?](repeating: nil, count: shapes.stages.count)
             if target < shapes.stages.count { stageGradients[target] = e }
-            m.backward(Tensor(shape: [3, 10], values: [Float](repeating: 0, count: 30)), stageGradients: stageGradients,
+            m.backward(Tensor(shape: [3, 10], values: [Float](repeating: 0, count: 30)), through: taps, stageGradients: stageGradients,
                        embeddingGradient: target < shapes.stages.count ? nil : e)
             let analytic = m.store.gradArray("conv1.weight")!
             let weights = m.store.array("conv1.weight")!

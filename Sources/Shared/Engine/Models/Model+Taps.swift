@@ -1,7 +1,8 @@
 /// A student's own features during training, for feature distillation: the outputs of its
 /// stages (the same rule as `ModelFeatures`: outputs of top-level layers that the next layer
 /// shrinks spatially) and its embedding (the input of the final linear layer), as plain
-/// arrays. `Model.backward(_:stageGradients:embeddingGradient:)` takes a gradient for each.
+/// arrays. `Model.backward(_:through:stageGradients:embeddingGradient:)` takes a gradient for
+/// each.
 public struct TappedFeatures: Sendable {
     public struct Stage: Sendable {
         public var name: String
@@ -14,6 +15,8 @@ public struct TappedFeatures: Sendable {
     public var embeddingSize: Int
     /// Row-major [N, embeddingSize].
     public var embedding: [Float]
+    /// The top-level layers whose outputs the stages are, where backward adds their gradients.
+    let layers: [Int]
 }
 
 extension Model {
@@ -27,15 +30,14 @@ extension Model {
             stages.append(.init(name: "stage\(stages.count + 1)", shape: h.shape, values: h.toArray()))
             indices.append(i)
         }, embedding: { embedding = $0.toArray() })
-        tappedStages = indices
-        return (logits, TappedFeatures(stages: stages, embeddingSize: embedding.count / images.shape[0], embedding: embedding))
+        return (logits, TappedFeatures(stages: stages, embeddingSize: embedding.count / images.shape[0], embedding: embedding, layers: indices))
     }
 
-    /// Back-propagates dL/d(logits) after `forwardTapped`, adding dL/d(stage output) and
-    /// dL/d(embedding) where given (plain row-major, the shapes the forward returned) as the
-    /// gradient passes those points.
-    public func backward(_ logitsGradient: Tensor, stageGradients: [[Float]?], embeddingGradient: [Float]?) {
-        precondition(stageGradients.count == tappedStages.count, "\(stageGradients.count) stage gradients for \(tappedStages.count) stages")
+    /// Back-propagates dL/d(logits) after the `forwardTapped` that returned `taps`, adding
+    /// dL/d(stage output) and dL/d(embedding) where given (plain row-major, the shapes the
+    /// forward returned) as the gradient passes those points.
+    public func backward(_ logitsGradient: Tensor, through taps: TappedFeatures, stageGradients: [[Float]?], embeddingGradient: [Float]?) {
+        precondition(stageGradients.count == taps.layers.count, "\(stageGradients.count) stage gradients for \(taps.layers.count) stages")
         let layers = network.layers
         var g = logitsGradient
         for i in layers.indices.reversed() {
@@ -43,7 +45,7 @@ extension Model {
             guard i > 0 else { break }
             // g is now dL/d(output of layer i - 1).
             if i == layers.count - 1, let extra = embeddingGradient { Self.add(extra, to: g) }
-            if let s = tappedStages.firstIndex(of: i - 1), let extra = stageGradients[s] { Self.add(extra, to: g) }
+            if let s = taps.layers.firstIndex(of: i - 1), let extra = stageGradients[s] { Self.add(extra, to: g) }
         }
     }
 

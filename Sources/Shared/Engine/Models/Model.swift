@@ -6,8 +6,6 @@ public final class Model {
     public let store: ParameterStore
     public let inputShape: [Int]
     public let numClasses: Int
-    /// Top-level layer indices whose outputs the last `forwardTapped` returned as stages.
-    var tappedStages: [Int] = []
 
     init(name: String, network: Sequential, builder: ModelBuilder, inputShape: [Int], numClasses: Int) {
         self.name = name

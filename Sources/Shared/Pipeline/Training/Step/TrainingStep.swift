@@ -71,8 +71,8 @@ final class TrainingStep {
         }
         var correct = 0
         for r in 0..<n where Predictions.argmax(logits.floats + r * k, classes: k) == Int(labels[r]) { correct += 1 }
-        if tapped != nil {
-            model.backward(gradient, stageGradients: gradients.stages, embeddingGradient: gradients.embedding)
+        if let tapped {
+            model.backward(gradient, through: tapped, stageGradients: gradients.stages, embeddingGradient: gradients.embedding)
         } else {
             model.backward(gradient)
         }
