@@ -70,15 +70,9 @@ public enum SweepAxis: String, CaseIterable, Sendable {
         }
     }
 
-    /// The value's part of the csv's config column ("kd", "_beta_8", "+ls", "+at_1000"); nil
-    /// for none.
+    /// The value's part of the csv's config column: its folder part, joined as the csv has
+    /// always written it ("kd", "_beta_8", "+ls", "+at_1000"); nil for none.
     func kindPart(_ v: Value) -> String? {
-        switch (self, v) {
-        case (.kdMethod, .method(let m)): return m.rawValue
-        case (.dkdBeta, .number(let x)): return "_beta_\(numberText(x))"
-        case (.logitStandardization, .flag(let b)): return b ? "+ls" : nil
-        case (.atWeight, .number(let x)): return "+at_\(numberText(x))"
-        default: return nil
-        }
+        folderPart(v).map { (self == .kdMethod ? "" : self == .dkdBeta ? "_" : "+") + $0 }
     }
 }
