@@ -9,6 +9,9 @@ struct ParamKey: Sendable {
     let name: String
     /// Reads the key (when present) into the params.
     let read: @Sendable (KeyReader, inout Params) throws -> Void
+    /// For the weight of a loss term that reads the teacher's export (other than the soft
+    /// labels' alpha): whether the params switch that term on.
+    var switchesOnTeacherTerm: (@Sendable (Params) -> Bool)? = nil
 
     static func int(_ name: String, _ path: Path<Int>, _ range: ClosedRange<Int>) -> ParamKey {
         ParamKey(name: name) { r, p in if let v = try r.int(name, range) { p[keyPath: path] = v } }
@@ -27,6 +30,14 @@ struct ParamKey: Sendable {
         ParamKey(name: name) { r, p in
             if let v = try r.double(name, range, openLower: openLower, openUpper: openUpper) { p[keyPath: path] = v }
         }
+    }
+
+    /// The weight of a loss term on the teacher's export, in [0, `maximum`]; above 0 switches the
+    /// term on (and makes the run a student that needs the export).
+    static func teacherTermWeight(_ name: String, _ path: Path<Double>, maximum: Double) -> ParamKey {
+        var key = double(name, path, 0...maximum)
+        key.switchesOnTeacherTerm = { $0[keyPath: path] > 0 }
+        return key
     }
 
     static func float(_ name: String, _ path: Path<Float>, _ range: ClosedRange<Double>) -> ParamKey {

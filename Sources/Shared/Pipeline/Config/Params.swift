@@ -166,9 +166,10 @@ public struct Params: Equatable, Sendable {
         .double("alpha", \.alpha, 0...1), .double("temperature", \.temperature, temperatureRange),
         .choice("kl_reduction", \.klReduction), .choice("kd_method", \.kdMethod), .flag("logit_standardization", \.logitStandardization),
         .double("dkd_alpha", \.dkdAlpha, 0...1000), .double("dkd_beta", \.dkdBeta, 0...1000), .int("dkd_warmup", \.dkdWarmup, 0...100_000),
-        .double("at_weight", \.atWeight, 0...1e9), .double("rkd_distance_weight", \.rkdDistanceWeight, 0...1e9),
-        .double("rkd_angle_weight", \.rkdAngleWeight, 0...1e9),
-        .double("dist_beta", \.distBeta, 0...1e6), .double("dist_gamma", \.distGamma, 0...1e6),
+        .teacherTermWeight("at_weight", \.atWeight, maximum: 1e9),
+        .teacherTermWeight("rkd_distance_weight", \.rkdDistanceWeight, maximum: 1e9),
+        .teacherTermWeight("rkd_angle_weight", \.rkdAngleWeight, maximum: 1e9),
+        .teacherTermWeight("dist_beta", \.distBeta, maximum: 1e6), .teacherTermWeight("dist_gamma", \.distGamma, maximum: 1e6),
         .text("teacher", \.teacher), .text("teacher_logits", \.teacherLogits), .flag("allow_fixed_teacher", \.allowFixedTeacher),
         .int("save_summary_steps", \.saveSummarySteps, 1...1_000_000),
     ]
@@ -176,12 +177,11 @@ public struct Params: Equatable, Sendable {
     /// Every key params.json may hold.
     public static var keys: [String] { table.map(\.name) }
 
-    /// The keys of the terms beside the soft labels that read the teacher's export, with their
-    /// values when set: what a teacher's own training refuses, and a student without logits.
+    /// The keys that switch on a term beside the soft labels that reads the teacher's export
+    /// (`ParamKey.teacherTermWeight` above 0): what a teacher's own training refuses, and what a
+    /// student without logits is told.
     var teacherTermKeys: [String] {
-        [("at_weight", atWeight), ("rkd_distance_weight", rkdDistanceWeight), ("rkd_angle_weight", rkdAngleWeight),
-         ("dist_beta", distBeta), ("dist_gamma", distGamma)]
-            .filter { $0.1 > 0 }.map { "key '\($0.0)'" }
+        Params.table.filter { $0.switchesOnTeacherTerm?(self) == true }.map { "key '\($0.name)'" }
     }
 
     /// The student's loss these settings describe.
