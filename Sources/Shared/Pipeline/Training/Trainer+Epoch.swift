@@ -29,9 +29,14 @@ extension Trainer {
         return Progress(state: state, history: TrainingHistory(epochs: Array(recorded.prefix(state.epoch))))
     }
 
+    /// The shuffled batches of the training samples, the same every run for a seed.
+    var sampler: BatchSampler {
+        BatchSampler(count: trainIndices.count, batchSize: setup.params.batchSize, shuffle: true, seed: setup.params.seed)
+    }
+
     func logStart(batchNormSync: Bool) {
         let p = setup.params, cluster = setup.context.cluster
-        let batches = BatchSampler(count: trainIndices.count, batchSize: p.batchSize, shuffle: true, seed: p.seed).batchesPerEpoch
+        let batches = sampler.batchesPerEpoch
         log.info("Training \(p.modelVersion) (\(model.store.trainableScalarCount) parameters) on \(trainIndices.count) \(setup.splits.train.name) images, validating on \(setup.splits.val.count); \(p.numEpochs) epochs of \(batches) batches" + (p.distillationDescription.map { "; " + $0 } ?? ""))
         if cluster.isDistributed {
             log.info("Data parallel over \(cluster.size) processes of \(ComputeThreads.count) thread(s) each: every batch of \(p.batchSize) is shared out, gradients summed with MPI_Allreduce; BatchNorm "
@@ -44,7 +49,6 @@ extension Trainer {
     /// process's samples.
     func trainEpoch(_ epoch: Int, step: TrainingStep, started start: Date) throws -> TrainingStep.Totals {
         let p = setup.params, cluster = setup.context.cluster
-        let sampler = BatchSampler(count: trainIndices.count, batchSize: p.batchSize, shuffle: true, seed: p.seed)
         let augmentation = p.augmentation ? Augmentation.standard(for: setup.splits.train) : .none
         let batches = sampler.batches(epoch: epoch)
         var totals = TrainingStep.Totals()
