@@ -9,7 +9,7 @@ import Pipeline
 /// folder, gives the logits torchvision's own pipeline (ImageFolder, Resize, ToTensor,
 /// Normalize, the model in evaluation mode) gives on the same files, within 1e-4.
 final class ImportTorchTeacherTests: XCTestCase {
-    static let repoRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent().path
+    static let repoRoot = TestSupport.root
     static let imagenetMean = [0.485, 0.456, 0.406], imagenetStd = [0.229, 0.224, 0.225]
 
     private func python() throws -> String {

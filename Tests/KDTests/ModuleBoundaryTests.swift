@@ -8,8 +8,7 @@ import KDTestSupport
 /// dependent module the module maps it reaches, and this is what makes `import CDNNL` there a
 /// build error. The pipeline's C libraries (HDF5, zlib) are imported only in Sources/Shared/Pipeline.
 final class ModuleBoundaryTests: XCTestCase {
-    private let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
-        .deletingLastPathComponent().deletingLastPathComponent()
+    private let root = URL(fileURLWithPath: TestSupport.root)
     private var sources: String { root.appendingPathComponent("Sources").path }
 
     /// Type-checks a file importing each engine-only module, once as any module is compiled and

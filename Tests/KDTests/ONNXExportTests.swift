@@ -7,7 +7,7 @@ import Pipeline
 /// ONNX export: every registered model's evaluation graph, checked by Debian's onnx checker and
 /// run by onnxruntime against this engine's own evaluation logits.
 final class ONNXExportTests: XCTestCase {
-    static let repoRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent().path
+    static let repoRoot = TestSupport.root
 
     /// The Python with onnx and onnxruntime (`make deps-onnx`), or a skip saying how to get it.
     private func python() throws -> String {

@@ -262,8 +262,7 @@ final class PipelineTests: XCTestCase {
         guard (try? TestSupport.run("/usr/bin/python3", ["-c", "import torch, h5py"]).status) == 0 else {
             throw XCTSkip("Debian's python3-torch and python3-h5py are not installed (make test installs them)")
         }
-        let script = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
-            .deletingLastPathComponent().appendingPathComponent("scripts/check_interop.py").path
+        let script = TestSupport.root + "/scripts/check_interop.py"
         let t = Self.teacherDir
         let r = try TestSupport.run("/usr/bin/python3", [script, t + "/best.h5", t + "/logits/test.h5",
                                                          Self.dataDir + "/t10k-images-idx3-ubyte.gz", "resnet8"])

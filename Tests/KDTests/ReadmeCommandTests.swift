@@ -8,7 +8,7 @@ import XCTest
 /// EXPORT_ARGS) is one that stage's `--help` lists, and every script it runs exists. The long
 /// commands (a demo, a sweep) are not run here; what they need is checked.
 final class ReadmeCommandTests: XCTestCase {
-    private static let root = URL(fileURLWithPath: TestSupport.fixtures).deletingLastPathComponent().deletingLastPathComponent().path
+    private static let root = TestSupport.root
     private static let stages = ["teacher-train", "teacher-export", "student-distill"]
     /// The stage each pipeline target runs, for the options in its ARGS / EXPORT_ARGS.
     private static let targetStage = ["teacher": "teacher-train", "logits": "teacher-export", "student": "student-distill",
