@@ -9,7 +9,7 @@ struct Bench: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "kd-bench",
         abstract: "Measure and audit the engine on random 1x28x28 batches (the Swift side of `make bench`).",
-        subcommands: [Speed.self, Audit.self, DecodeImages.self, LoadFiles.self],
+        subcommands: [Speed.self, Audit.self, DecodeImages.self, LoadFiles.self, MakeImageStore.self],
         defaultSubcommand: Speed.self
     )
 }

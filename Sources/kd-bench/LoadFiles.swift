@@ -66,12 +66,12 @@ struct LoadFiles: ParsableCommand {
     }
 
     /// A logits file for `data` whose rows are random but pass every check of a load.
-    private func randomLogits(_ data: Dataset, _ split: SplitName) -> LogitsFile {
+    private func randomLogits(_ data: Dataset, _ split: SplitName) throws -> LogitsFile {
         var rng = SeededRNG(seed: 7)
         let k = data.numClasses
         let logits = (0..<data.count * k).map { _ in Float(rng.normal() * 3) }
-        let labels = data.labels.map { Int32($0) }
-        let meta = LogitsFile.Metadata(dataset: data.name, datasetFingerprint: data.fingerprint(), split: split, numClasses: k,
+        let labels = data.labels
+        let meta = LogitsFile.Metadata(dataset: data.name, datasetFingerprint: try data.fingerprint(), split: split, numClasses: k,
                                        teacherModel: model, checkpointSHA256: String(repeating: "0", count: 64),
                                        teacherAccuracy: Predictions.accuracy(logits: logits, labels: labels, classes: k),
                                        normalization: "mean=[0.286] std=[0.353]")

@@ -53,6 +53,11 @@ public struct LogitsFile: Sendable {
     public var indices: [Int64]
     /// The teacher's features, when exported with them, with as many rows as the logits.
     public var features: ModelFeatures?
+    /// The logits left in the file, read by row (`logits` is then empty): a file read with
+    /// a memory budget its logits do not fit.
+    public private(set) var logitsOnDisk: RowFile?
+    /// What a pass over the logits found when the file was read.
+    var scan: LogitsScan?
     /// The augmented views the rows belong to, for a multi-view export; nil for plain images.
     public var views: TeacherViews?
     /// Samples (N).
@@ -63,7 +68,7 @@ public struct LogitsFile: Sendable {
     public init(metadata: Metadata, logits: [Float], labels: [Int32], features: ModelFeatures? = nil, views: TeacherViews? = nil) {
         let rows = labels.count * (views?.perSample ?? 1)
         precondition(views.map { $0.samples == labels.count } ?? true, "views of other samples")
-        precondition(logits.count == rows * metadata.numClasses)
+        precondition(logits.count == rows * metadata.numClasses || logits.isEmpty, "logits of other rows")
         precondition(features.map { $0.embedding.count == rows * $0.embeddingSize } ?? true, "features of other rows")
         self.features = features
         self.views = views
@@ -105,55 +110,31 @@ public struct LogitsFile: Sendable {
 
     // MARK: - Writing and reading
 
-    /// Writes the file atomically (chunked, gzip-compressed).
+    /// Writes the file atomically, as an export does (`LogitsFileWriter`), recording
+    /// `metadata.teacherAccuracy` as it is.
     public func write(to path: String) throws {
-        let k = metadata.numClasses
-        // [N, K], or [N, V, K] with views; likewise for each feature.
-        let rowShape = views.map { [count, $0.perSample] } ?? [count]
         try AtomicWrite.write(to: path) { tmp in
-            let f = try HDF5File.create(tmp)
-            let chunk = min(max(count, 1), 4096 / viewsPerSample)
-            try f.write("logits", logits, shape: rowShape + [k], chunkRows: chunk, gzipLevel: 4)
-            try f.write("labels", labels, shape: [count], chunkRows: chunk, gzipLevel: 4)
-            try f.write("indices", indices, shape: [count], chunkRows: chunk, gzipLevel: 4)
-            try f.setAttribute("format_version", .int(Self.formatVersion))
-            try f.setAttribute("dataset", .string(metadata.dataset))
-            try f.setAttribute("dataset_fingerprint", .string(metadata.datasetFingerprint))
-            try f.setAttribute("split", .string(metadata.split.rawValue))
-            try f.setAttribute("num_classes", .int(Int64(k)))
-            try f.setAttribute("teacher_model", .string(metadata.teacherModel))
-            try f.setAttribute("checkpoint_sha256", .string(metadata.checkpointSHA256))
-            try f.setAttribute("teacher_accuracy", .double(metadata.teacherAccuracy))
-            try f.setAttribute("normalization", .string(metadata.normalization))
-            try f.setAttribute("logits_sha256", .string(Self.checksum(logits)))
-            if let views {
-                let table = views.table
-                try f.write("views", table, shape: rowShape + [3], chunkRows: chunk, gzipLevel: 4)
-                try f.setAttribute("num_views", .int(Int64(views.perSample)))
-                try f.setAttribute("augmentation", .string(Self.augmentationName))
-                try f.setAttribute("augmentation_padding", .int(Int64(views.augmentation.padding)))
-                try f.setAttribute("augmentation_flip", .int(views.augmentation.horizontalFlip ? 1 : 0))
-                try f.setAttribute("view_seed", .int(Int64(bitPattern: views.seed)))
-                try f.setAttribute("views_sha256", .string(Self.checksum(table)))
+            let writer = try LogitsFileWriter(path: tmp, metadata: metadata, labels: labels, views: views)
+            if writer.rows > 0 {
+                try logits.withUnsafeBufferPointer { try writer.append(logits: $0.baseAddress!, count: writer.rows, features: features) }
             }
-            if let features {
-                try f.write("features/embedding", features.embedding, shape: rowShape + [features.embeddingSize], chunkRows: chunk, gzipLevel: 4)
-                for a in features.attention {
-                    let name = "features/attention_" + a.name
-                    try f.write(name, a.values, shape: rowShape + [a.height * a.width], chunkRows: chunk, gzipLevel: 4)
-                    try f.setAttribute("channels", .int(Int64(a.channels)), on: name)
-                    try f.setAttribute("height", .int(Int64(a.height)), on: name)
-                    try f.setAttribute("width", .int(Int64(a.width)), on: name)
-                }
-                try f.setAttribute("features_sha256", .string(Self.checksum(features)))
-            }
-            try f.setAttribute(Self.attributesDigestName, .string(try f.attributesDigest(excluding: Self.attributesDigestName)))
-            try f.close()
+            try writer.finish(teacherAccuracy: metadata.teacherAccuracy)
         }
     }
 
-    /// Reads a logits file, checking its structure (not yet what data it belongs to).
-    public static func read(_ path: String) throws -> LogitsFile {
+    /// The logits of `rows`, row-major [rows.count, K], from memory or from the file.
+    public func logits(of rows: [Int]) throws -> [Float] {
+        let k = metadata.numClasses
+        guard let logitsOnDisk else { return gatherRows(logits, rowSize: k, rows: rows) }
+        var out = [Float](repeating: 0, count: rows.count * k)
+        try out.withUnsafeMutableBytes { try logitsOnDisk.gather(rows, into: $0.baseAddress!) }
+        return out
+    }
+
+    /// Reads a logits file, checking its structure (not yet what data it belongs to). Logits
+    /// of more than `memoryBudget` bytes stay in the file (`logitsOnDisk`), checked a block at
+    /// a time.
+    public static func read(_ path: String, memoryBudget: Int = .max) throws -> LogitsFile {
         let f = try HDF5File.open(path)
         let version = try? f.intAttribute("format_version")
         guard let version, readableVersions.contains(version) else {
@@ -169,7 +150,9 @@ public struct LogitsFile: Sendable {
         let splitName = try f.stringAttribute("split")
         guard let split = SplitName(rawValue: splitName) else { throw KDError(file: path, "unknown split '\(splitName)'") }
         let k = Int(try f.intAttribute("num_classes"))
-        let (logits, shape) = try f.read("logits", as: Float.self)
+        let shape = try f.shape(of: "logits")
+        let onDisk = shape.reduce(4, *) > memoryBudget ? try RowFile(f, dataset: "logits", elementBytes: 4, rowElements: k) : nil
+        let logits = onDisk == nil ? try f.read("logits", as: Float.self).values : []
         let labels = try f.read("labels", as: Int32.self).values
         let indices = try f.read("indices", as: Int64.self).values
         let views = try readViews(f, path, logitsShape: shape)
@@ -186,14 +169,16 @@ public struct LogitsFile: Sendable {
                             checkpointSHA256: try f.stringAttribute("checkpoint_sha256"),
                             teacherAccuracy: try f.doubleAttribute("teacher_accuracy"),
                             normalization: try f.stringAttribute("normalization"))
-        // Rows rewritten, reordered or replaced after export (by h5py, say) no longer match.
-        let stored = try f.stringAttribute("logits_sha256")
-        guard checksum(logits) == stored else {
-            throw KDError(file: path, "'logits' does not match the checksum written at export (logits_sha256): changed after export; run teacher-export again")
-        }
         var file = LogitsFile(metadata: meta, logits: logits, labels: labels,
                               features: try readFeatures(f, path, rowShape: Array(shape.dropLast())), views: views)
         file.indices = indices
+        file.logitsOnDisk = onDisk
+        let scan = try LogitsScan(file)
+        // Rows rewritten, reordered or replaced after export (by h5py, say) no longer match.
+        guard scan.sha256 == (try f.stringAttribute("logits_sha256")) else {
+            throw KDError(file: path, "'logits' does not match the checksum written at export (logits_sha256): changed after export; run teacher-export again")
+        }
+        file.scan = scan
         return file
     }
 
@@ -261,8 +246,8 @@ public struct LogitsFile: Sendable {
     /// Reads `path` and checks that it holds logits for exactly `data` as split `split`:
     /// format, dataset, split, fingerprint, sample and class counts, labels row by row,
     /// indices in canonical order, finite values. Any mismatch is an error naming the file.
-    public static func load(_ path: String, for data: Dataset, split: SplitName) throws -> LogitsFile {
-        let f = try read(path)
+    public static func load(_ path: String, for data: Dataset, split: SplitName, memoryBudget: Int = .max) throws -> LogitsFile {
+        let f = try read(path, memoryBudget: memoryBudget)
         let m = f.metadata
         guard m.split == split else { throw KDError(file: path, "holds logits of the '\(m.split.rawValue)' split, not '\(split.rawValue)'") }
         guard m.dataset == data.name else { throw KDError(file: path, "holds logits for dataset '\(m.dataset)', not '\(data.name)'") }
@@ -272,7 +257,7 @@ public struct LogitsFile: Sendable {
         guard f.count == data.count else {
             throw KDError(file: path, "has \(f.count) rows, the \(split.rawValue) split has \(data.count) samples (other val_size, split_seed or data?)")
         }
-        let fingerprint = data.fingerprint()
+        let fingerprint = try data.fingerprint()
         guard m.datasetFingerprint == fingerprint else {
             throw KDError(file: path, "dataset fingerprint \(m.datasetFingerprint.prefix(12))... does not match the \(split.rawValue) split here (\(fingerprint.prefix(12))...): logits of other data, val_size or split_seed")
         }
@@ -282,8 +267,8 @@ public struct LogitsFile: Sendable {
         if let row = f.indices.indices.first(where: { f.indices[$0] != Int64($0) }) {
             throw KDError(file: path, "row \(row) holds sample index \(f.indices[row]), expected \(row): rows out of canonical order")
         }
-        if let i = f.logits.firstIndex(where: { !$0.isFinite }) {
-            throw KDError(file: path, "\(f.describeRow(i / m.numClasses)) holds a non-finite logit (\(f.logits[i]))")
+        if let (row, value) = f.scan?.firstNonFinite {
+            throw KDError(file: path, "\(f.describeRow(row)) holds a non-finite logit (\(value))")
         }
         if let features = f.features {
             let rows = max(f.count * f.viewsPerSample, 1)
@@ -294,7 +279,7 @@ public struct LogitsFile: Sendable {
             }
         }
         // teacher-export records the accuracy these very rows give (same arg-max, same labels).
-        let accuracy = Predictions.accuracy(logits: f.logits, labels: rowLabels(f.labels, perSample: f.viewsPerSample), classes: m.numClasses)
+        let accuracy = f.scan!.accuracy
         guard accuracy == m.teacherAccuracy else {
             throw KDError(file: path, "the rows give teacher accuracy \(percent(accuracy)), the file records \(percent(m.teacherAccuracy)) (teacher_accuracy): rows changed after export")
         }

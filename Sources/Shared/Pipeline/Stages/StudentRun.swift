@@ -26,7 +26,7 @@ public enum StudentRun {
         let teacher = try TeacherFiles.load(logits ?? p.teacherLogits.map { setup.directory.resolve($0) }, setup: setup)
         let log = try RunLog(runDir: modelDir, cluster: context.cluster)
         if let line = setup.overridesLine { log.info(line) }
-        teacher.describe(to: log, params: p)
+        try teacher.describe(to: log, params: p)
         let trainer = try Trainer(setup: setup, log: log, teacher: teacher.targets(classes: setup.splits.train.numClasses))
         let outcome = try trainer.train(restore: restore)
         let wall = Date().timeIntervalSince(started)

@@ -65,21 +65,27 @@ public enum TeacherExportRun {
             let splitViews = split == .train && views > 1
                 ? TeacherViews(samples: data.count, perSample: views, augmentation: .standard(for: data), seed: viewSeed) : nil
             let evaluator = Evaluator(model: model, data: data, normalization: setup.normalization)
-            let result = cluster.isDistributed ? TeacherExportRun.shardedRun(evaluator, features: features, views: splitViews, cluster: cluster)
-                                               : evaluator.run(features: features, views: splitViews)
-            guard cluster.isRoot else { return 0 }
-            let meta = LogitsFile.Metadata(dataset: data.name, datasetFingerprint: data.fingerprint(), split: split,
-                                           numClasses: data.numClasses, teacherModel: setup.params.modelVersion,
-                                           checkpointSHA256: checkpointSHA256,
-                                           // as the rows give it (arg-max against each row's label), which a student recomputes
-                                           teacherAccuracy: result.accuracy,
-                                           normalization: setup.normalization.summary)
             let path = (outDir as NSString).appendingPathComponent("\(split.rawValue).h5")
-            try LogitsFile(metadata: meta, logits: result.logits, labels: data.labels.map { Int32($0) }, features: result.features,
-                           views: splitViews).write(to: path)
+            func metadata() throws -> LogitsFile.Metadata {
+                LogitsFile.Metadata(dataset: data.name, datasetFingerprint: try data.fingerprint(), split: split, numClasses: data.numClasses,
+                                    teacherModel: setup.params.modelVersion, checkpointSHA256: checkpointSHA256,
+                                    teacherAccuracy: 0, normalization: setup.normalization.summary)
+            }
+            if cluster.isDistributed {
+                let result = try TeacherExportRun.shardedRun(evaluator, features: features, views: splitViews, cluster: cluster)
+                guard cluster.isRoot else { return 0 }
+                var meta = try metadata()
+                // as the rows give it (arg-max against each row's label), which a student recomputes
+                meta.teacherAccuracy = result.accuracy
+                try LogitsFile(metadata: meta, logits: result.logits, labels: data.labels, features: result.features, views: splitViews)
+                    .write(to: path)
+            } else {
+                try stream(evaluator, views: splitViews, metadata: try metadata(), to: path, split: split)
+            }
             // Read back as a student will: load checks the rows against the data, the checksum and
-            // the recorded accuracy, so the accuracy printed is what the written rows give.
-            let written = try LogitsFile.load(path, for: data, split: split)
+            // the recorded accuracy, so the accuracy printed is what the written rows give. Rows
+            // larger than the memory budget are checked from the file.
+            let written = try LogitsFile.load(path, for: data, split: split, memoryBudget: setup.params.memoryBudget)
             let seconds = Date().timeIntervalSince(t0)
             let passes = data.count * written.viewsPerSample
             let what = splitViews.map { v in "\(data.count) samples x \(v.perSample) views (padding \(v.augmentation.padding), flips, seed \(v.seed)), teacher accuracy over the views" }
@@ -92,17 +98,41 @@ public enum TeacherExportRun {
             }
             return passes
         }
+
+        /// The teacher's rows written as they are computed (`LogitsFileWriter`), under a
+        /// temporary name until the last one, with a progress line every 10 seconds.
+        private func stream(_ evaluator: Evaluator, views: TeacherViews?, metadata: LogitsFile.Metadata, to path: String,
+                            split: SplitName) throws {
+            let data = evaluator.assembler.dataset
+            try AtomicWrite.write(to: path) { tmp in
+                let writer = try LogitsFileWriter(path: tmp, metadata: metadata, labels: data.labels, views: views)
+                let start = Date()
+                var reported = start
+                try evaluator.forEachBatch(features: features, views: views) { batch in
+                    try writer.append(logits: batch.logits, count: batch.rows.count, features: batch.features)
+                    let now = Date()
+                    if now.timeIntervalSince(reported) >= 10 && batch.rows.upperBound < writer.rows {
+                        reported = now
+                        let rate = Double(batch.rows.upperBound) / now.timeIntervalSince(start)
+                        FileHandle.standardError.write(Data(String(format: "%@: %d/%d rows (%.0f%%), %.0f images/s, about %.0f s left\n",
+                            split.rawValue, batch.rows.upperBound, writer.rows, 100 * Double(batch.rows.upperBound) / Double(writer.rows),
+                            rate, Double(writer.rows - batch.rows.upperBound) / rate).utf8))
+                    }
+                }
+                try writer.finish()
+            }
+        }
     }
 
     /// One split over every process of `cluster`: each evaluates a contiguous run of whole
     /// evaluation batches (the batches a single process would run, so every row is computed as
     /// it would be alone), and rank 0 gathers the rows in order and computes the accuracy over
     /// all of them. The result is complete on rank 0 only.
-    static func shardedRun(_ evaluator: Evaluator, features: Bool, views: TeacherViews?, cluster: Cluster) -> Evaluator.Result {
+    static func shardedRun(_ evaluator: Evaluator, features: Bool, views: TeacherViews?, cluster: Cluster) throws -> Evaluator.Result {
         let rows = evaluator.assembler.dataset.count * (views?.perSample ?? 1)
         let size = evaluator.batchSize
         let batches = cluster.share(of: (rows + size - 1) / size)
-        var result = evaluator.run(features: features, views: views, rowRange: min(batches.lowerBound * size, rows)..<min(batches.upperBound * size, rows))
+        var result = try evaluator.run(features: features, views: views, rowRange: min(batches.lowerBound * size, rows)..<min(batches.upperBound * size, rows))
         result.logits = cluster.gather(result.logits)
         if var f = result.features {
             f.embedding = cluster.gather(f.embedding)

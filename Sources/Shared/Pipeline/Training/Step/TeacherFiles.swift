@@ -27,7 +27,9 @@ struct TeacherFiles {
                 if split == .train && p.usesTeacher { throw KDError(file: path, "file not found (run teacher-export first)") }
                 continue
             }
-            files[split] = try LogitsFile.load(path, for: setup.splits[split], split: split)
+            // The train rows may stay in the file; val's are compared with every epoch's.
+            files[split] = try LogitsFile.load(path, for: setup.splits[split], split: split,
+                                               memoryBudget: split == .train ? p.memoryBudget : .max)
         }
         let trainPath = (folder as NSString).appendingPathComponent("train.h5")
         if p.usesFeatures, let train = files[.train], train.features == nil {
@@ -41,21 +43,22 @@ struct TeacherFiles {
 
     /// What the trainer's loss terms read.
     func targets(classes: Int) -> TeacherTargets {
-        TeacherTargets(classes: classes, logits: files[.train]?.logits, features: files[.train]?.features, views: replayed,
+        TeacherTargets(classes: classes, logits: files[.train], features: files[.train]?.features, views: replayed,
                        validation: files[.val]?.logits)
     }
 
     /// The teacher, its views and any warning, for the run's log.
-    func describe(to log: RunLog, params p: Params) {
+    func describe(to log: RunLog, params p: Params) throws {
         guard let t = files[.train], let folder else { return }
-        log.info("Teacher logits: \(t.metadata.teacherModel) from \(folder), checked against the data (train \(t.count) rows, teacher train accuracy \(percent(t.metadata.teacherAccuracy)))")
+        log.info("Teacher logits: \(t.metadata.teacherModel) from \(folder), checked against the data (train \(t.count) rows, teacher train accuracy \(percent(t.metadata.teacherAccuracy)))"
+                 + (t.logitsOnDisk != nil ? "; larger than memory_budget_mb, read from the file batch by batch" : ""))
         if let v = replayed {
             log.info("Replaying the teacher's \(v.perSample) augmented views per training image (crop padding \(v.augmentation.padding), flips, view seed \(v.seed)): each epoch every image takes one of its stored views, with that view's targets")
         } else if p.usesTeacher && p.augmentation {
             log.info("warning: allow_fixed_teacher: the inputs are augmented but the teacher's targets belong to the plain images (a fixed teacher)")
         }
         // Standardised logits are z-scores, whose softmax is never one-hot at these temperatures.
-        let oneHot = p.alpha > 0 && !p.logitStandardization ? DistillationLoss.oneHotShare(teacher: t.logits, classes: t.metadata.numClasses, temperature: Float(p.temperature)) : 0
+        let oneHot = p.alpha > 0 && !p.logitStandardization ? DistillationLoss.oneHotShare(teacher: try t.logits(of: Array(0..<min(t.count * t.viewsPerSample, 65536))), classes: t.metadata.numClasses, temperature: Float(p.temperature)) : 0
         if oneHot >= 0.5 {
             log.info("warning: at temperature \(p.temperature) the teacher's softened outputs are one-hot in float32 for \(percent(oneHot)) of the training rows (the other classes underflow to 0), so the KD term only copies the teacher's top class, scaled by T^2 = \(p.temperature * p.temperature); a temperature of 1 or more keeps the soft labels")
         }
