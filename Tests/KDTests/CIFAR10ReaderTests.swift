@@ -17,7 +17,7 @@ final class CIFAR10ReaderTests: XCTestCase {
         XCTAssertEqual(train.count, 20)
         XCTAssertEqual(test.count, 4)
         XCTAssertEqual(train.imageShape, [3, 32, 32])
-        XCTAssertEqual(train.labels, expectedLabels)
+        XCTAssertEqual(train.labels, expectedLabels.map { Int32($0) })
         // Record 1 of batch 1: its pixel bytes follow its label byte, channel-planar.
         let records = SyntheticData.cifarRecords(labels: (0..<4).map { UInt8($0 % 10) }, seed: 0)
         XCTAssertEqual(Array(train.images[3072..<6144]), Array(records[3074..<6146]))

@@ -40,7 +40,7 @@ final class IDXReaderTests: XCTestCase {
             XCTAssertEqual(String(parts[2]), data.labels.prefix(20).map(String.init).joined(separator: ","))
         }
         // The fingerprint is SHA-256 over the image bytes then the label bytes.
-        XCTAssertEqual(String(lines[1].split(separator: " ")[3]), test.fingerprint())
+        XCTAssertEqual(String(lines[1].split(separator: " ")[3]), try test.fingerprint())
     }
 
     // MARK: - Synthetic files

@@ -138,7 +138,7 @@ final class ImageFolderTests: XCTestCase {
         let second = try load()
         XCTAssertFalse(second.decoded)
         XCTAssertEqual(second.train.images, first.train.images)
-        XCTAssertEqual(second.train.fingerprint(), first.train.fingerprint())
+        XCTAssertEqual(try second.train.fingerprint(), try first.train.fingerprint())
         XCTAssertEqual(second.test.labels, first.test.labels)
 
         try write(Self.image(9), root + "/train/b/1.png")  // same name and size, new pixels

@@ -21,7 +21,7 @@ final class SplitsTests: XCTestCase {
         let b = try DatasetSplits(officialTrain: data, officialTest: data, valCount: 100, seed: 1)
         let c = try DatasetSplits(officialTrain: data, officialTest: data, valCount: 100, seed: 2)
         XCTAssertEqual(a.valSourceIndices, b.valSourceIndices)
-        XCTAssertEqual(a.train.fingerprint(), b.train.fingerprint())
+        XCTAssertEqual(try a.train.fingerprint(), try b.train.fingerprint())
         XCTAssertNotEqual(a.valSourceIndices, c.valSourceIndices)
     }
 

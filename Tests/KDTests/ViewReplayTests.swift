@@ -55,10 +55,10 @@ final class ViewReplayTests: XCTestCase {
             XCTAssertEqual(rows.map { $0 / 4 }, indices, "a sample replays one of its own views")
             replayedViews.formUnion(rows.map { $0 % 4 })
             let input = Tensor(.plain([indices.count] + data.imageShape))
-            assembler.fill(input.floats, indices: indices, views: inputViews)
+            try assembler.fill(input.floats, indices: indices, views: inputViews)
             let (logits, again) = model.forwardWithFeatures(input)
             let plain = Tensor(.plain([indices.count] + data.imageShape))
-            assembler.fill(plain.floats, indices: indices)
+            try assembler.fill(plain.floats, indices: indices)
             let plainLogits = Array(UnsafeBufferPointer(start: model.forward(plain, mode: .eval).floats, count: indices.count * k))
             for (i, row) in rows.enumerated() {
                 let cached = Array(file.logits[(row * k)..<((row + 1) * k)])

@@ -36,6 +36,12 @@ public struct Params: Equatable, Sendable {
     public var imageCacheDir: String?
     /// Folder datasets: leave out (and list) images that cannot be decoded instead of stopping.
     public var skipBadImages = false
+    /// Decoded images (folder datasets, image stores) and teacher logits larger than this many
+    /// MiB are read from their files batch by batch instead of held in memory; 0 for a quarter
+    /// of this machine's memory.
+    public var memoryBudgetMB = 0
+    /// `memoryBudgetMB` in bytes.
+    public var memoryBudget: Int { memoryBudgetMB > 0 ? memoryBudgetMB << 20 : ImageFolderOptions.defaultMemoryBudget }
     /// Per-channel mean and standard deviation of the input normalisation, as torchvision's
     /// `Normalize(mean, std)` on pixels in [0, 1]; nil fits them to the training split. A teacher
     /// trained elsewhere needs the ones it was trained with (ImageNet's: [0.485, 0.456, 0.406],
@@ -52,7 +58,7 @@ public struct Params: Equatable, Sendable {
     /// folder into a path.
     public func imageOptions(resolve: (String) -> String = { $0 }) -> ImageFolderOptions {
         ImageFolderOptions(size: imageSize, channels: colorMode.channels, cacheDirectory: imageCacheDir.map(resolve),
-                           skipBadImages: skipBadImages)
+                           skipBadImages: skipBadImages, memoryBudget: memoryBudget)
     }
 
     // MARK: Optimisation
@@ -154,6 +160,7 @@ public struct Params: Equatable, Sendable {
         .double("subset_percent", \.subsetPercent, 0...1, openLower: true), .int("val_size", \.valSize, 0...1_000_000),
         .seed("split_seed", \.splitSeed), .flag("augmentation", \.augmentation), .int("image_size", \.imageSize, 1...4096),
         .choice("color_mode", \.colorMode), .text("image_cache_dir", \.imageCacheDir), .flag("skip_bad_images", \.skipBadImages),
+        .int("memory_budget_mb", \.memoryBudgetMB, 0...(1 << 30)),
         .numbers("normalization_mean", \.normalizationMean), .numbers("normalization_std", \.normalizationStd),
         .seed("seed", \.seed), .int("batch_size", \.batchSize, 1...65536), .int("micro_batches", \.microBatches, 1...65536),
         .flag("sync_batchnorm", \.syncBatchnorm), .int("num_epochs", \.numEpochs, 1...100_000),

@@ -10,6 +10,9 @@ public enum DatasetKind: String, CaseIterable, Codable, Sendable {
     case folder = "folder"
     /// food-11's flat `<label>_<id>.jpg` files in `training/`, `validation/`, `evaluation/`.
     case food11 = "food-11"
+    /// Decoded images in one HDF5 file, `<data_dir>/images.h5` (`ImageStore`'s layout): a set
+    /// converted once, or generated (`scripts/bench_scale.sh`).
+    case imageStore = "image-store"
 
     /// Where the data is unless params.json says `data_dir`.
     public var defaultDirectory: String {
@@ -19,6 +22,7 @@ public enum DatasetKind: String, CaseIterable, Codable, Sendable {
         case .cifar10: return "data/cifar-10-batches-bin"
         case .folder: return "data/images"
         case .food11: return "data/food-11"
+        case .imageStore: return "data/image-store"
         }
     }
 
@@ -30,7 +34,7 @@ public enum DatasetKind: String, CaseIterable, Codable, Sendable {
                     "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot"]
         case .mnist: return (0..<10).map(String.init)
         case .cifar10: return CIFAR10Reader.classNames
-        case .folder: return []
+        case .folder, .imageStore: return []
         case .food11: return ImageFolderListing.food11ClassNames
         }
     }
@@ -76,6 +80,9 @@ public enum DatasetKind: String, CaseIterable, Codable, Sendable {
                 if !quiet { FileHandle.standardError.write(Data((line + "\n").utf8)) }
             }
             return OfficialSets(train: sets.train, val: sets.val, test: sets.test)
+        case .imageStore:
+            let path = (dir as NSString).appendingPathComponent(ImageStore.fileName)
+            return try ImageStore.load(path, name: rawValue, memoryBudget: images.memoryBudget)
         }
     }
 

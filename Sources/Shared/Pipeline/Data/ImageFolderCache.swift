@@ -3,18 +3,21 @@ import Engine
 import Foundation
 
 /// A folder dataset decoded once: the first stage to read a folder decodes every image (in
-/// parallel, with progress), resizes it and writes all splits into one HDF5 file; every later
-/// stage and sweep point reads that file and decodes nothing.
+/// parallel, with progress, a block at a time), resizes it and writes all splits into one
+/// `ImageStore` file; every later stage and sweep point reads that file and decodes nothing.
+/// Splits larger than the memory budget stay in the file and are read batch by batch.
 ///
 /// The cache file's name comes from the folder's absolute path and the options; inside, the
 /// attribute `files_fingerprint` is a SHA-256 over every listed file's relative path, label, size
 /// and modification time, and the options. A file added, removed, renamed or changed gives
-/// another fingerprint, and the cache is rebuilt and replaced. Layout:
-/// `<split>/images` uint8 [N, C, size, size], `<split>/labels` uint8 [N], `<split>/files` the
-/// relative paths as UTF-8 joined by newlines, for split in train, val (when the folder has
-/// one), test; root attributes `class_names` (joined by newlines) and `skipped` (the same).
+/// another fingerprint, and the cache is rebuilt and replaced. Layout: `ImageStore`'s, with
+/// `<split>/files` the relative paths as UTF-8 joined by newlines and the root attributes
+/// `format_version`, `files_fingerprint`, `root`, `layout` and `skipped` (joined by newlines).
+/// Version 1 caches (chunked images, uint8 labels) are decoded again.
 public enum ImageFolderCache {
-    public static let formatVersion: Int64 = 1
+    public static let formatVersion: Int64 = 2
+    /// Images decoded at a time: what the decoding holds in memory.
+    static let blockImages = 1024
 
     public struct Splits: Sendable {
         public var train: Dataset
@@ -34,7 +37,8 @@ public enum ImageFolderCache {
         if FileManager.default.fileExists(atPath: path) {
             do {
                 if let splits = try read(path, fingerprint: fingerprint, name: name, options: options, log: log) {
-                    log("images: read \(splits.train.count + (splits.val?.count ?? 0) + splits.test.count) decoded images from the cache \(path)")
+                    log("images: read \(splits.train.count + (splits.val?.count ?? 0) + splits.test.count) decoded images from the cache \(path)"
+                        + (splits.train.isStreamed ? " (larger than memory_budget_mb: read batch by batch)" : ""))
                     return splits
                 }
                 log("images: \(listing.root) changed since \(path) was written; decoding again")
@@ -42,33 +46,40 @@ public enum ImageFolderCache {
                 log("images: the cache \(path) is unreadable (\(error)); decoding again")
             }
         }
+        do {
+            try FileManager.default.createDirectory(atPath: cacheDir, withIntermediateDirectories: true)
+        } catch {
+            throw KDError(file: cacheDir, "cannot create the folder for decoded images (set image_cache_dir to a writable folder)")
+        }
         let start = Date()
         var skipped: [String] = []
-        func decodeSplit(_ entries: [ImageFolderListing.Entry], _ split: String) throws -> (Dataset, [String]) {
-            let (data, files, bad) = try decode(entries, split: split, listing: listing, name: name, options: options)
-            skipped += bad
-            return (data, files)
+        try AtomicWrite.write(to: path) { tmp in
+            let store = try ImageStore.Writer(path: tmp, classNames: listing.classNames)
+            let progress = DecodeState(count: listing.train.count + (listing.val?.count ?? 0) + listing.test.count)
+            for (split, entries) in [("train", listing.train)] + (listing.val.map { [("val", $0)] } ?? []) + [("test", listing.test)] {
+                skipped += try decode(entries, split: split, into: store, listing: listing, options: options, progress: progress)
+            }
+            try store.finish()
+            let f = try HDF5File.open(tmp, writable: true)
+            try f.setAttribute("format_version", .int(formatVersion))
+            try f.setAttribute("files_fingerprint", .string(fingerprint))
+            try f.setAttribute("root", .string(listing.root))
+            try f.setAttribute("layout", .string(listing.layout.rawValue))
+            try f.setAttribute("skipped", .string(skipped.joined(separator: "\n")))
+            try f.close()
         }
-        let (train, trainFiles) = try decodeSplit(listing.train, "train")
-        let val = try listing.val.map { try decodeSplit($0, "val") }
-        let (test, testFiles) = try decodeSplit(listing.test, "test")
         let seconds = Date().timeIntervalSince(start)
         let total = listing.train.count + (listing.val?.count ?? 0) + listing.test.count
-        log(String(format: "images: decoded %d files in %.1f s (%.0f images/s, %d threads)", total, seconds,
-                   Double(total) / max(seconds, 1e-9), ProcessInfo.processInfo.activeProcessorCount))
+        log(String(format: "images: decoded %d files in %.1f s (%.0f images/s, %d threads), cached in %@", total, seconds,
+                   Double(total) / max(seconds, 1e-9), ProcessInfo.processInfo.activeProcessorCount, path))
         if !skipped.isEmpty {
             log("images: skipped \(skipped.count) unreadable image(s) (skip_bad_images): " + skipped.joined(separator: "; "))
         }
-        do {
-            try FileManager.default.createDirectory(atPath: cacheDir, withIntermediateDirectories: true)
-            try write(path, fingerprint: fingerprint, listing: listing, splits: [("train", train, trainFiles)]
-                      + (val.map { [("val", $0.0, $0.1)] } ?? []) + [("test", test, testFiles)], skipped: skipped)
-            log("images: cached in \(path)")
-        } catch {
-            // The data is in memory; a cache that cannot be written costs time, not correctness.
-            log("images: could not write the cache \(path) (\(error)); the next run decodes again")
+        guard var splits = try read(path, fingerprint: fingerprint, name: name, options: options, log: { _ in }) else {
+            throw KDError(file: path, "the cache just written does not read back")
         }
-        return Splits(train: train, val: val?.0, test: test, decoded: true, cachePath: path)
+        splits.decoded = true
+        return splits
     }
 
     /// Where the cache of `listing` with `options` lives.
@@ -96,67 +107,51 @@ public enum ImageFolderCache {
         return h.finalizeHex()
     }
 
-    /// Decodes `entries` on every core into one split.
-    private static func decode(_ entries: [ImageFolderListing.Entry], split: String, listing: ImageFolderListing, name: String,
-                               options: ImageFolderOptions) throws -> (Dataset, [String], [String]) {
+    /// Decodes `entries` on every core, a block at a time, into split `split` of `store`;
+    /// returns the images left out (`skip_bad_images`).
+    private static func decode(_ entries: [ImageFolderListing.Entry], split: String, into store: ImageStore.Writer,
+                               listing: ImageFolderListing, options: ImageFolderOptions, progress: DecodeState) throws -> [String] {
         let imageSize = options.channels * options.size * options.size
-        let count = entries.count
-        let buffer = UnsafeMutablePointer<UInt8>.allocate(capacity: max(count * imageSize, 1))
+        try store.begin(split, count: entries.count, shape: [options.channels, options.size, options.size])
+        let buffer = UnsafeMutablePointer<UInt8>.allocate(capacity: max(min(entries.count, blockImages) * imageSize, 1))
         defer { buffer.deallocate() }
-        let state = DecodeState(count: count)
         nonisolated(unsafe) let output = buffer
-        let workers = max(1, ProcessInfo.processInfo.activeProcessorCount)
-        DispatchQueue.concurrentPerform(iterations: workers) { _ in
-            while let i = state.next() {
-                let path = listing.root + "/" + entries[i].path
+        var skipped: [String] = [], files: [String] = []
+        for first in stride(from: 0, to: entries.count, by: blockImages) {
+            let block = Array(entries[first..<min(first + blockImages, entries.count)])
+            let errors = ErrorList()
+            DispatchQueue.concurrentPerform(iterations: block.count) { i in
+                let path = listing.root + "/" + block[i].path
                 do {
                     var image = try ImageDecoder.decode(path)
                     image = ImageResize.bilinear(image, width: options.size, height: options.size)
                     let planes = image.planes(channels: options.channels)
                     planes.withUnsafeBufferPointer { (output + i * imageSize).update(from: $0.baseAddress!, count: imageSize) }
-                    state.finish(i, error: nil)
+                    progress.finish(error: false)
                 } catch {
-                    state.finish(i, error: "\(error)")
+                    errors.add(first + i, "\(error)")
+                    progress.finish(error: true)
                 }
             }
-        }
-        let errors = state.errors
-        if !options.skipBadImages, let first = errors.keys.min() {
-            let more = errors.count > 1 ? " (and \(errors.count - 1) more unreadable images; skip_bad_images: true leaves them out)" : ""
-            throw KDError(errors[first]! + more)
-        }
-        var images = [UInt8]()
-        images.reserveCapacity((count - errors.count) * imageSize)
-        var labels = [UInt8](), files = [String](), skipped = [String]()
-        for i in 0..<count {
-            if let e = errors[i] { skipped.append(e); continue }
-            images.append(contentsOf: UnsafeBufferPointer(start: buffer + i * imageSize, count: imageSize))
-            labels.append(UInt8(entries[i].label))
-            files.append(entries[i].path)
-        }
-        guard !labels.isEmpty else { throw KDError(file: listing.root, "no readable images in the \(split) split") }
-        return (Dataset(name: name, images: images, labels: labels, channels: options.channels, height: options.size,
-                        width: options.size, classNames: listing.classNames), files, skipped)
-    }
-
-    private static func write(_ path: String, fingerprint: String, listing: ImageFolderListing,
-                              splits: [(String, Dataset, [String])], skipped: [String]) throws {
-        try AtomicWrite.write(to: path) { tmp in
-            let f = try HDF5File.create(tmp)
-            try f.setAttribute("format_version", .int(formatVersion))
-            try f.setAttribute("files_fingerprint", .string(fingerprint))
-            try f.setAttribute("root", .string(listing.root))
-            try f.setAttribute("layout", .string(listing.layout.rawValue))
-            try f.setAttribute("class_names", .string(listing.classNames.joined(separator: "\n")))
-            try f.setAttribute("skipped", .string(skipped.joined(separator: "\n")))
-            for (split, data, files) in splits {
-                try f.write(split + "/images", data.images, shape: [data.count] + data.imageShape, chunkRows: 256)
-                try f.write(split + "/labels", data.labels, shape: [data.count])
-                let names = Array(files.joined(separator: "\n").utf8)
-                try f.write(split + "/files", names, shape: [names.count])
+            let bad = errors.byIndex
+            if !options.skipBadImages, let firstBad = bad.keys.min() {
+                let more = bad.count > 1 ? " (and \(bad.count - 1) more unreadable images in this block; skip_bad_images: true leaves them out)" : ""
+                throw KDError(bad[firstBad]! + more)
             }
-            try f.close()
+            // Good images close up over the bad ones, in order.
+            var kept: [Int32] = []
+            for i in block.indices {
+                if let e = bad[first + i] { skipped.append(e); continue }
+                if kept.count != i { (output + kept.count * imageSize).update(from: output + i * imageSize, count: imageSize) }
+                kept.append(Int32(block[i].label))
+                files.append(block[i].path)
+            }
+            try store.append(buffer, labels: kept)
         }
+        guard !files.isEmpty else { throw KDError(file: listing.root, "no readable images in the \(split) split") }
+        let names = Array(files.joined(separator: "\n").utf8)
+        try store.file.write(split + "/files", names, shape: [names.count])
+        return skipped
     }
 
     /// The cached splits, or nil when the cache belongs to other files.
@@ -166,48 +161,39 @@ public enum ImageFolderCache {
         guard try f.intAttribute("format_version") == formatVersion, try f.stringAttribute("files_fingerprint") == fingerprint else {
             return nil
         }
-        let classNames = try f.stringAttribute("class_names").components(separatedBy: "\n")
         let skipped = try f.stringAttribute("skipped")
         if !skipped.isEmpty {
             log("images: left out when the cache was built (skip_bad_images): " + skipped.split(separator: "\n").joined(separator: "; "))
         }
-        func split(_ s: String) throws -> Dataset {
-            let images = try f.read(s + "/images", as: UInt8.self)
-            let labels = try f.read(s + "/labels", as: UInt8.self).values
-            guard images.shape == [labels.count, options.channels, options.size, options.size] else {
-                throw KDError(file: path, "'\(s)/images' has shape \(images.shape)")
-            }
-            return Dataset(name: name, images: images.values, labels: labels, channels: options.channels,
-                           height: options.size, width: options.size, classNames: classNames)
+        let sets = try ImageStore.load(path, name: name, memoryBudget: options.memoryBudget)
+        for set in [sets.train, sets.test] + (sets.val.map { [$0] } ?? []) where set.imageShape != [options.channels, options.size, options.size] {
+            throw KDError(file: path, "holds images of shape \(set.imageShape), expected [\(options.channels), \(options.size), \(options.size)]")
         }
-        return Splits(train: try split("train"), val: f.exists("val") ? try split("val") : nil, test: try split("test"),
-                      decoded: false, cachePath: path)
+        return Splits(train: sets.train, val: sets.val, test: sets.test, decoded: false, cachePath: path)
     }
 }
 
-/// Hands out image indices to the decoding threads, collects their errors, and prints progress
-/// to standard error every 5 seconds.
+/// The decoding errors of one block, by image.
+private final class ErrorList: @unchecked Sendable {
+    private let lock = NSLock()
+    private var errors: [Int: String] = [:]
+
+    func add(_ index: Int, _ message: String) { lock.lock(); errors[index] = message; lock.unlock() }
+    var byIndex: [Int: String] { lock.lock(); defer { lock.unlock() }; return errors }
+}
+
+/// Counts decoded images and prints progress to standard error every 5 seconds.
 private final class DecodeState: @unchecked Sendable {
     private let lock = NSLock()
     private let count: Int
-    private var nextIndex = 0
     private var done = 0
     private var lastReport = Date()
     private let start = Date()
-    private(set) var errors: [Int: String] = [:]
 
     init(count: Int) { self.count = count }
 
-    func next() -> Int? {
+    func finish(error: Bool) {
         lock.lock(); defer { lock.unlock() }
-        guard nextIndex < count else { return nil }
-        nextIndex += 1
-        return nextIndex - 1
-    }
-
-    func finish(_ i: Int, error: String?) {
-        lock.lock(); defer { lock.unlock() }
-        if let error { errors[i] = error }
         done += 1
         let now = Date()
         if now.timeIntervalSince(lastReport) >= 5 && done < count {

@@ -59,7 +59,6 @@ public struct ImageFolderListing: Sendable {
             let trainDir = try folder("train", required: true)!
             let classes = try Self.subfolders(trainDir)
             guard !classes.isEmpty else { throw KDError(file: trainDir, "has no class subfolders") }
-            guard classes.count <= 256 else { throw KDError(file: trainDir, "has \(classes.count) classes; at most 256 are supported") }
             classNames = classes
             train = try Self.listClasses(trainDir, split: "train", classes: classes, requireAll: true)
             test = try Self.listClasses(try folder("test", required: true)!, split: "test", classes: classes, requireAll: false)

@@ -12,13 +12,21 @@ public struct ImageFolderOptions: Equatable, Sendable {
     public var cacheDirectory: String?
     /// Leave out images that cannot be decoded (listed on every load) instead of stopping.
     public var skipBadImages: Bool
+    /// Decoded images larger than this many bytes stay in the cache file and are read batch by
+    /// batch (`ImageStore`); smaller ones are read into memory.
+    public var memoryBudget: Int
 
-    public init(size: Int = 32, channels: Int = 3, cacheDirectory: String? = nil, skipBadImages: Bool = false) {
+    public init(size: Int = 32, channels: Int = 3, cacheDirectory: String? = nil, skipBadImages: Bool = false,
+                memoryBudget: Int = ImageFolderOptions.defaultMemoryBudget) {
         self.size = size
         self.channels = channels
         self.cacheDirectory = cacheDirectory
         self.skipBadImages = skipBadImages
+        self.memoryBudget = memoryBudget
     }
+
+    /// A quarter of this machine's memory.
+    public static var defaultMemoryBudget: Int { Int(ProcessInfo.processInfo.physicalMemory / 4) }
 
     /// `$KD_CACHE_DIR`, else `$XDG_CACHE_HOME/kd-pipeline`, else `~/.cache/kd-pipeline`.
     public static var defaultCacheDirectory: String {

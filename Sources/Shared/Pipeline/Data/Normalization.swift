@@ -13,25 +13,27 @@ public struct Normalization: Codable, Equatable, Sendable {
 
     /// Mean and (population) standard deviation of each channel over the whole dataset,
     /// computed from the training split only. Accumulated in Double; O(pixels).
-    public static func fit(_ data: Dataset) -> Normalization {
-        var mean = [Float](), std = [Float]()
+    public static func fit(_ data: Dataset) throws -> Normalization {
         let plane = data.height * data.width
-        for c in 0..<data.channels {
-            var sum: UInt64 = 0, sumSq: UInt64 = 0
-            data.images.withUnsafeBufferPointer { px in
-                for n in 0..<data.count {
+        var sum = [UInt64](repeating: 0, count: data.channels), sumSq = sum
+        try data.forEachImageBlock { px, block in
+            for n in 0..<block.count {
+                for c in 0..<data.channels {
                     let base = (n * data.channels + c) * plane
                     var s: UInt64 = 0, s2: UInt64 = 0
                     for i in 0..<plane {
                         let v = UInt64(px[base &+ i])
                         s &+= v; s2 &+= v &* v
                     }
-                    sum &+= s; sumSq &+= s2
+                    sum[c] &+= s; sumSq[c] &+= s2
                 }
             }
+        }
+        var mean = [Float](), std = [Float]()
+        for c in 0..<data.channels {
             let n = Double(data.count * plane)
-            let m = Double(sum) / n / 255
-            let variance = max(Double(sumSq) / n / (255 * 255) - m * m, 0)
+            let m = Double(sum[c]) / n / 255
+            let variance = max(Double(sumSq[c]) / n / (255 * 255) - m * m, 0)
             mean.append(Float(m))
             std.append(Float(max(variance.squareRoot(), 1e-6)))
         }

@@ -77,7 +77,7 @@ public struct DatasetSplits: Sendable {
 public enum Stratified {
     /// Picks `count` of `candidates` so that each class keeps its share (largest-remainder
     /// rounding, ties to the lower class), returned in ascending order.
-    public static func sample(_ candidates: [Int], labels: [UInt8], count: Int, numClasses: Int,
+    public static func sample(_ candidates: [Int], labels: [Int32], count: Int, numClasses: Int,
                               rng: inout SeededRNG) -> [Int] {
         precondition(count >= 0 && count <= candidates.count)
         var byClass = [[Int]](repeating: [], count: numClasses)

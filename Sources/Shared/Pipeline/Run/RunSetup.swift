@@ -46,7 +46,7 @@ public struct RunSetup {
         if let val = sets.val {
             splits = DatasetSplits(officialTrain: sets.train, officialVal: val, officialTest: sets.test, seed: params.splitSeed)
         } else {
-            let valSize = params.valSize ?? (params.dataset.isImageFolder ? sets.train.count / 10 : 5000)
+            let valSize = params.valSize ?? (params.dataset.isImageFolder || params.dataset == .imageStore ? sets.train.count / 10 : 5000)
             guard valSize < sets.train.count else {
                 throw KDError(file: directory.path(.params), "key 'val_size': \(valSize) is not below the training set's \(sets.train.count) images")
             }
@@ -58,7 +58,7 @@ public struct RunSetup {
             }
             normalization = Normalization(mean: mean.map(Float.init), std: std.map(Float.init))
         } else {
-            normalization = Normalization.fit(splits.train)
+            normalization = try Normalization.fit(splits.train)
         }
     }
 

@@ -50,17 +50,24 @@ extension Trainer {
     func trainEpoch(_ epoch: Int, step: TrainingStep, started start: Date) throws -> TrainingStep.Totals {
         let p = setup.params, cluster = setup.context.cluster
         let augmentation = p.augmentation ? Augmentation.standard(for: setup.splits.train) : .none
-        let batches = sampler.batches(epoch: epoch)
+        let batches = sampler.batches(epoch: epoch).map { $0.map { trainIndices[$0] } }
+        // A streamed dataset reads the next batch's images (this process's share) while this one trains.
+        func prefetch(_ b: Int) {
+            guard b < batches.count else { return }
+            let share = cluster.isDistributed ? cluster.share(of: batches[b].count) : batches[b].indices
+            step.assembler.prefetch(Array(batches[b][share]))
+        }
+        prefetch(0)
         var totals = TrainingStep.Totals()
-        for (b, positions) in batches.enumerated() {
-            let indices = positions.map { trainIndices[$0] }
+        for (b, indices) in batches.enumerated() {
+            prefetch(b + 1)
             if step.batchNormSync != nil && indices.count < cluster.size {
                 // A process without a sample cannot take part in the shared statistics: every
                 // process leaves this (last, short) batch out alike.
                 log.info("sync_batchnorm: batch \(b + 1) of epoch \(epoch + 1) has \(indices.count) samples for \(cluster.size) processes; left out")
                 continue
             }
-            let rows = teacher.batch(indices, epoch: epoch, batch: b, seed: p.seed, augmentation: augmentation)
+            let rows = try teacher.batch(indices, epoch: epoch, batch: b, seed: p.seed, augmentation: augmentation)
             totals += try step.run(indices, rows, epoch: epoch, batch: b)
             batchesRun += 1
             try setup.context.afterBatch?(batchesRun)
@@ -80,7 +87,7 @@ extension Trainer {
                   progress: inout Progress) throws {
         let seen = max(totals.seen, 1)
         let trainLoss = totals.lossSum / Double(seen), trainAccuracy = Double(totals.correct) / Double(seen)
-        let val = Evaluator(model: model, data: setup.splits.val, normalization: setup.normalization).run()
+        let val = try Evaluator(model: model, data: setup.splits.val, normalization: setup.normalization).run()
         let comparison = teacher.validation.map { TeacherComparison(student: val.logits, teacher: $0, classes: model.numClasses) }
         let seconds = Date().timeIntervalSince(start)
         progress.epochSeconds.append(seconds)

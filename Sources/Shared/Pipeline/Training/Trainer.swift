@@ -65,7 +65,7 @@ public final class Trainer {
         guard trainIndices.count >= classes else {
             throw KDError(file: setup.paramsPath, "key 'subset_percent': \(p.subsetPercent) of the \(setup.splits.train.count) training images leaves \(trainIndices.count), fewer than the \(classes) classes; raise it")
         }
-        fingerprint = setup.splits.train.fingerprint()
+        fingerprint = try setup.splits.train.fingerprint()
     }
 
     /// Trains to `num_epochs`, resuming from `restore` if given. Returns the best and last

@@ -57,7 +57,7 @@ final class TrainingStep {
         inputs[n] = input
         let gradient = logitGradients[n] ?? Tensor(.plain([n, k]))
         logitGradients[n] = gradient
-        assembler.fill(input.floats, indices: indices, views: teacher.views)
+        try assembler.fill(input.floats, indices: indices, views: teacher.views)
         let labels = assembler.labels(indices)
         model.store.zeroGrads()
         let (logits, tapped) = taps ? model.forwardTapped(input) : (model.forward(input, mode: .train), nil)

@@ -1,0 +1,41 @@
+import CHDF5
+import Engine
+
+// MARK: - Datasets written and read row by row
+
+extension HDF5File {
+    /// Creates dataset `name` of `shape` (row-major, rows along the first dimension) with its
+    /// bytes laid out contiguously and allocated now, to be filled as the rows are made (`RowFile`
+    /// writes them). Such a dataset has no HDF5 filter, so its rows can be read straight from the
+    /// file (`RowFile`): what a file larger than memory needs. Its integrity is the caller's
+    /// (a checksum attribute), not fletcher32's.
+    public func createRowDataset<T: HDF5Element>(_ name: String, of type: T.Type, shape: [Int]) throws {
+        var dims = shape.map { hsize_t($0) }
+        let space = H5Screate_simple(Int32(dims.count), &dims, nil)
+        guard space >= 0 else { throw failure("cannot create dataspace for '\(name)' \(shape)") }
+        defer { H5Sclose(space) }
+        let dcpl = H5Pcreate(chdf5_p_dataset_create())
+        defer { H5Pclose(dcpl) }
+        H5Pset_layout(dcpl, H5D_CONTIGUOUS)
+        H5Pset_alloc_time(dcpl, H5D_ALLOC_TIME_EARLY)
+        H5Pset_fill_time(dcpl, H5D_FILL_TIME_NEVER)
+        let lcpl = H5Pcreate(chdf5_p_link_create())
+        defer { H5Pclose(lcpl) }
+        H5Pset_create_intermediate_group(lcpl, 1)
+        let ds = H5Dcreate2(id, name, T.fileType, space, lcpl, dcpl, chdf5_p_default())
+        guard ds >= 0 else { throw failure("cannot create dataset '\(name)' \(shape)") }
+        H5Dclose(ds)
+    }
+
+    /// Where the bytes of dataset `name` start in the file, when they lie there as they are
+    /// (contiguous, allocated, no filter); nil for a chunked or empty dataset.
+    public func contiguousOffset(of name: String) throws -> Int? {
+        let ds = try openDataset(name)
+        defer { H5Dclose(ds) }
+        let dcpl = H5Dget_create_plist(ds)
+        defer { H5Pclose(dcpl) }
+        guard H5Pget_layout(dcpl) == H5D_CONTIGUOUS, H5Pget_nfilters(dcpl) == 0 else { return nil }
+        let offset = H5Dget_offset(ds)
+        return offset == haddr_t.max ? nil : Int(offset)
+    }
+}

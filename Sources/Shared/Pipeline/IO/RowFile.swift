@@ -1,0 +1,75 @@
+import Engine
+import Foundation
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// The rows of one contiguous HDF5 dataset (`HDF5File.createRowDataset`), read straight from
+/// the file with `pread` (and written with `pwrite` while an export fills it): any rows, in any
+/// order, from any thread, without HDF5 (which is not thread-safe) and without holding the
+/// dataset in memory. A row is `rowElements` values: by default all but the first dimension,
+/// or fewer (a logits file's [N, V, K] read by view: K).
+public final class RowFile: @unchecked Sendable {
+    public let path: String
+    /// Bytes per row, and rows.
+    public let rowBytes: Int
+    public let rows: Int
+    private let offset: Int
+    private let fd: Int32
+
+    /// Opens dataset `name` of `file`, whose element size is `elementBytes`; nil when the dataset
+    /// is not stored contiguously (an older, chunked file), which is then read through HDF5.
+    public init?(_ file: HDF5File, dataset name: String, elementBytes: Int, rowElements: Int? = nil, writable: Bool = false) throws {
+        guard let offset = try file.contiguousOffset(of: name) else { return nil }
+        let shape = try file.shape(of: name)
+        let perRow = rowElements ?? shape.dropFirst().reduce(1, *)
+        guard !shape.isEmpty, perRow > 0, shape.reduce(1, *) % perRow == 0 else { return nil }
+        let fd = open(file.path, (writable ? O_RDWR : O_RDONLY) | O_CLOEXEC)
+        guard fd >= 0 else { throw KDError(file: file.path, "cannot open: \(String(cString: strerror(errno)))") }
+        self.path = file.path
+        self.offset = offset
+        self.rows = shape.reduce(1, *) / perRow
+        self.rowBytes = perRow * elementBytes
+        self.fd = fd
+    }
+
+    deinit { close(fd) }
+
+    /// Copies rows `first..<first + count` to `destination`.
+    public func read(_ first: Int, count: Int, into destination: UnsafeMutableRawPointer) throws {
+        precondition(first >= 0 && first + count <= rows, "rows \(first)..<\(first + count) of \(rows)")
+        var done = 0, total = count * rowBytes
+        while done < total {
+            let n = pread(fd, destination + done, total - done, off_t(offset + first * rowBytes + done))
+            if n < 0 && errno == EINTR { continue }
+            guard n > 0 else {
+                throw KDError(file: path, n == 0 ? "ends early (truncated?)" : "cannot read: \(String(cString: strerror(errno)))")
+            }
+            done += n
+        }
+    }
+
+    /// Writes rows `first..<first + count` from `source` (a file opened `writable`).
+    public func write(_ first: Int, count: Int, from source: UnsafeRawPointer) throws {
+        precondition(first >= 0 && first + count <= rows, "rows \(first)..<\(first + count) of \(rows)")
+        var done = 0, total = count * rowBytes
+        while done < total {
+            let n = pwrite(fd, source + done, total - done, off_t(offset + first * rowBytes + done))
+            if n < 0 && errno == EINTR { continue }
+            guard n > 0 else { throw KDError(file: path, "cannot write: \(String(cString: strerror(errno)))") }
+            done += n
+        }
+    }
+
+    /// Copies the rows at `indices`, in that order, to `destination` (room for all of them).
+    /// Runs of consecutive rows are read in one call.
+    public func gather(_ indices: [Int], into destination: UnsafeMutableRawPointer) throws {
+        var i = 0
+        while i < indices.count {
+            var run = 1
+            while i + run < indices.count && indices[i + run] == indices[i] + run { run += 1 }
+            try read(indices[i], count: run, into: destination + i * rowBytes)
+            i += run
+        }
+    }
+}
