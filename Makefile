@@ -39,6 +39,8 @@ help:
 	@echo "make baseline  BASELINE=dir  train the student from scratch (alpha 0)"
 	@echo "make bench     Swift against PyTorch 1.13 (Debian) and the current PyTorch (PyPI), images/s per ISA"
 	@echo "make bench-load  loading full Fashion-MNIST logits and a checkpoint, with and without the HDF5 probe"
+	@echo "make bench-scale  a generated 1000-class set at 10k, 100k and 1.28M images: peak RSS per stage, streamed vs in memory"
+	@echo "make bench-memory  peak RSS of a ResNet-50 at 224 (export and training) against both PyTorch peers"
 	@echo "make deps-onnx   install onnx (Debian) and onnxruntime (PyPI, into $(ONNX_VENV)) for the ONNX export test"
 	@echo "make deps-bench  install both PyTorch peers (the PyPI one into $(TORCH_VENV), about 5.5 GiB)"
 	@echo "make sweep     SWEEP=dir     run every point of dir/sweep.json (resumable)"
@@ -90,11 +92,11 @@ deps-onnx:
 	fi
 
 deps-bench: deps-python
-	@if $(TORCH_VENV)/bin/python -c "import torch" 2>/dev/null; then \
+	@if $(TORCH_VENV)/bin/python -c "import torch, torchvision" 2>/dev/null; then \
 	  echo "deps-bench: PyTorch $$($(TORCH_VENV)/bin/python -c 'import torch; print(torch.__version__)') already in $(TORCH_VENV)"; \
 	else \
-	  echo "deps-bench: installing the current PyTorch from PyPI into $(TORCH_VENV) (about 5.5 GiB)"; \
-	  python3 -m venv $(TORCH_VENV) && $(TORCH_VENV)/bin/pip install -q torch numpy; \
+	  echo "deps-bench: installing the current PyTorch and torchvision from PyPI into $(TORCH_VENV) (about 5.5 GiB)"; \
+	  python3 -m venv $(TORCH_VENV) && $(TORCH_VENV)/bin/pip install -q torch torchvision numpy; \
 	fi
 
 # Swift against both PyTorch peers on this machine, interleaved, per ISA; see BENCHMARKS.md.
@@ -111,6 +113,20 @@ bench-load: deps
 	gcc -O2 -ISources/Shared/CHDF5Probe/include scripts/probe_costs.c Sources/Shared/CHDF5Probe/probe.c \
 	  -L/usr/lib/x86_64-linux-gnu/hdf5/serial -lhdf5 -o /tmp/kd-probe-costs
 	/tmp/kd-probe-costs /tmp/kd-bench-load/train.h5
+
+# The scale benchmark (BENCHMARKS.md; not in CI): a generated ImageNet-shaped image store
+# (1000 classes, 3x32x32) at 10k, 100k and 1.28M training images through the three stages
+# under memory_budget_mb 64, peak RSS per stage; then a student's epoch in memory against
+# streamed. About 40 minutes and 12 GB of disk on 2 cores. SCALE_ARGS="SIZES BUDGET ROUNDS".
+bench-scale: deps
+	$(SWIFT) build -c release
+	scripts/bench_scale.sh $(SCALE_ARGS)
+
+# Peak memory of a torchvision ResNet-50 at 224 pixels, batch 32: teacher-export and
+# teacher-train against both PyTorch peers (BENCHMARKS.md). MEMORY_ARGS="MODEL BATCH".
+bench-memory: deps deps-bench
+	$(SWIFT) build -c release
+	scripts/bench_memory_224.sh $(MEMORY_ARGS)
 
 # --- The pipeline ----------------------------------------------------------------------------
 

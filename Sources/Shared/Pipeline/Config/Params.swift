@@ -64,6 +64,8 @@ public struct Params: Equatable, Sendable {
     // MARK: Optimisation
     public var seed: UInt64 = 1
     public var batchSize = 128
+    /// Images per forward pass when evaluating and exporting: what bounds their memory.
+    public var evalBatchSize = 256
     /// Each batch in this many consecutive parts, one forward and backward each, whose
     /// gradients are summed (weighted by their share) before one update: gradient accumulation,
     /// with BatchNorm normalising each part alone. It is the update that as many data-parallel
@@ -162,7 +164,7 @@ public struct Params: Equatable, Sendable {
         .choice("color_mode", \.colorMode), .text("image_cache_dir", \.imageCacheDir), .flag("skip_bad_images", \.skipBadImages),
         .int("memory_budget_mb", \.memoryBudgetMB, 0...(1 << 30)),
         .numbers("normalization_mean", \.normalizationMean), .numbers("normalization_std", \.normalizationStd),
-        .seed("seed", \.seed), .int("batch_size", \.batchSize, 1...65536), .int("micro_batches", \.microBatches, 1...65536),
+        .seed("seed", \.seed), .int("batch_size", \.batchSize, 1...65536), .int("eval_batch_size", \.evalBatchSize, 1...65536), .int("micro_batches", \.microBatches, 1...65536),
         .flag("sync_batchnorm", \.syncBatchnorm), .int("num_epochs", \.numEpochs, 1...100_000),
         .choice("optimizer", \.optimizer), .double("learning_rate", \.learningRate, 0...10, openLower: true),
         .double("momentum", \.momentum, 0...1, openUpper: true), .flag("nesterov", \.nesterov),

@@ -67,6 +67,13 @@ public struct RunSetup {
         overrides.isEmpty ? nil : "params: overrides.json (--set) sets \(overrides.summary) on top of params.json"
     }
 
+    /// Runs `model` over `data` in evaluation mode, `eval_batch_size` images at a time.
+    public func evaluator(_ model: Model, on data: Dataset) -> Evaluator {
+        var e = Evaluator(model: model, data: data, normalization: normalization)
+        e.batchSize = params.evalBatchSize
+        return e
+    }
+
     /// The model of `params.model_version` for this dataset.
     public func makeModel() throws -> Model {
         try ModelRegistry.make(params.modelVersion, inputShape: splits.train.imageShape, numClasses: splits.train.numClasses,

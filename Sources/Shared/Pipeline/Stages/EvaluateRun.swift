@@ -13,7 +13,7 @@ public enum EvaluateRun {
         let path = setup.directory.path(checkpoint.file)
         let state = try Checkpoint.load(path, into: model)
         let data = setup.splits[split]
-        let result = try Evaluator(model: model, data: data, normalization: setup.normalization).run()
+        let result = try setup.evaluator(model, on: data).run()
         let report = EvaluationReport(split: split, checkpoint: checkpoint, epoch: state.epoch, images: data.count,
                                       accuracy: result.accuracy, loss: result.loss)
         let out = setup.directory.evaluationPath(split: split, checkpoint: checkpoint)

@@ -11,7 +11,7 @@ public enum StageReport {
                                        completing: (inout TestMetrics) -> Void = { _ in }) throws -> TestMetrics? {
         guard setup.context.cluster.isRoot else { return nil }
         try Checkpoint.load(setup.directory.path(.best), into: model)
-        let result = try Evaluator(model: model, data: setup.splits.test, normalization: setup.normalization).run()
+        let result = try setup.evaluator(model, on: setup.splits.test).run()
         var metrics = TestMetrics(accuracy: result.accuracy, loss: result.loss)
         if let t = teacherTest {
             metrics.teacherAgreement = TeacherComparison(student: result.logits, teacher: t.logits, classes: model.numClasses).agreement

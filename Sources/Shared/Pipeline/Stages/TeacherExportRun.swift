@@ -64,7 +64,7 @@ public enum TeacherExportRun {
             // The same augmentation as a student's `augmentation: true`, so every view is one it could draw.
             let splitViews = split == .train && views > 1
                 ? TeacherViews(samples: data.count, perSample: views, augmentation: .standard(for: data), seed: viewSeed) : nil
-            let evaluator = Evaluator(model: model, data: data, normalization: setup.normalization)
+            let evaluator = setup.evaluator(model, on: data)
             let path = (outDir as NSString).appendingPathComponent("\(split.rawValue).h5")
             func metadata() throws -> LogitsFile.Metadata {
                 LogitsFile.Metadata(dataset: data.name, datasetFingerprint: try data.fingerprint(), split: split, numClasses: data.numClasses,

@@ -12,7 +12,7 @@ extension TeacherStudentComparison {
         let teacher = try LogitsFile.load(folder + "/\(split.rawValue).h5", for: data, split: split)
         let model = try setup.makeModel()
         try Checkpoint.load(setup.directory.path(.best), into: model)
-        let student = try Evaluator(model: model, data: data, normalization: setup.normalization).run()
+        let student = try setup.evaluator(model, on: data).run()
         let k = data.numClasses
         return TeacherStudentComparison(split: split, student: ConfusionMatrix.predictions(logits: student.logits, classes: k),
                                         teacher: ConfusionMatrix.predictions(logits: teacher.logits, classes: k),

@@ -87,7 +87,7 @@ extension Trainer {
                   progress: inout Progress) throws {
         let seen = max(totals.seen, 1)
         let trainLoss = totals.lossSum / Double(seen), trainAccuracy = Double(totals.correct) / Double(seen)
-        let val = try Evaluator(model: model, data: setup.splits.val, normalization: setup.normalization).run()
+        let val = try setup.evaluator(model, on: setup.splits.val).run()
         let comparison = teacher.validation.map { TeacherComparison(student: val.logits, teacher: $0, classes: model.numClasses) }
         let seconds = Date().timeIntervalSince(start)
         progress.epochSeconds.append(seconds)
