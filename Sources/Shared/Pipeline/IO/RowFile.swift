@@ -37,26 +37,27 @@ public final class RowFile: @unchecked Sendable {
 
     /// Copies rows `first..<first + count` to `destination`.
     public func read(_ first: Int, count: Int, into destination: UnsafeMutableRawPointer) throws {
-        precondition(first >= 0 && first + count <= rows, "rows \(first)..<\(first + count) of \(rows)")
-        var done = 0, total = count * rowBytes
-        while done < total {
-            let n = pread(fd, destination + done, total - done, off_t(offset + first * rowBytes + done))
-            if n < 0 && errno == EINTR { continue }
-            guard n > 0 else {
-                throw KDError(file: path, n == 0 ? "ends early (truncated?)" : "cannot read: \(String(cString: strerror(errno)))")
-            }
-            done += n
-        }
+        try transfer(first, count, reading: true) { pread(fd, destination + $0, $1, $2) }
     }
 
     /// Writes rows `first..<first + count` from `source` (a file opened `writable`).
     public func write(_ first: Int, count: Int, from source: UnsafeRawPointer) throws {
+        try transfer(first, count, reading: false) { pwrite(fd, source + $0, $1, $2) }
+    }
+
+    /// Moves the bytes of rows `first..<first + count` with `call(done, left, fileOffset)`
+    /// (pread or pwrite) until all have gone, retrying partial and interrupted calls.
+    private func transfer(_ first: Int, _ count: Int, reading: Bool, _ call: (Int, Int, off_t) -> Int) throws {
         precondition(first >= 0 && first + count <= rows, "rows \(first)..<\(first + count) of \(rows)")
-        var done = 0, total = count * rowBytes
+        var done = 0
+        let total = count * rowBytes
         while done < total {
-            let n = pwrite(fd, source + done, total - done, off_t(offset + first * rowBytes + done))
+            let n = call(done, total - done, off_t(offset + first * rowBytes + done))
             if n < 0 && errno == EINTR { continue }
-            guard n > 0 else { throw KDError(file: path, "cannot write: \(String(cString: strerror(errno)))") }
+            guard n > 0 else {
+                let reason = n == 0 && reading ? "ends early (truncated?)" : "cannot \(reading ? "read" : "write"): \(String(cString: strerror(errno)))"
+                throw KDError(file: path, reason)
+            }
             done += n
         }
     }
