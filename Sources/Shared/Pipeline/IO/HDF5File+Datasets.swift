@@ -15,14 +15,9 @@ extension HDF5File {
         guard elements == values.count else {
             throw KDError(file: path, "dataset '\(name)': \(values.count) values do not fill shape \(shape)")
         }
-        var dims = shape.map { hsize_t($0) }
-        let space = H5Screate_simple(Int32(dims.count), &dims, nil)
-        guard space >= 0 else { throw failure("cannot create dataspace for '\(name)' \(shape)") }
-        defer { H5Sclose(space) }
-        let dcpl = H5Pcreate(chdf5_p_dataset_create())
-        defer { H5Pclose(dcpl) }
-        if !shape.isEmpty && elements > 0 {
-            var chunk = dims
+        let ds = try createDataset(name, T.self, shape: shape) { dcpl in
+            guard !shape.isEmpty && elements > 0 else { return }
+            var chunk = shape.map { hsize_t($0) }
             chunk[0] = hsize_t(max(1, min(chunkRows > 0 ? chunkRows : shape[0], shape[0])))
             H5Pset_chunk(dcpl, Int32(chunk.count), &chunk)
             if gzipLevel > 0 {
@@ -31,11 +26,6 @@ extension HDF5File {
             }
             H5Pset_fletcher32(dcpl)  // last: it checks the bytes as stored, after compression
         }
-        let lcpl = H5Pcreate(chdf5_p_link_create())
-        defer { H5Pclose(lcpl) }
-        H5Pset_create_intermediate_group(lcpl, 1)
-        let ds = H5Dcreate2(id, name, T.fileType, space, lcpl, dcpl, chdf5_p_default())
-        guard ds >= 0 else { throw failure("cannot create dataset '\(name)'") }
         defer { H5Dclose(ds) }
         let status = values.withUnsafeBytes {
             H5Dwrite(ds, T.memoryType, chdf5_s_all(), chdf5_s_all(), chdf5_p_default(), $0.baseAddress)
@@ -99,6 +89,24 @@ extension HDF5File {
     }
 
     // MARK: - Helpers
+
+    /// Creates dataset `name` of `shape` (missing parent groups too) with the creation
+    /// properties `configure` sets; the caller closes the returned id.
+    func createDataset<T: HDF5Element>(_ name: String, _: T.Type, shape: [Int], configure: (hid_t) -> Void) throws -> hid_t {
+        var dims = shape.map { hsize_t($0) }
+        let space = H5Screate_simple(Int32(dims.count), &dims, nil)
+        guard space >= 0 else { throw failure("cannot create dataspace for '\(name)' \(shape)") }
+        defer { H5Sclose(space) }
+        let dcpl = H5Pcreate(chdf5_p_dataset_create())
+        defer { H5Pclose(dcpl) }
+        configure(dcpl)
+        let lcpl = H5Pcreate(chdf5_p_link_create())
+        defer { H5Pclose(lcpl) }
+        H5Pset_create_intermediate_group(lcpl, 1)
+        let ds = H5Dcreate2(id, name, T.fileType, space, lcpl, dcpl, chdf5_p_default())
+        guard ds >= 0 else { throw failure("cannot create dataset '\(name)' \(shape)") }
+        return ds
+    }
 
     func openDataset(_ name: String) throws -> hid_t {
         guard exists(name) else { throw KDError(file: path, "has no dataset '\(name)'") }

@@ -10,20 +10,11 @@ extension HDF5File {
     /// file (`RowFile`): what a file larger than memory needs. Its integrity is the caller's
     /// (a checksum attribute), not fletcher32's.
     public func createRowDataset<T: HDF5Element>(_ name: String, of type: T.Type, shape: [Int]) throws {
-        var dims = shape.map { hsize_t($0) }
-        let space = H5Screate_simple(Int32(dims.count), &dims, nil)
-        guard space >= 0 else { throw failure("cannot create dataspace for '\(name)' \(shape)") }
-        defer { H5Sclose(space) }
-        let dcpl = H5Pcreate(chdf5_p_dataset_create())
-        defer { H5Pclose(dcpl) }
-        H5Pset_layout(dcpl, H5D_CONTIGUOUS)
-        H5Pset_alloc_time(dcpl, H5D_ALLOC_TIME_EARLY)
-        H5Pset_fill_time(dcpl, H5D_FILL_TIME_NEVER)
-        let lcpl = H5Pcreate(chdf5_p_link_create())
-        defer { H5Pclose(lcpl) }
-        H5Pset_create_intermediate_group(lcpl, 1)
-        let ds = H5Dcreate2(id, name, T.fileType, space, lcpl, dcpl, chdf5_p_default())
-        guard ds >= 0 else { throw failure("cannot create dataset '\(name)' \(shape)") }
+        let ds = try createDataset(name, T.self, shape: shape) { dcpl in
+            H5Pset_layout(dcpl, H5D_CONTIGUOUS)
+            H5Pset_alloc_time(dcpl, H5D_ALLOC_TIME_EARLY)
+            H5Pset_fill_time(dcpl, H5D_FILL_TIME_NEVER)
+        }
         H5Dclose(ds)
     }
 
