@@ -59,14 +59,12 @@ public enum ImageFolderCache {
             for (split, entries) in [("train", listing.train)] + (listing.val.map { [("val", $0)] } ?? []) + [("test", listing.test)] {
                 skipped += try decode(entries, split: split, into: store, listing: listing, options: options, progress: progress)
             }
+            try store.file.setAttribute("format_version", .int(formatVersion))
+            try store.file.setAttribute("files_fingerprint", .string(fingerprint))
+            try store.file.setAttribute("root", .string(listing.root))
+            try store.file.setAttribute("layout", .string(listing.layout.rawValue))
+            try store.file.setAttribute("skipped", .string(skipped.joined(separator: "\n")))
             try store.finish()
-            let f = try HDF5File.open(tmp, writable: true)
-            try f.setAttribute("format_version", .int(formatVersion))
-            try f.setAttribute("files_fingerprint", .string(fingerprint))
-            try f.setAttribute("root", .string(listing.root))
-            try f.setAttribute("layout", .string(listing.layout.rawValue))
-            try f.setAttribute("skipped", .string(skipped.joined(separator: "\n")))
-            try f.close()
         }
         let seconds = Date().timeIntervalSince(start)
         let total = listing.train.count + (listing.val?.count ?? 0) + listing.test.count
@@ -165,7 +163,7 @@ public enum ImageFolderCache {
         if !skipped.isEmpty {
             log("images: left out when the cache was built (skip_bad_images): " + skipped.split(separator: "\n").joined(separator: "; "))
         }
-        let sets = try ImageStore.load(path, name: name, memoryBudget: options.memoryBudget)
+        let sets = try ImageStore.load(f, name: name, memoryBudget: options.memoryBudget)
         for set in [sets.train, sets.test] + (sets.val.map { [$0] } ?? []) where set.imageShape != [options.channels, options.size, options.size] {
             throw KDError(file: path, "holds images of shape \(set.imageShape), expected [\(options.channels), \(options.size), \(options.size)]")
         }

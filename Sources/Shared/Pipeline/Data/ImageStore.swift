@@ -16,7 +16,11 @@ public enum ImageStore {
     /// The store's splits as datasets named `name`; the images of all splits together are held
     /// in memory when they fit `memoryBudget` bytes, else each split is read from the file.
     public static func load(_ path: String, name: String, memoryBudget: Int) throws -> DatasetKind.OfficialSets {
-        let f = try HDF5File.open(path)
+        try load(try HDF5File.open(path), name: name, memoryBudget: memoryBudget)
+    }
+
+    /// The splits of the open store `f` (a folder's cache, opened once to check it and read it).
+    static func load(_ f: HDF5File, name: String, memoryBudget: Int) throws -> DatasetKind.OfficialSets {
         let classNames = try f.stringAttribute("class_names").components(separatedBy: "\n")
         let splits = try ["train", "val", "test"].filter { try $0 != "val" || f.children().contains("val") }
         let bytes = try splits.reduce(0) { $0 + (try f.shape(of: $1 + "/images")).reduce(1, *) }
