@@ -27,6 +27,8 @@ public final class BatchNorm: Layer {
     public let epsilon: Float
     public let momentum: Float
     public var computesInputGradient = true
+    /// Backward reads the saved input and, with a fused ReLU, the workspace, never the output.
+    public var backwardReadsOutput: Bool { false }
     let store: ParameterStore
     let weight, bias, runningMean, runningVar, batchesTracked: ParameterStore.Slot
 

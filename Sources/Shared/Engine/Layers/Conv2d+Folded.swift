@@ -94,4 +94,6 @@ public final class ConvBN: Layer {
     }
 
     public func backward(_ dy: Tensor) -> Tensor { conv.backward(norm.backward(dy)) }
+
+    public var backwardReadsOutput: Bool { norm.backwardReadsOutput }
 }

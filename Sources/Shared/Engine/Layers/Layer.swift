@@ -13,4 +13,12 @@ public protocol Layer: AnyObject {
     /// False for a first layer: its input gradient is never used, so it is not computed
     /// (`backward` then returns its argument unchanged).
     var computesInputGradient: Bool { get set }
+    /// Whether `backward` reads the output `forward` returned. When it does not, whoever
+    /// consumes the output may overwrite it (a residual sum, written in place).
+    var backwardReadsOutput: Bool { get }
+}
+
+extension Layer {
+    /// Assumed unless a layer says otherwise.
+    public var backwardReadsOutput: Bool { true }
 }

@@ -10,6 +10,8 @@ public final class Residual: Layer {
     private let gradientAdapter = LayoutAdapter()
     private let sumAdapter = LayoutAdapter()
     private var output: Tensor?
+    /// The sum, kept in training for the ReLU's backward.
+    private var savedSum: Tensor?
     private let forwardSum: TensorSum
     private let gradientSum = TensorSum(relu: false)
     private let reluGradient = ReLUGradient()
@@ -24,14 +26,17 @@ public final class Residual: Layer {
     public func forward(_ x: Tensor, mode: Mode) -> Tensor {
         let a = main.forward(x, mode: mode)
         let b = shortcutAdapter.adapt(shortcut?.forward(x, mode: mode) ?? x, to: a.desc)
-        let out = layerOutput(&output, a.desc, mode)
+        // When the main branch's backward does not read its output, the sum overwrites it: one
+        // activation less per block kept for backward (PyTorch's `out += identity`).
+        let out = main.backwardReadsOutput ? layerOutput(&output, a.desc, mode) : a
         forwardSum.run(a, b, into: out)
+        savedSum = mode == .train ? out : nil
         return out
     }
 
     public func backward(_ dy: Tensor) -> Tensor {
         var g = dy
-        if reluAfter, let y = output {
+        if reluAfter, let y = savedSum {
             g = Tensor(pooled: y.desc)
             reluGradient.run(dy: dy, output: y, into: g)
         }

@@ -10,6 +10,8 @@ public final class Sequential: Layer {
         set { layers.first?.computesInputGradient = newValue }
     }
 
+    public var backwardReadsOutput: Bool { layers.last?.backwardReadsOutput ?? true }
+
     public func append(_ layer: Layer) { layers.append(layer) }
 
     /// Indices i whose layer ran fused with the 2x2 max pooling at i + 1 in the last forward.
