@@ -169,6 +169,7 @@ public final class BatchNorm: Layer {
 
     public func backward(_ dy: Tensor) -> Tensor {
         guard let x = savedInput else { fatalError("BatchNorm.backward without a training forward") }
+        defer { savedInput = nil; output = nil }
         precondition(dy.desc == plan.data, "BatchNorm.backward: gradient layout differs from the output's")
         let dx = Tensor(pooled: plan.data)
         // oneDNN 2.6 rejects the call (invalid arguments) unless SHIFT is passed too, though unused.

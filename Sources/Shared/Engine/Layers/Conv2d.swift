@@ -190,6 +190,7 @@ public final class Conv2d: Layer {
 
     public func backward(_ dy: Tensor) -> Tensor {
         guard let input = savedInput else { fatalError("Conv2d.backward without a training forward") }
+        defer { savedInput = nil; output = nil }
         precondition(dy.desc == plan.output, "Conv2d.backward: gradient layout differs from the output's")
         if let native = plan.native {
             native.backwardWeights(input, dy, weightGrad: store.grad(weight), biasGrad: bias.map { store.grad($0) })

@@ -86,6 +86,7 @@ public final class Linear: Layer {
 
     public func backward(_ dy: Tensor) -> Tensor {
         guard let x = savedInput else { fatalError("Linear.backward without a training forward") }
+        defer { savedInput = nil; output = nil }
         var args: [(Int32, Tensor)] = [(DNNL_ARG_SRC, x), (DNNL_ARG_DIFF_DST, dy), (DNNL_ARG_DIFF_WEIGHTS, diffWeights)]
         if bias != nil { args.append((DNNL_ARG_DIFF_BIAS, diffBias)) }
         plan.backwardWeights.execute(args)

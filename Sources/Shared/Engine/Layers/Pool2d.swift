@@ -94,6 +94,7 @@ public final class Pool2d: Layer {
 
     public func backward(_ dy: Tensor) -> Tensor {
         precondition(trained, "Pool2d.backward without a training forward")
+        defer { output = nil }
         precondition(dy.desc == plan.output, "Pool2d.backward: gradient layout differs from the output's")
         let dx = Tensor(pooled: plan.source)
         switch plan.kernels {

@@ -29,6 +29,7 @@ public final class ReLU: Layer {
     /// dx = dy where the output is positive, else 0.
     public func backward(_ dy: Tensor) -> Tensor {
         guard let y = savedOutput else { fatalError("ReLU.backward without a training forward") }
+        defer { savedOutput = nil; output = nil }
         precondition(dy.desc == y.desc, "ReLU.backward: gradient layout differs from the output's")
         let dx = Tensor(pooled: y.desc)
         gradient.run(dy: dy, output: y, into: dx)

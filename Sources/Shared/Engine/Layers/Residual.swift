@@ -35,6 +35,7 @@ public final class Residual: Layer {
     }
 
     public func backward(_ dy: Tensor) -> Tensor {
+        defer { savedSum = nil; output = nil }
         var g = dy
         if reluAfter, let y = savedSum {
             g = Tensor(pooled: y.desc)

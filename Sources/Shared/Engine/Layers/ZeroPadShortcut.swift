@@ -35,6 +35,7 @@ public final class ZeroPadShortcut: Layer {
 
     public func backward(_ dy: Tensor) -> Tensor {
         guard let desc = inputDesc else { fatalError("ZeroPadShortcut.backward before forward") }
+        defer { output = nil }
         let (n, c, h, w) = (desc.dims[0], desc.dims[1], desc.dims[2], desc.dims[3])
         let g = gradientToPlain.adapt(dy, to: .plain(dy.shape))
         let (oh, ow) = (g.shape[2], g.shape[3])

@@ -103,11 +103,15 @@ public final class Tensor {
     }
 }
 
-/// A layer's output: in training kept in the layer's own buffer (backward needs it), in
-/// evaluation a pooled tensor that is recycled as soon as the next layer is done with it.
+/// A layer's output, a pooled tensor: recycled as soon as the next layer is done with it in
+/// evaluation; in training also kept in `slot` for backward, which lets it go (the layers'
+/// `backward` sets their slots to nil), so that backward's gradients take the place of the
+/// activations it has used, as in PyTorch.
 @inline(__always)
 func layerOutput(_ slot: inout Tensor?, _ desc: MemoryDesc, _ mode: Mode) -> Tensor {
-    mode == .train ? reuse(&slot, desc) : Tensor(pooled: desc)
+    let t = Tensor(pooled: desc)
+    slot = mode == .train ? t : nil
+    return t
 }
 
 /// Returns `slot` if it already has `desc`, else a new zeroed tensor of `desc` (stored back):
