@@ -59,7 +59,6 @@ public final class Conv2d: Layer {
     private let weightsDiffDstAdapter = LayoutAdapter()
     private var savedInput: Tensor?
     private var output: Tensor?
-    private var diffWeights: Tensor?
     private var diffBias: Tensor?
 
     public init(_ b: ModelBuilder, _ name: String, _ inChannels: Int, _ outChannels: Int, kernel: Int,
@@ -210,7 +209,7 @@ public final class Conv2d: Layer {
 
     /// Weight (and bias) gradients in oneDNN: computed in its layout, reordered to plain, added.
     private func backwardWeightsDNNL(_ input: Tensor, _ dy: Tensor) {
-        let dW = reuse(&diffWeights, plan.diffWeights)
+        let dW = Tensor(pooled: plan.diffWeights)
         var args: [(Int32, Tensor)] = [(DNNL_ARG_SRC, weightsSourceAdapter.adapt(input, to: plan.weightsSource)),
                                        (DNNL_ARG_DIFF_DST, weightsDiffDstAdapter.adapt(dy, to: plan.weightsDiffDst)),
                                        (DNNL_ARG_DIFF_WEIGHTS, dW)]

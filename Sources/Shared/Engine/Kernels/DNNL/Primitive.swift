@@ -143,11 +143,12 @@ public enum Reorder {
     }
 }
 
-/// Brings a tensor into a required layout, reusing the converted buffer and the reorder
-/// primitive between calls. Returns the input itself when it already has the layout.
+/// Brings a tensor into a required layout, reusing the reorder primitive between calls; the
+/// converted tensor comes from the pool and goes back when its user lets it go (a weight's
+/// copy in oneDNN's layout lives for one call, not beside the parameter for the whole run).
+/// Returns the input itself when it already has the layout.
 final class LayoutAdapter {
     private var plan: Reorder.Plan?
-    private var converted: Tensor?
     /// The layout of the last tensor passed in.
     private(set) var lastSourceDesc: MemoryDesc?
 
@@ -157,7 +158,7 @@ final class LayoutAdapter {
         if plan == nil || plan!.source != x.desc || plan!.destination != desc {
             plan = Reorder.Plan(from: x.desc, to: desc)
         }
-        let out = reuse(&converted, desc)
+        let out = Tensor(pooled: desc)
         plan!.run(from: x, to: out)
         return out
     }
