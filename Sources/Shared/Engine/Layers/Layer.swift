@@ -5,8 +5,10 @@ public enum Mode: Sendable { case train, eval }
 ///
 /// `forward` computes the output and, in `.train` mode, keeps what `backward` needs.
 /// `backward` takes dL/d(output), *adds* dL/d(parameters) into the store's gradient arena and
-/// returns dL/d(input) in the input's layout. Output and gradient buffers are owned by the
-/// layer and reused across steps: a returned tensor is valid until the next call.
+/// returns dL/d(input) in the input's layout. Outputs, gradients and layout copies come from
+/// the tensor pool (`StoragePool`) and go back to it when nobody holds them: a layer keeps its
+/// training output and input for backward, which lets them go, so that backward's gradients
+/// reuse the memory of the activations it has finished with.
 public protocol Layer: AnyObject {
     func forward(_ x: Tensor, mode: Mode) -> Tensor
     func backward(_ dy: Tensor) -> Tensor
