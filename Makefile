@@ -47,6 +47,8 @@ help:
 	@echo "make results   SWEEP=dir     results.md, results.csv and SVG pictures of a sweep"
 	@echo "make methods   [SCALE=_demo] the methods table: KD, DKD, logit standardisation, AT, RKD against scratch"
 	@echo "make views     [VIEWS=\"4 16\"] the augmentation table: fixed teacher against replayed views"
+	@echo "make compact   the compact-logits table: dense, float16 and top-k exports, on Fashion-MNIST and a 100-class set"
+	@echo "make bench-compact  bytes an image and speed of top-5 float16 against dense rows, 1000 classes and 16 views"
 	@echo "make summary   RUNS=\"dirs\"   one line per finished run"
 	@echo "make fixtures  regenerate Tests/Fixtures with PyTorch and h5py (needs deps-python)"
 
@@ -212,6 +214,23 @@ views: build
 	  $(BIN)/student-distill sweep experiments/sweep_cnn5_views_$$s && \
 	  $(BIN)/student-distill results experiments/sweep_cnn5_views_$$s || exit 1; \
 	done
+
+# The compact-logits table (RESULTS.md): KD students from one teacher's dense float32, float16
+# and top-k float16 exports (k = 1, 2, 5, 10), 3 seeds each, beside scratch ones, on Fashion-MNIST
+# (TEACHER, trained as for make methods) and on Fashion-MNIST pairs, a 100-class set built here
+# (scripts/make_fashion_pairs.py) with its own teacher. About 90 minutes on 2 cores.
+PAIRS_TEACHER ?= experiments/teacher_resnet20_pairs
+compact: build
+	/usr/bin/python3 scripts/make_fashion_pairs.py /usr/share/datasets/fashion-mnist data/fashion-pairs
+	test -f $(PAIRS_TEACHER)/best.h5 || $(BIN)/teacher-train --model-dir $(PAIRS_TEACHER)
+	scripts/compact_logits_accuracy.sh $(TEACHER) experiments/compact/fashion_student.json experiments/compact_fashion "1 2 5 10" "1 2 3" $(BIN)
+	scripts/compact_logits_accuracy.sh $(PAIRS_TEACHER) experiments/compact/pairs_student.json experiments/compact_pairs "1 2 5 10" "1 2 3" $(BIN)
+
+# Bytes an image and speed of top-5 float16 rows against dense float32 at 1000 classes and 16
+# views (BENCHMARKS.md): a generated store, a small teacher, both exports, students interleaved.
+bench-compact: deps
+	$(SWIFT) build -c release
+	scripts/compact_logits_bytes.sh $${TMPDIR:-/tmp}/kd-bench-compact 3
 
 clean:
 	rm -rf .build

@@ -63,16 +63,9 @@ struct Speed: ParsableCommand {
             let report = SpeedReport(impl: "swift", model: model, mode: m.rawValue, isa: DNNL.effectiveISA, batch: batch, steps: steps,
                                      images_per_s: (imagesPerSecond * 10).rounded() / 10,
                                      gflops: (imagesPerSecond * flopsPerImage / 1e8).rounded() / 10,
-                                     peak_rss_mib: peakRSSMiB())
+                                     peak_rss_mib: peakResidentMiB())
             try printJSON(report)
         }
-    }
-
-    /// The process's peak resident set size so far.
-    private func peakRSSMiB() -> Int {
-        var usage = rusage()
-        getrusage(RUSAGE_SELF.rawValue, &usage)
-        return usage.ru_maxrss / 1024  // kilobytes on Linux
     }
 }
 

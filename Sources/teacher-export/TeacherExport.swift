@@ -14,7 +14,8 @@ struct TeacherExport: ParsableCommand {
         in canonical order without augmentation (but see --views), and writes logits/<split>.h5: float32 logits \
         [N, K], int32 labels, int64 sample indices, stamped with the dataset fingerprint, so \
         student-distill can check that the logits belong to the data it trains on. Logits are \
-        raw (before softmax), so any temperature can be applied later. The train split is \
+        raw (before softmax), so any temperature can be applied later; --top-k and --dtype \
+        float16 store them compactly. Under mpirun every process writes its own rows. The train split is \
         exported whole, whatever subset the teacher trained on, so students of any subset \
         find their rows.
         """,
@@ -51,16 +52,34 @@ struct TeacherExport: ParsableCommand {
     @Option(name: .customLong("view-seed"), help: "The seed the augmented views are drawn from.")
     var viewSeed: UInt64 = 0
 
+    @Option(name: .customLong("top-k"), help: """
+        Store only the K largest logits of each row (and view), with their classes and one value \
+        for the classes left out: the log of the mean of their exp(logit). A student rebuilds the \
+        row with that value at every other class, at any temperature (README, 'Compact logits'). \
+        Default: every class.
+        """)
+    var topK: Int?
+
+    @Option(name: .long, help: """
+        The stored logits' type: float32, or float16 (half the bytes; a logit beyond 65504 is \
+        refused).
+        """)
+    var dtype: LogitsEncoding.ValueType = .float32
+
     func validate() throws {
         guard (1...1024).contains(views) else {
             throw ValidationError("--views must be between 1 and 1024, not \(views).")
+        }
+        if let topK, topK < 1 {
+            throw ValidationError("--top-k must be 1 or more, not \(topK).")
         }
     }
 
     func run() throws {
         try DistributedCommand.run {
             try TeacherExportRun.run(modelDir: directory.modelDir, checkpoint: checkpoint, splits: splits.splits, out: out,
-                                     features: features, views: views, viewSeed: viewSeed, overrides: params.overrides())
+                                     features: features, views: views, viewSeed: viewSeed,
+                                     encoding: LogitsEncoding(topK: topK, values: dtype), overrides: params.overrides())
         }
     }
 }

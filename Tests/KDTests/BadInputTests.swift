@@ -155,10 +155,10 @@ final class BadInputTests: XCTestCase {
             f.metadata.numClasses = 5
             f.logits = (0..<f.count).flatMap { r in Array(f.logits[(r * 10)..<(r * 10 + 5)]) }
         }, ["train.h5", "has 5 classes, the dataset has 10"])
-        try expectStudentRejects(try logitsVariant("version", { _ in }, raw: { try $0.setAttribute("format_version", .int(4)) }),
-                                 ["train.h5", "logits format_version 4, this tool reads versions 2 and 3"])
+        try expectStudentRejects(try logitsVariant("version", { _ in }, raw: { try $0.setAttribute("format_version", .int(5)) }),
+                                 ["train.h5", "logits format_version 5, this tool reads versions 2, 3 and 4"])
         try expectStudentRejects(try logitsVariant("version1", { _ in }, raw: { try $0.setAttribute("format_version", .int(1)) }),
-                                 ["train.h5", "logits format_version 1, this tool reads versions 2 and 3 (written before logits carried a checksum): run teacher-export again"])
+                                 ["train.h5", "logits format_version 1, this tool reads versions 2, 3 and 4 (written before logits carried a checksum): run teacher-export again"])
         try expectStudentRejects(try logitsVariant("nan") { $0.logits[3 * 10 + 4] = .nan }, ["train.h5", "row 3 holds a non-finite logit"])
         try expectStudentRejects(try logitsVariant("inf") { $0.logits[7 * 10] = -.infinity }, ["train.h5", "row 7 holds a non-finite logit"])
     }

@@ -30,6 +30,7 @@ static inline hid_t chdf5_p_link_create(void) { return H5P_LINK_CREATE; }
 // In-memory (native) types.
 static inline hid_t chdf5_t_native_float(void) { return H5T_NATIVE_FLOAT; }
 static inline hid_t chdf5_t_native_double(void) { return H5T_NATIVE_DOUBLE; }
+static inline hid_t chdf5_t_native_int16(void) { return H5T_NATIVE_INT16; }
 static inline hid_t chdf5_t_native_int32(void) { return H5T_NATIVE_INT32; }
 static inline hid_t chdf5_t_native_int64(void) { return H5T_NATIVE_INT64; }
 static inline hid_t chdf5_t_native_uint8(void) { return H5T_NATIVE_UINT8; }
@@ -38,7 +39,23 @@ static inline hid_t chdf5_t_c_s1(void) { return H5T_C_S1; }
 // On-disk types: little-endian, so files are identical on every machine.
 static inline hid_t chdf5_t_ieee_f32le(void) { return H5T_IEEE_F32LE; }
 static inline hid_t chdf5_t_ieee_f64le(void) { return H5T_IEEE_F64LE; }
+static inline hid_t chdf5_t_std_i16le(void) { return H5T_STD_I16LE; }
 static inline hid_t chdf5_t_std_i32le(void) { return H5T_STD_I32LE; }
+
+/// IEEE half precision, little-endian: HDF5 1.10 has no predefined one, so it is made once, the
+/// way h5py makes the type it reads as numpy's float16 (sign bit 15, exponent 10-14, mantissa
+/// 0-9, bias 15). On little-endian machines it is also the in-memory type.
+static inline hid_t chdf5_t_ieee_f16le(void) {
+    static hid_t type = -1;
+    if (type < 0) {
+        hid_t t = H5Tcopy(H5T_IEEE_F32LE);
+        H5Tset_fields(t, 15, 10, 5, 0, 10);
+        H5Tset_size(t, 2);
+        H5Tset_ebias(t, 15);
+        type = t;
+    }
+    return type;
+}
 static inline hid_t chdf5_t_std_i64le(void) { return H5T_STD_I64LE; }
 static inline hid_t chdf5_t_std_u8le(void) { return H5T_STD_U8LE; }
 

@@ -113,6 +113,16 @@ public final class Cluster: @unchecked Sendable {
         return all
     }
 
+    /// The root's `bytes`, on every process.
+    public func broadcast(_ bytes: [UInt8]) -> [UInt8] {
+        guard isDistributed else { return bytes }
+        var count = Int32(bytes.count)
+        check(MPI_Bcast(&count, 1, cmpi_int32(), 0, cmpi_comm_world()), "MPI_Bcast")
+        var out = isRoot ? bytes : [UInt8](repeating: 0, count: Int(count))
+        check(out.withUnsafeMutableBytes { MPI_Bcast($0.baseAddress, count, cmpi_byte(), 0, cmpi_comm_world()) }, "MPI_Bcast")
+        return out
+    }
+
     /// Runs `body` on the root first and on the others after it finished, e.g. so that the root
     /// fills a cache the others then read.
     public func rootFirst<T>(_ body: () throws -> T) rethrows -> T {

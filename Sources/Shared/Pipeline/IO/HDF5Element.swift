@@ -19,6 +19,16 @@ extension Double: HDF5Element {
     public static var fileType: hid_t { chdf5_t_ieee_f64le() }
     public static var typeClass: H5T_class_t { H5T_FLOAT }
 }
+extension Float16: HDF5Element {
+    public static var memoryType: hid_t { chdf5_t_ieee_f16le() }
+    public static var fileType: hid_t { chdf5_t_ieee_f16le() }
+    public static var typeClass: H5T_class_t { H5T_FLOAT }
+}
+extension Int16: HDF5Element {
+    public static var memoryType: hid_t { chdf5_t_native_int16() }
+    public static var fileType: hid_t { chdf5_t_std_i16le() }
+    public static var typeClass: H5T_class_t { H5T_INTEGER }
+}
 extension Int32: HDF5Element {
     public static var memoryType: hid_t { chdf5_t_native_int32() }
     public static var fileType: hid_t { chdf5_t_std_i32le() }

@@ -30,3 +30,25 @@ extension HDF5File {
         return offset == haddr_t.max ? nil : Int(offset)
     }
 }
+
+extension HDF5File {
+    /// Creates a row dataset for one part of a logits file (`LogitsPart`): float32 or float16
+    /// values, int16 or int32 classes.
+    func createRowDataset(_ name: String, element part: LogitsPart, shape: [Int]) throws {
+        switch (part.isInteger, part.elementBytes) {
+        case (false, 4): try createRowDataset(name, of: Float.self, shape: shape)
+        case (false, 2): try createRowDataset(name, of: Float16.self, shape: shape)
+        case (true, 2): try createRowDataset(name, of: Int16.self, shape: shape)
+        default: try createRowDataset(name, of: Int32.self, shape: shape)
+        }
+    }
+
+    /// Whether dataset `name` holds integers, and the bytes of one element.
+    func elementType(of name: String) throws -> (isInteger: Bool, bytes: Int) {
+        let ds = try openDataset(name)
+        defer { H5Dclose(ds) }
+        let type = H5Dget_type(ds)
+        defer { H5Tclose(type) }
+        return (H5Tget_class(type) == H5T_INTEGER, H5Tget_size(type))
+    }
+}

@@ -20,10 +20,19 @@ import Foundation
 /// `views` int32 [N, V, 3] (crop_y, crop_x, flip) with root attributes `num_views`,
 /// `augmentation`, `augmentation_padding`, `augmentation_flip`, `view_seed` and
 /// `views_sha256`. In memory the rows stay row-major: view v of sample n is row n * V + v.
+///
+/// With `teacher-export --top-k` or `--dtype float16` the rows are stored compactly
+/// (`LogitsEncoding`: `logits` in float16, or `topk_values`, `topk_indices` and `topk_rest`),
+/// the file is version 4 with root attributes `logits_dtype` and `logits_top_k` (0: every
+/// class), and each stored dataset's SHA-256 is its `<name>_sha256` attribute. A student reads
+/// such rows rebuilt to float32 (`logits(of:)`).
 public struct LogitsFile: Sendable {
+    /// The version of a dense float32 file, which tools from before compact rows also read.
     public static let formatVersion: Int64 = 3
-    /// Versions this tool reads: the current one, and 2 (no `attributes_sha256`).
-    static let readableVersions: [Int64] = [2, 3]
+    /// The version of a file of compact rows.
+    public static let compactFormatVersion: Int64 = 4
+    /// Versions this tool reads: 2 (no `attributes_sha256`), 3 and 4.
+    static let readableVersions: [Int64] = [2, 3, 4]
     static let attributesDigestName = "attributes_sha256"
 
     /// What a logits file describes.
@@ -47,15 +56,18 @@ public struct LogitsFile: Sendable {
     }
 
     public var metadata: Metadata
-    /// Row-major [count * viewsPerSample, numClasses].
+    /// How the file stores its rows (written by `write`; read from the file).
+    public var encoding: LogitsEncoding = .dense
+    /// Row-major [count * viewsPerSample, numClasses], in memory (rebuilt from compact rows);
+    /// empty when the rows are `stored` (use `logits(of:)` or `allLogits()`).
     public var logits: [Float]
     public var labels: [Int32]
     public var indices: [Int64]
     /// The teacher's features, when exported with them, with as many rows as the logits.
     public var features: ModelFeatures?
-    /// The logits left in the file, read by row (`logits` is then empty): a file read with
-    /// a memory budget its logits do not fit.
-    public private(set) var logitsOnDisk: RowFile?
+    /// The rows as stored, decoded when asked (`logits` is then empty): compact rows, or dense
+    /// float32 rows larger than the memory budget, left in the file.
+    public private(set) var stored: StoredLogits?
     /// What a pass over the logits found when the file was read.
     var scan: LogitsScan?
     /// The augmented views the rows belong to, for a multi-view export; nil for plain images.
@@ -114,32 +126,38 @@ public struct LogitsFile: Sendable {
     /// `metadata.teacherAccuracy` as it is.
     public func write(to path: String) throws {
         try AtomicWrite.write(to: path) { tmp in
-            let writer = try LogitsFileWriter(path: tmp, metadata: metadata, labels: labels, views: views)
+            let writer = try LogitsFileWriter(path: tmp, metadata: metadata, labels: labels, views: views,
+                                              encoding: encoding, features: features)
+            let all = try allLogits()
             if writer.rows > 0 {
-                try logits.withUnsafeBufferPointer { try writer.append(logits: $0.baseAddress!, count: writer.rows, features: features) }
+                try all.withUnsafeBufferPointer { try writer.write(0, count: writer.rows, logits: $0.baseAddress!, features: features) }
             }
             try writer.finish(teacherAccuracy: metadata.teacherAccuracy)
         }
     }
 
-    /// The logits of `rows`, row-major [rows.count, K], from memory or from the file.
+    /// The float32 logits of `rows`, row-major [rows.count, K], from memory or from the file,
+    /// rebuilt from compact rows as `LogitsEncoding` defines.
     public func logits(of rows: [Int]) throws -> [Float] {
-        let k = metadata.numClasses
-        guard let logitsOnDisk else { return gatherRows(logits, rowSize: k, rows: rows) }
-        var out = [Float](repeating: 0, count: rows.count * k)
-        try out.withUnsafeMutableBytes { try logitsOnDisk.gather(rows, into: $0.baseAddress!) }
-        return out
+        guard let stored else { return gatherRows(logits, rowSize: metadata.numClasses, rows: rows) }
+        return try stored.decode(rows)
+    }
+
+    /// Every row's float32 logits, [count * viewsPerSample, K].
+    public func allLogits() throws -> [Float] {
+        stored == nil ? logits : try logits(of: Array(0..<(count * viewsPerSample)))
     }
 
     /// Reads a logits file, checking its structure (not yet what data it belongs to). Logits
-    /// of more than `memoryBudget` bytes stay in the file (`logitsOnDisk`), checked a block at
-    /// a time.
-    public static func read(_ path: String, memoryBudget: Int = .max) throws -> LogitsFile {
+    /// of more than `memoryBudget` bytes stay in the file (`stored`), checked a block at a time.
+    /// Compact rows are rebuilt into `logits` when those fit the budget, unless `keepCompact`
+    /// (a student's train rows, rebuilt batch by batch).
+    public static func read(_ path: String, memoryBudget: Int = .max, keepCompact: Bool = false) throws -> LogitsFile {
         let f = try HDF5File.open(path)
         let version = try? f.intAttribute("format_version")
         guard let version, readableVersions.contains(version) else {
             let hint = version == 1 ? " (written before logits carried a checksum): run teacher-export again" : ""
-            throw KDError(file: path, "logits format_version \(version.map(String.init) ?? "missing"), this tool reads versions \(readableVersions.map(String.init).joined(separator: " and "))\(hint)")
+            throw KDError(file: path, "logits format_version \(version.map(String.init) ?? "missing"), this tool reads versions \(readableVersions.dropLast().map(String.init).joined(separator: ", ")) and \(readableVersions.last!)\(hint)")
         }
         if version >= 3 {
             let stored = try f.stringAttribute(attributesDigestName)
@@ -150,20 +168,21 @@ public struct LogitsFile: Sendable {
         let splitName = try f.stringAttribute("split")
         guard let split = SplitName(rawValue: splitName) else { throw KDError(file: path, "unknown split '\(splitName)'") }
         let k = Int(try f.intAttribute("num_classes"))
-        let shape = try f.shape(of: "logits")
-        let onDisk = shape.reduce(4, *) > memoryBudget ? try RowFile(f, dataset: "logits", elementBytes: 4, rowElements: k) : nil
-        let logits = onDisk == nil ? try f.read("logits", as: Float.self).values : []
+        let codec = LogitsCodec(try readEncoding(f, path, version: version, classes: k), classes: k)
+        let first = codec.parts[0]
+        let shape = try f.shape(of: first.name)
         let labels = try f.read("labels", as: Int32.self).values
         let indices = try f.read("indices", as: Int64.self).values
-        let views = try readViews(f, path, logitsShape: shape)
+        let views = try readViews(f, path, logitsShape: shape, name: first.name)
         let perSample = views?.perSample ?? 1
-        let expected = views == nil ? "[N, \(k)]" : "[N, \(perSample), \(k)]"
-        guard shape.count == (views == nil ? 2 : 3), shape.last == k else {
-            throw KDError(file: path, "'logits' has shape \(shape), expected \(expected) (num_classes \(k))")
+        let expected = views == nil ? "[N, \(first.perRow)]" : "[N, \(perSample), \(first.perRow)]"
+        guard shape.count == (views == nil ? 2 : 3), shape.last == first.perRow else {
+            throw KDError(file: path, "'\(first.name)' has shape \(shape), expected \(expected) (num_classes \(k)\(codec.encoding.topK.map { ", logits_top_k \($0)" } ?? ""))")
         }
         guard labels.count == shape[0], indices.count == shape[0] else {
-            throw KDError(file: path, "'logits' has \(shape[0]) rows but 'labels' \(labels.count) and 'indices' \(indices.count)")
+            throw KDError(file: path, "'\(first.name)' has \(shape[0]) rows but 'labels' \(labels.count) and 'indices' \(indices.count)")
         }
+        let (logits, stored) = try readRows(f, path, codec: codec, rowShape: Array(shape.dropLast()), memoryBudget: memoryBudget)
         let meta = Metadata(dataset: try f.stringAttribute("dataset"), datasetFingerprint: try f.stringAttribute("dataset_fingerprint"),
                             split: split, numClasses: k, teacherModel: try f.stringAttribute("teacher_model"),
                             checkpointSHA256: try f.stringAttribute("checkpoint_sha256"),
@@ -172,29 +191,37 @@ public struct LogitsFile: Sendable {
         var file = LogitsFile(metadata: meta, logits: logits, labels: labels,
                               features: try readFeatures(f, path, rowShape: Array(shape.dropLast())), views: views)
         file.indices = indices
-        file.logitsOnDisk = onDisk
-        let scan = try LogitsScan(file)
+        file.encoding = codec.encoding
+        file.stored = stored
+        let scan = try LogitsScan(file, codec: codec)
         // Rows rewritten, reordered or replaced after export (by h5py, say) no longer match.
-        guard scan.sha256 == (try f.stringAttribute("logits_sha256")) else {
-            throw KDError(file: path, "'logits' does not match the checksum written at export (logits_sha256): changed after export; run teacher-export again")
+        for (part, hash) in zip(codec.parts, scan.checksums) where hash != (try f.stringAttribute(part.checksumAttribute)) {
+            throw KDError(file: path, "'\(part.name)' does not match the checksum written at export (\(part.checksumAttribute)): changed after export; run teacher-export again")
+        }
+        if let (row, problem) = scan.firstProblem {
+            throw KDError(file: path, "\(file.describeRow(row)): \(problem), which teacher-export never writes; run teacher-export again")
         }
         file.scan = scan
+        if let stored, !keepCompact, stored.rows * k * 4 <= memoryBudget {
+            file.logits = try stored.decode(Array(0..<stored.rows))
+            file.stored = nil
+        }
         return file
     }
 
     /// The `views` of a multi-view file (nil when the file has none), checked for shape,
     /// checksum and range.
-    private static func readViews(_ f: HDF5File, _ path: String, logitsShape: [Int]) throws -> TeacherViews? {
+    private static func readViews(_ f: HDF5File, _ path: String, logitsShape: [Int], name: String) throws -> TeacherViews? {
         guard (try f.children()).contains("views") else {
             guard logitsShape.count == 2 else {
-                throw KDError(file: path, "'logits' has shape \(logitsShape) but the file has no 'views' to say which augmented views its rows belong to")
+                throw KDError(file: path, "'\(name)' has shape \(logitsShape) but the file has no 'views' to say which augmented views its rows belong to")
             }
             return nil
         }
         let v = Int(try f.intAttribute("num_views"))
         let (table, shape) = try f.read("views", as: Int32.self)
         guard logitsShape.count == 3, shape == [logitsShape[0], v, 3], logitsShape[1] == v else {
-            throw KDError(file: path, "'views' has shape \(shape) and 'logits' \(logitsShape), expected [N, \(v), 3] and [N, \(v), K] (num_views \(v))")
+            throw KDError(file: path, "'views' has shape \(shape) and '\(name)' \(logitsShape), expected [N, \(v), 3] and [N, \(v), K] (num_views \(v))")
         }
         guard checksum(table) == (try f.stringAttribute("views_sha256")) else {
             throw KDError(file: path, "'views' do not match the checksum written at export (views_sha256): changed after export; run teacher-export again")
@@ -246,8 +273,9 @@ public struct LogitsFile: Sendable {
     /// Reads `path` and checks that it holds logits for exactly `data` as split `split`:
     /// format, dataset, split, fingerprint, sample and class counts, labels row by row,
     /// indices in canonical order, finite values. Any mismatch is an error naming the file.
-    public static func load(_ path: String, for data: Dataset, split: SplitName, memoryBudget: Int = .max) throws -> LogitsFile {
-        let f = try read(path, memoryBudget: memoryBudget)
+    public static func load(_ path: String, for data: Dataset, split: SplitName, memoryBudget: Int = .max,
+                            keepCompact: Bool = false) throws -> LogitsFile {
+        let f = try read(path, memoryBudget: memoryBudget, keepCompact: keepCompact)
         let m = f.metadata
         guard m.split == split else { throw KDError(file: path, "holds logits of the '\(m.split.rawValue)' split, not '\(split.rawValue)'") }
         guard m.dataset == data.name else { throw KDError(file: path, "holds logits for dataset '\(m.dataset)', not '\(data.name)'") }
@@ -270,6 +298,7 @@ public struct LogitsFile: Sendable {
         if let (row, value) = f.scan?.firstNonFinite {
             throw KDError(file: path, "\(f.describeRow(row)) holds a non-finite logit (\(value))")
         }
+
         if let features = f.features {
             let rows = max(f.count * f.viewsPerSample, 1)
             for (name, values) in [("embedding", features.embedding)] + features.attention.map({ ("attention_" + $0.name, $0.values) }) {

@@ -14,26 +14,45 @@ public final class RowFile: @unchecked Sendable {
     /// Bytes per row, and rows.
     public let rowBytes: Int
     public let rows: Int
+    /// The dataset the rows belong to.
+    public let name: String
     private let offset: Int
     private let fd: Int32
 
     /// Opens dataset `name` of `file`, whose element size is `elementBytes`; nil when the dataset
     /// is not stored contiguously (an older, chunked file), which is then read through HDF5.
-    public init?(_ file: HDF5File, dataset name: String, elementBytes: Int, rowElements: Int? = nil, writable: Bool = false) throws {
+    public convenience init?(_ file: HDF5File, dataset name: String, elementBytes: Int, rowElements: Int? = nil, writable: Bool = false) throws {
         guard let offset = try file.contiguousOffset(of: name) else { return nil }
         let shape = try file.shape(of: name)
         let perRow = rowElements ?? shape.dropFirst().reduce(1, *)
         guard !shape.isEmpty, perRow > 0, shape.reduce(1, *) % perRow == 0 else { return nil }
-        let fd = open(file.path, (writable ? O_RDWR : O_RDONLY) | O_CLOEXEC)
-        guard fd >= 0 else { throw KDError(file: file.path, "cannot open: \(String(cString: strerror(errno)))") }
-        self.path = file.path
-        self.offset = offset
-        self.rows = shape.reduce(1, *) / perRow
-        self.rowBytes = perRow * elementBytes
+        try self.init(path: file.path, at: RowLayout(name: name, offset: offset, rows: shape.reduce(1, *) / perRow,
+                                                     rowBytes: perRow * elementBytes), writable: writable)
+    }
+
+    /// Opens the rows `layout` places in the file at `path`, without HDF5: how the other
+    /// processes of an MPI export write their rows into the file the first one made.
+    public init(path: String, at layout: RowLayout, writable: Bool = false) throws {
+        let fd = open(path, (writable ? O_RDWR : O_RDONLY) | O_CLOEXEC)
+        guard fd >= 0 else { throw KDError(file: path, "cannot open: \(String(cString: strerror(errno)))") }
+        self.path = path
+        self.offset = layout.offset
+        self.rows = layout.rows
+        self.rowBytes = layout.rowBytes
         self.fd = fd
+        self.name = layout.name
     }
 
     deinit { close(fd) }
+
+    /// Where the rows lie: enough to open them again in another process.
+    public var layout: RowLayout { RowLayout(name: name, offset: offset, rows: rows, rowBytes: rowBytes) }
+
+    /// Waits until the rows written have reached the file (fsync), for readers in other processes
+    /// or on other machines.
+    public func sync() throws {
+        guard fsync(fd) == 0 else { throw KDError(file: path, "cannot write: \(String(cString: strerror(errno)))") }
+    }
 
     /// Copies rows `first..<first + count` to `destination`.
     public func read(_ first: Int, count: Int, into destination: UnsafeMutableRawPointer) throws {

@@ -10,12 +10,18 @@ public struct ExportReport: Codable, Equatable, Sendable {
     public var checkpointSha256: String
     /// Augmented views per training image (`--views`); absent in reports written before views.
     public var viewsPerTrainImage: Int?
+    /// How the rows are stored (`LogitsEncoding`'s description, "dense float32" by default);
+    /// absent in reports written before compact rows.
+    public var encoding: String?
+    /// The exporting process's peak resident memory (the first process's, under MPI).
+    public var peakRssMib: Int?
 
     public static let fileName = "export.json"
 
     public init(seconds: Double, images: Int, imagesPerS: Double, checkpoint: String, checkpointSha256: String,
-                viewsPerTrainImage: Int? = nil) {
+                viewsPerTrainImage: Int? = nil, encoding: String? = nil, peakRssMib: Int? = nil) {
         self.seconds = seconds; self.images = images; self.imagesPerS = imagesPerS
         self.checkpoint = checkpoint; self.checkpointSha256 = checkpointSha256; self.viewsPerTrainImage = viewsPerTrainImage
+        self.encoding = encoding; self.peakRssMib = peakRssMib
     }
 }

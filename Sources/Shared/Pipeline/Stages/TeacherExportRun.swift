@@ -12,15 +12,19 @@ public enum TeacherExportRun {
     ///   - views: augmented views per training image (`TeacherViews`); 1 exports the plain
     ///     images. Val and test are always exported plain.
     ///   - viewSeed: the seed the views are drawn from.
+    ///   - encoding: how the rows are stored (`LogitsEncoding`: dense or top-k, float32 or float16).
     ///   - overrides: `--set` keys on top of params.json (`ParamsOverrides`).
     @discardableResult
     public static func run(modelDir: String, checkpoint: RestorePoint = .best, splits: [SplitName] = SplitName.allCases,
-                           out: String? = nil, features: Bool = false, views: Int = 1, viewSeed: UInt64 = 0,
+                           out: String? = nil, features: Bool = false, views: Int = 1, viewSeed: UInt64 = 0, encoding: LogitsEncoding = .dense,
                            overrides: ParamsOverrides = ParamsOverrides(), context: RunContext = RunContext(),
                            say: (String) -> Void = { print($0) }) throws -> ExportReport {
         precondition(views >= 1, "at least one view")
         let setup = try RunSetup(runDir: modelDir, overrides: overrides, context: context)
         if let line = setup.overridesLine { say(line) }
+        if let k = encoding.topK, k > setup.splits.train.numClasses {
+            throw KDError(file: setup.paramsPath, "--top-k \(k) is more than the dataset's \(setup.splits.train.numClasses) classes")
+        }
         let model = try setup.makeModel()
         let checkpointPath = setup.directory.path(checkpoint.file)
         try Checkpoint.load(checkpointPath, into: model)
@@ -33,17 +37,17 @@ public enum TeacherExportRun {
         }
         let started = Date()
         let export = SplitExport(setup: setup, model: model, checkpointSHA256: checkpointHash, outDir: outDir,
-                                 features: features, views: views, viewSeed: viewSeed)
+                                 features: features, views: views, viewSeed: viewSeed, encoding: encoding)
         var exported = 0
         for split in splits { exported += try export.run(split, say: say) }
         let seconds = Date().timeIntervalSince(started)
         let cluster = context.cluster
         if cluster.isDistributed && cluster.isRoot {
-            say("exported by \(cluster.size) processes, each a contiguous share of every split's batches, gathered on rank 0")
+            say("exported by \(cluster.size) processes, each writing its contiguous share of every split's rows into the one file")
         }
         let report = ExportReport(seconds: seconds, images: exported, imagesPerS: Double(exported) / max(seconds, 1e-9),
                                   checkpoint: checkpointPath, checkpointSha256: checkpointHash,
-                                  viewsPerTrainImage: views)
+                                  viewsPerTrainImage: views, encoding: encoding.description, peakRssMib: peakResidentMiB())
         guard cluster.isRoot else { return report }
         try RunDirectory.writeJSON(report, to: (outDir as NSString).appendingPathComponent(ExportReport.fileName))
         say(String(format: "exported %d %@ in %.1f s", exported, views > 1 ? "images and views" : "samples", seconds))
@@ -54,10 +58,17 @@ public enum TeacherExportRun {
     /// read back as a student will read it.
     private struct SplitExport {
         let setup: RunSetup, model: Model, checkpointSHA256: String, outDir: String
-        let features: Bool, views: Int, viewSeed: UInt64
+        let features: Bool, views: Int, viewSeed: UInt64, encoding: LogitsEncoding
+
+        /// What the first process of an MPI export tells the others: the temporary file and
+        /// where its rows lie.
+        private struct SharedFile: Codable {
+            var path: String
+            var layout: LogitsRowWriter.Layout?
+        }
 
         /// Writes `<outDir>/<split>.h5`; returns the teacher passes it took (0 on a rank
-        /// other than the root, which writes nothing).
+        /// other than the root, which reports nothing).
         func run(_ split: SplitName, say: (String) -> Void) throws -> Int {
             let data = setup.splits[split], cluster = setup.context.cluster
             let t0 = Date()
@@ -66,32 +77,23 @@ public enum TeacherExportRun {
                 ? TeacherViews(samples: data.count, perSample: views, augmentation: .standard(for: data), seed: viewSeed) : nil
             let evaluator = setup.evaluator(model, on: data)
             let path = (outDir as NSString).appendingPathComponent("\(split.rawValue).h5")
-            func metadata() throws -> LogitsFile.Metadata {
-                LogitsFile.Metadata(dataset: data.name, datasetFingerprint: try data.fingerprint(), split: split, numClasses: data.numClasses,
-                                    teacherModel: setup.params.modelVersion, checkpointSHA256: checkpointSHA256,
-                                    teacherAccuracy: 0, normalization: setup.normalization.summary)
-            }
-            if cluster.isDistributed {
-                let result = try TeacherExportRun.shardedRun(evaluator, features: features, views: splitViews, cluster: cluster)
-                guard cluster.isRoot else { return 0 }
-                var meta = try metadata()
-                // as the rows give it (arg-max against each row's label), which a student recomputes
-                meta.teacherAccuracy = result.accuracy
-                try LogitsFile(metadata: meta, logits: result.logits, labels: data.labels, features: result.features, views: splitViews)
-                    .write(to: path)
+            if cluster.isRoot {
+                try AtomicWrite.write(to: path) { tmp in try writeAsRoot(evaluator, views: splitViews, split: split, to: tmp) }
             } else {
-                try stream(evaluator, views: splitViews, metadata: try metadata(), to: path, split: split)
+                try writeShare(evaluator, views: splitViews)
+                return 0
             }
             // Read back as a student will: load checks the rows against the data, the checksum and
-            // the recorded accuracy, so the accuracy printed is what the written rows give. Rows
-            // larger than the memory budget are checked from the file.
-            let written = try LogitsFile.load(path, for: data, split: split, memoryBudget: setup.params.memoryBudget)
+            // the recorded accuracy, so the accuracy printed is what the written rows give. The
+            // rows are checked a block at a time from the file, whatever their size.
+            let written = try LogitsFile.load(path, for: data, split: split, memoryBudget: 0, keepCompact: true)
             let seconds = Date().timeIntervalSince(t0)
             let passes = data.count * written.viewsPerSample
             let what = splitViews.map { v in "\(data.count) samples x \(v.perSample) views (padding \(v.augmentation.padding), flips, seed \(v.seed)), teacher accuracy over the views" }
                 ?? "\(data.count) samples, teacher accuracy"
-            say(String(format: "%@: %@ %@, %.1f s (%.0f images/s) -> %@",
-                       split.rawValue, what, percent(written.metadata.teacherAccuracy), seconds, Double(passes) / max(seconds, 1e-9), path))
+            say(String(format: "%@: %@ %@, %.1f s (%.0f images/s) -> %@%@",
+                       split.rawValue, what, percent(written.metadata.teacherAccuracy), seconds, Double(passes) / max(seconds, 1e-9), path,
+                       encoding == .dense ? "" : " (\(encoding))"))
             if let f = written.features {
                 say("  features: embedding [\(data.count), \(f.embeddingSize)]; attention " +
                     f.attention.map { "\($0.name) \($0.height)x\($0.width) (\($0.channels) channels)" }.joined(separator: ", "))
@@ -99,52 +101,63 @@ public enum TeacherExportRun {
             return passes
         }
 
-        /// The teacher's rows written as they are computed (`LogitsFileWriter`), under a
-        /// temporary name until the last one, with a progress line every 10 seconds.
-        private func stream(_ evaluator: Evaluator, views: TeacherViews?, metadata: LogitsFile.Metadata, to path: String,
-                            split: SplitName) throws {
-            let data = evaluator.assembler.dataset
-            try AtomicWrite.write(to: path) { tmp in
-                let writer = try LogitsFileWriter(path: tmp, metadata: metadata, labels: data.labels, views: views)
-                let start = Date()
-                var reported = start
-                try evaluator.forEachBatch(features: features, views: views) { batch in
-                    try writer.append(logits: batch.logits, count: batch.rows.count, features: batch.features)
-                    let now = Date()
-                    if now.timeIntervalSince(reported) >= 10 && batch.rows.upperBound < writer.rows {
-                        reported = now
-                        let rate = Double(batch.rows.upperBound) / now.timeIntervalSince(start)
-                        FileHandle.standardError.write(Data(String(format: "%@: %d/%d rows (%.0f%%), %.0f images/s, about %.0f s left\n",
-                            split.rawValue, batch.rows.upperBound, writer.rows, 100 * Double(batch.rows.upperBound) / Double(writer.rows),
-                            rate, Double(writer.rows - batch.rows.upperBound) / rate).utf8))
-                    }
-                }
-                try writer.finish()
+        /// The first (or only) process: makes the file at `tmp`, tells the others where its rows
+        /// lie, writes its own share and, once every process has written, records the checksums
+        /// and the accuracy over all rows.
+        private func writeAsRoot(_ evaluator: Evaluator, views: TeacherViews?, split: SplitName, to tmp: String) throws {
+            let data = evaluator.assembler.dataset, cluster = setup.context.cluster
+            let metadata = LogitsFile.Metadata(dataset: data.name, datasetFingerprint: try data.fingerprint(), split: split,
+                                               numClasses: data.numClasses, teacherModel: setup.params.modelVersion,
+                                               checkpointSHA256: checkpointSHA256, teacherAccuracy: 0,
+                                               normalization: setup.normalization.summary)
+            let writer = try LogitsFileWriter(path: tmp, metadata: metadata, labels: data.labels, views: views,
+                                              encoding: encoding, features: try featureShapes(evaluator))
+            if cluster.isDistributed {
+                _ = cluster.broadcast(Array(try JSONEncoder().encode(SharedFile(path: tmp, layout: writer.rowWriter?.layout))))
+            }
+            try fill(writer.rowWriter, evaluator, views: views, split: split)
+            let correct = cluster.allreduceSum([Double(writer.rowWriter?.correct ?? 0)])[0]
+            try writer.finish(correctRows: Int(correct))
+        }
+
+        /// Another process of an MPI export: writes its share into the file the first one made.
+        private func writeShare(_ evaluator: Evaluator, views: TeacherViews?) throws {
+            let data = evaluator.assembler.dataset, cluster = setup.context.cluster
+            let shared = try JSONDecoder().decode(SharedFile.self, from: Data(cluster.broadcast([])))
+            let rows = try shared.layout.map {
+                try LogitsRowWriter(path: shared.path, layout: $0, encoding: encoding, classes: data.numClasses,
+                                    rowLabels: LogitsFile.rowLabels(data.labels, perSample: views?.perSample ?? 1))
+            }
+            try fill(rows, evaluator, views: views, split: nil)
+            try rows?.sync()
+            _ = cluster.allreduceSum([Double(rows?.correct ?? 0)])
+        }
+
+        /// The shapes of the teacher's features (one image's), for a file that stores them.
+        private func featureShapes(_ evaluator: Evaluator) throws -> ModelFeatures? {
+            guard features else { return nil }
+            let probe = Tensor(.plain([1] + evaluator.assembler.dataset.imageShape))
+            return evaluator.model.forwardWithFeatures(probe).features
+        }
+
+        /// Runs the teacher over this process's rows (a contiguous run of whole evaluation
+        /// batches, the batches a single process would run, so every row is computed as it would
+        /// be alone) and writes each batch with `rows`. The root prints progress every 10 s.
+        private func fill(_ rows: LogitsRowWriter?, _ evaluator: Evaluator, views: TeacherViews?, split: SplitName?) throws {
+            let total = evaluator.assembler.dataset.count * (views?.perSample ?? 1), size = evaluator.batchSize
+            let batches = setup.context.cluster.share(of: (total + size - 1) / size)
+            let mine = min(batches.lowerBound * size, total)..<min(batches.upperBound * size, total)
+            let start = Date()
+            var reported = start
+            try evaluator.forEachBatch(features: features, views: views, rowRange: mine) { batch in
+                try rows?.write(batch.rows.lowerBound, count: batch.rows.count, logits: batch.logits, features: batch.features)
+                let now = Date(), done = batch.rows.upperBound - mine.lowerBound
+                guard let split, now.timeIntervalSince(reported) >= 10 && done < mine.count else { return }
+                reported = now
+                let rate = Double(done) / now.timeIntervalSince(start)
+                FileHandle.standardError.write(Data(String(format: "%@: %d/%d rows (%.0f%%), %.0f images/s, about %.0f s left\n",
+                    split.rawValue, done, mine.count, 100 * Double(done) / Double(mine.count), rate, Double(mine.count - done) / rate).utf8))
             }
         }
-    }
-
-    /// One split over every process of `cluster`: each evaluates a contiguous run of whole
-    /// evaluation batches (the batches a single process would run, so every row is computed as
-    /// it would be alone), and rank 0 gathers the rows in order and computes the accuracy over
-    /// all of them. The result is complete on rank 0 only.
-    static func shardedRun(_ evaluator: Evaluator, features: Bool, views: TeacherViews?, cluster: Cluster) throws -> Evaluator.Result {
-        let rows = evaluator.assembler.dataset.count * (views?.perSample ?? 1)
-        let size = evaluator.batchSize
-        let batches = cluster.share(of: (rows + size - 1) / size)
-        var result = try evaluator.run(features: features, views: views, rowRange: min(batches.lowerBound * size, rows)..<min(batches.upperBound * size, rows))
-        result.logits = cluster.gather(result.logits)
-        if var f = result.features {
-            f.embedding = cluster.gather(f.embedding)
-            for i in f.attention.indices { f.attention[i].values = cluster.gather(f.attention[i].values) }
-            result.features = f
-        } else if features {
-            // This process had no rows; it still takes part in the gathers, as the root expects.
-            let probe = Tensor(.plain([1] + evaluator.assembler.dataset.imageShape))
-            _ = cluster.gather([])
-            for _ in evaluator.model.forwardWithFeatures(probe).features.attention { _ = cluster.gather([]) }
-        }
-        if cluster.isRoot { result.accuracy = evaluator.rowAccuracy(result.logits, perSample: views?.perSample ?? 1) }
-        return result
     }
 }

@@ -27,9 +27,9 @@ struct TeacherFiles {
                 if split == .train && p.usesTeacher { throw KDError(file: path, "file not found (run teacher-export first)") }
                 continue
             }
-            // The train rows may stay in the file; val's are compared with every epoch's.
+            // The train rows may stay in the file, or compact in memory; val's are compared with every epoch's.
             files[split] = try LogitsFile.load(path, for: setup.splits[split], split: split,
-                                               memoryBudget: split == .train ? p.memoryBudget : .max)
+                                               memoryBudget: split == .train ? p.memoryBudget : .max, keepCompact: split == .train)
         }
         let trainPath = (folder as NSString).appendingPathComponent("train.h5")
         if p.usesFeatures, let train = files[.train], train.features == nil {
@@ -42,16 +42,17 @@ struct TeacherFiles {
     }
 
     /// What the trainer's loss terms read.
-    func targets(classes: Int) -> TeacherTargets {
+    func targets(classes: Int) throws -> TeacherTargets {
         TeacherTargets(classes: classes, logits: files[.train], features: files[.train]?.features, views: replayed,
-                       validation: files[.val]?.logits)
+                       validation: try files[.val]?.allLogits())
     }
 
     /// The teacher, its views and any warning, for the run's log.
     func describe(to log: RunLog, params p: Params) throws {
         guard let t = files[.train], let folder else { return }
         log.info("Teacher logits: \(t.metadata.teacherModel) from \(folder), checked against the data (train \(t.count) rows, teacher train accuracy \(percent(t.metadata.teacherAccuracy)))"
-                 + (t.logitsOnDisk != nil ? "; larger than memory_budget_mb, read from the file batch by batch" : ""))
+                 + (t.encoding != .dense ? "; stored \(t.encoding)" : "")
+                 + (t.stored?.isOnDisk == true ? "; larger than memory_budget_mb, read from the file batch by batch" : ""))
         if let v = replayed {
             log.info("Replaying the teacher's \(v.perSample) augmented views per training image (crop padding \(v.augmentation.padding), flips, view seed \(v.seed)): each epoch every image takes one of its stored views, with that view's targets")
         } else if p.usesTeacher && p.augmentation {

@@ -1,0 +1,4 @@
+import ArgumentParser
+import Pipeline
+
+extension LogitsEncoding.ValueType: ExpressibleByArgument {}
