@@ -218,13 +218,15 @@ views: build
 # The compact-logits table (RESULTS.md): KD students from one teacher's dense float32, float16
 # and top-k float16 exports (k = 1, 2, 5, 10), 3 seeds each, beside scratch ones, on Fashion-MNIST
 # (TEACHER, trained as for make methods) and on Fashion-MNIST pairs, a 100-class set built here
-# (scripts/make_fashion_pairs.py) with its own teacher. About 90 minutes on 2 cores.
+# (scripts/make_fashion_pairs.py) with its own teacher; then export and student speed on
+# Fashion-MNIST, 3 interleaved rounds. About 90 minutes on 2 cores.
 PAIRS_TEACHER ?= experiments/teacher_resnet20_pairs
 compact: build
 	/usr/bin/python3 scripts/make_fashion_pairs.py /usr/share/datasets/fashion-mnist data/fashion-pairs
 	test -f $(PAIRS_TEACHER)/best.h5 || $(BIN)/teacher-train --model-dir $(PAIRS_TEACHER)
 	scripts/compact_logits_accuracy.sh $(TEACHER) experiments/compact/fashion_student.json experiments/compact_fashion "1 2 5 10" "1 2 3" $(BIN)
 	scripts/compact_logits_accuracy.sh $(PAIRS_TEACHER) experiments/compact/pairs_student.json experiments/compact_pairs "1 2 5 10" "1 2 3" $(BIN)
+	scripts/compact_logits_speed.sh $(TEACHER) experiments/compact/fashion_student.json experiments/compact_speed 3 $(BIN)
 
 # Bytes an image and speed of top-5 float16 rows against dense float32 at 1000 classes and 16
 # views (BENCHMARKS.md): a generated store, a small teacher, both exports, students interleaved.

@@ -1,8 +1,9 @@
 #!/usr/bin/env python3
 """The table of scripts/compact_logits_accuracy.sh: per encoding, the students' validation and
 test accuracy (mean +- sample std over seeds; each run's best epoch on validation, test once),
-the bytes the train rows take per image (the stored datasets only, and the whole train.h5 file),
-the export's speed and the students' training speed (median epoch images/s of train.log)."""
+the bytes the train rows take per image (the stored datasets only, and the whole train.h5 file).
+Speed is measured apart, in interleaved rounds (scripts/compact_logits_speed.sh): these runs
+follow one another and share the machine with whatever else runs."""
 import glob, json, os, re, statistics, sys
 import h5py
 
@@ -18,16 +19,15 @@ for d in sorted(glob.glob(os.path.join(out, "runs", "*_seed*"))):
         test = json.load(open(os.path.join(d, "metrics_test_best_weights.json")))["accuracy"]
     except FileNotFoundError:
         continue
-    speeds = [float(m) for m in re.findall(r"\((\d+) img/s\)\s*$", open(os.path.join(d, "train.log")).read(), re.M)]
-    r = rows.setdefault(name, {"val": [], "test": [], "speed": []})
-    r["val"].append(val); r["test"].append(test); r["speed"].append(statistics.median(speeds) if speeds else float("nan"))
+    r = rows.setdefault(name, {"val": [], "test": []})
+    r["val"].append(val); r["test"].append(test)
 order = ["scratch", "dense_float32", "dense_float16"] + sorted([n for n in rows if n.startswith("top")], key=lambda n: int(re.findall(r"\d+", n)[0]))
-print("| teacher rows | runs | val acc | test acc | row bytes / image | train.h5 bytes / image | export images/s | student images/s |")
-print("|---|---:|---:|---:|---:|---:|---:|---:|")
+print("| teacher rows | runs | val acc | test acc | row bytes / image | train.h5 bytes / image |")
+print("|---|---:|---:|---:|---:|---:|")
 for name in order:
     if name not in rows: continue
     r = rows[name]
-    size = export_speed = "—"
+    size = file_bytes = "—"
     exp = os.path.join(out, "exports", name)
     if os.path.isdir(exp):
         with h5py.File(os.path.join(exp, "train.h5"), "r") as f:
@@ -36,8 +36,5 @@ for name in order:
             row_bytes = sum(f[k].dtype.itemsize * f[k].size for k in stored) / n
         size = f"{row_bytes:,.0f}"
         file_bytes = f"{os.path.getsize(os.path.join(exp, 'train.h5')) / n:,.1f}"
-        export_speed = f"{json.load(open(os.path.join(exp, 'export.json')))['images_per_s']:,.0f}"
-    else:
-        file_bytes = "—"
     label = name.replace("_", " ").replace("top", "top-")
-    print(f"| {label} | {len(r['val'])} | {mean_std(r['val'])} | {mean_std(r['test'])} | {size} | {file_bytes} | {export_speed} | {statistics.median(r['speed']):,.0f} |")
+    print(f"| {label} | {len(r['val'])} | {mean_std(r['val'])} | {mean_std(r['test'])} | {size} | {file_bytes} |")

@@ -151,8 +151,10 @@ public struct LogitsFile: Sendable {
     /// Reads a logits file, checking its structure (not yet what data it belongs to). Logits
     /// of more than `memoryBudget` bytes stay in the file (`stored`), checked a block at a time.
     /// Compact rows are rebuilt into `logits` when those fit the budget, unless `keepCompact`
-    /// (a student's train rows, rebuilt batch by batch).
-    public static func read(_ path: String, memoryBudget: Int = .max, keepCompact: Bool = false) throws -> LogitsFile {
+    /// (a student's train rows, rebuilt batch by batch). Without `withFeatures` the features
+    /// are neither read nor checked (an export reading back what it has just checked).
+    public static func read(_ path: String, memoryBudget: Int = .max, keepCompact: Bool = false,
+                            withFeatures: Bool = true) throws -> LogitsFile {
         let f = try HDF5File.open(path)
         let version = try? f.intAttribute("format_version")
         guard let version, readableVersions.contains(version) else {
@@ -189,7 +191,7 @@ public struct LogitsFile: Sendable {
                             teacherAccuracy: try f.doubleAttribute("teacher_accuracy"),
                             normalization: try f.stringAttribute("normalization"))
         var file = LogitsFile(metadata: meta, logits: logits, labels: labels,
-                              features: try readFeatures(f, path, rowShape: Array(shape.dropLast())), views: views)
+                              features: withFeatures ? try readFeatures(f, path, rowShape: Array(shape.dropLast())) : nil, views: views)
         file.indices = indices
         file.encoding = codec.encoding
         file.stored = stored
@@ -274,8 +276,8 @@ public struct LogitsFile: Sendable {
     /// format, dataset, split, fingerprint, sample and class counts, labels row by row,
     /// indices in canonical order, finite values. Any mismatch is an error naming the file.
     public static func load(_ path: String, for data: Dataset, split: SplitName, memoryBudget: Int = .max,
-                            keepCompact: Bool = false) throws -> LogitsFile {
-        let f = try read(path, memoryBudget: memoryBudget, keepCompact: keepCompact)
+                            keepCompact: Bool = false, withFeatures: Bool = true) throws -> LogitsFile {
+        let f = try read(path, memoryBudget: memoryBudget, keepCompact: keepCompact, withFeatures: withFeatures)
         let m = f.metadata
         guard m.split == split else { throw KDError(file: path, "holds logits of the '\(m.split.rawValue)' split, not '\(split.rawValue)'") }
         guard m.dataset == data.name else { throw KDError(file: path, "holds logits for dataset '\(m.dataset)', not '\(data.name)'") }

@@ -77,16 +77,20 @@ public enum TeacherExportRun {
                 ? TeacherViews(samples: data.count, perSample: views, augmentation: .standard(for: data), seed: viewSeed) : nil
             let evaluator = setup.evaluator(model, on: data)
             let path = (outDir as NSString).appendingPathComponent("\(split.rawValue).h5")
+            let shapes = try featureShapes(evaluator)
             if cluster.isRoot {
-                try AtomicWrite.write(to: path) { tmp in try writeAsRoot(evaluator, views: splitViews, split: split, to: tmp) }
+                try AtomicWrite.write(to: path) { tmp in
+                    try writeAsRoot(evaluator, views: splitViews, split: split, features: shapes, to: tmp)
+                }
             } else {
                 try writeShare(evaluator, views: splitViews)
                 return 0
             }
             // Read back as a student will: load checks the rows against the data, the checksum and
             // the recorded accuracy, so the accuracy printed is what the written rows give. The
-            // rows are checked a block at a time from the file, whatever their size.
-            let written = try LogitsFile.load(path, for: data, split: split, memoryBudget: 0, keepCompact: true)
+            // rows are checked a block at a time from the file, whatever their size; the features'
+            // checksum was counted from the file as it was finished.
+            let written = try LogitsFile.load(path, for: data, split: split, memoryBudget: 0, keepCompact: true, withFeatures: false)
             let seconds = Date().timeIntervalSince(t0)
             let passes = data.count * written.viewsPerSample
             let what = splitViews.map { v in "\(data.count) samples x \(v.perSample) views (padding \(v.augmentation.padding), flips, seed \(v.seed)), teacher accuracy over the views" }
@@ -94,7 +98,7 @@ public enum TeacherExportRun {
             say(String(format: "%@: %@ %@, %.1f s (%.0f images/s) -> %@%@",
                        split.rawValue, what, percent(written.metadata.teacherAccuracy), seconds, Double(passes) / max(seconds, 1e-9), path,
                        encoding == .dense ? "" : " (\(encoding))"))
-            if let f = written.features {
+            if let f = shapes {
                 say("  features: embedding [\(data.count), \(f.embeddingSize)]; attention " +
                     f.attention.map { "\($0.name) \($0.height)x\($0.width) (\($0.channels) channels)" }.joined(separator: ", "))
             }
@@ -104,14 +108,15 @@ public enum TeacherExportRun {
         /// The first (or only) process: makes the file at `tmp`, tells the others where its rows
         /// lie, writes its own share and, once every process has written, records the checksums
         /// and the accuracy over all rows.
-        private func writeAsRoot(_ evaluator: Evaluator, views: TeacherViews?, split: SplitName, to tmp: String) throws {
+        private func writeAsRoot(_ evaluator: Evaluator, views: TeacherViews?, split: SplitName, features shapes: ModelFeatures?,
+                                 to tmp: String) throws {
             let data = evaluator.assembler.dataset, cluster = setup.context.cluster
             let metadata = LogitsFile.Metadata(dataset: data.name, datasetFingerprint: try data.fingerprint(), split: split,
                                                numClasses: data.numClasses, teacherModel: setup.params.modelVersion,
                                                checkpointSHA256: checkpointSHA256, teacherAccuracy: 0,
                                                normalization: setup.normalization.summary)
             let writer = try LogitsFileWriter(path: tmp, metadata: metadata, labels: data.labels, views: views,
-                                              encoding: encoding, features: try featureShapes(evaluator))
+                                              encoding: encoding, features: shapes)
             if cluster.isDistributed {
                 _ = cluster.broadcast(Array(try JSONEncoder().encode(SharedFile(path: tmp, layout: writer.rowWriter?.layout))))
             }
