@@ -127,4 +127,22 @@ final class ScaleTests: XCTestCase {
         XCTAssertEqual(a.metadata, b.metadata)
         XCTAssertEqual(a.views?.table, b.views?.table)
     }
+
+    /// A store of non-square images is refused with one line naming it (the models pool square
+    /// planes; teacher-train used to stop on an engine precondition).
+    func testNonSquareImagesAreRefused() throws {
+        let dir = Self.root + "/wide-images"
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        let path = dir + "/" + ImageStore.fileName
+        let writer = try ImageStore.Writer(path: path, classNames: ["a", "b"])
+        let pixels = [UInt8](repeating: 7, count: 4 * 8 * 16)
+        for split in ["train", "test"] {
+            try writer.begin(split, count: 4, shape: [1, 8, 16])
+            try pixels.withUnsafeBytes { try writer.append($0.baseAddress!, labels: [0, 1, 0, 1]) }
+        }
+        try writer.finish()
+        XCTAssertThrowsError(try ImageStore.load(path, name: "wide", memoryBudget: .max)) { error in
+            XCTAssert("\(error)".contains("'train/images' are 8x16; the models take square images"), "\(error)")
+        }
+    }
 }

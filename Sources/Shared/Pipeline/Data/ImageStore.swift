@@ -42,6 +42,9 @@ public enum ImageStore {
             throw KDError(file: f.path, "'\(s)/labels' row \(bad) is \(labels[bad]), not below the \(classNames.count) classes")
         }
         let (c, h, w) = (shape[1], shape[2], shape[3])
+        guard h == w else {  // the models end in a global average pool over square planes
+            throw KDError(file: f.path, "'\(s)/images' are \(h)x\(w); the models take square images (crop or pad them to \(max(h, w))x\(max(h, w)))")
+        }
         let pixels: ImagePixels
         if inMemory {
             pixels = .memory(try f.readRows(s + "/images", 0..<labels.count, as: UInt8.self))
