@@ -10,7 +10,7 @@ import Foundation
 public final class LogitsFileWriter {
     private let file: HDF5File
     private var metadata: LogitsFile.Metadata
-    private let encoding: LogitsEncoding
+    private let codec: LogitsCodec
     /// This process's writer of rows; nil for a file of no rows (HDF5 allocates no space).
     public let rowWriter: LogitsRowWriter?
     private let featureNames: [String]
@@ -29,7 +29,7 @@ public final class LogitsFileWriter {
         let codec = LogitsCodec(encoding, classes: metadata.numClasses)
         let rowLabels = LogitsFile.rowLabels(labels, perSample: perSample)
         self.metadata = metadata
-        self.encoding = encoding
+        self.codec = codec
         rowCount = rowLabels.count
         file = try HDF5File.create(path)
         for part in codec.parts {
@@ -97,6 +97,7 @@ public final class LogitsFileWriter {
         let correct = correctRows ?? rowWriter?.correct ?? 0
         metadata.teacherAccuracy = teacherAccuracy ?? (rows > 0 ? Double(correct) / Double(rows) : 0)
         let m = metadata
+        let encoding = codec.encoding
         try file.setAttribute("format_version", .int(encoding == .dense ? LogitsFile.formatVersion : LogitsFile.compactFormatVersion))
         if encoding != .dense {
             try file.setAttribute("logits_dtype", .string(encoding.values.rawValue))
@@ -110,7 +111,7 @@ public final class LogitsFileWriter {
         try file.setAttribute("checkpoint_sha256", .string(m.checkpointSHA256))
         try file.setAttribute("teacher_accuracy", .double(m.teacherAccuracy))
         try file.setAttribute("normalization", .string(m.normalization))
-        for (part, hash) in zip(LogitsCodec(encoding, classes: m.numClasses).parts, try partChecksums()) {
+        for (part, hash) in zip(codec.parts, try partChecksums()) {
             try file.setAttribute(part.checksumAttribute, .string(hash))
         }
         if !featureNames.isEmpty { try file.setAttribute("features_sha256", .string(try featuresChecksum())) }
@@ -122,7 +123,6 @@ public final class LogitsFileWriter {
     /// Each logits part's SHA-256: counted on the way when this process wrote every row in
     /// order, else read back from the file.
     private func partChecksums() throws -> [String] {
-        let codec = LogitsCodec(encoding, classes: metadata.numClasses)
         guard let rowWriter else { return codec.parts.map { _ in var h = SHA256(); return h.finalizeHex() } }
         if rowWriter.hashedRows == rows { return rowWriter.hashes.map { var h = $0; return h.finalizeHex() } }
         return try rowWriter.layout.parts.map { try readBack([$0]) }
