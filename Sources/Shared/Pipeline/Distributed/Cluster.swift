@@ -91,28 +91,6 @@ public final class Cluster: @unchecked Sendable {
         return flag == 1
     }
 
-    /// Every process's `local` concatenated in rank order, on the root; empty elsewhere.
-    public func gather(_ local: [Float]) -> [Float] {
-        guard isDistributed else { return local }
-        var counts = [Int32](repeating: 0, count: size)
-        var mine = Int32(local.count)
-        check(MPI_Gather(&mine, 1, cmpi_int32(), &counts, 1, cmpi_int32(), 0, cmpi_comm_world()), "MPI_Gather")
-        var displacements = [Int32](repeating: 0, count: size)
-        var total = 0
-        for r in 0..<size {
-            precondition(total <= Int(Int32.max), "gather of more than 2^31 floats")
-            displacements[r] = Int32(total)
-            total += Int(counts[r])
-        }
-        var all = [Float](repeating: 0, count: isRoot ? total : 0)
-        check(local.withUnsafeBufferPointer { src in
-            all.withUnsafeMutableBufferPointer { dst in
-                MPI_Gatherv(src.baseAddress, mine, cmpi_float(), dst.baseAddress, &counts, &displacements, cmpi_float(), 0, cmpi_comm_world())
-            }
-        }, "MPI_Gatherv")
-        return all
-    }
-
     /// The root's `bytes`, on every process.
     public func broadcast(_ bytes: [UInt8]) -> [UInt8] {
         guard isDistributed else { return bytes }

@@ -35,8 +35,8 @@ struct LogitsScan {
             var decoded: [Float] = []
             try stored.forEachBlock { first, n, parts in
                 for (i, p) in parts.enumerated() { hashes[i].update(UnsafeRawBufferPointer(start: p, count: n * codec.parts[i].rowBytes)) }
-                if problem == nil, let r = (0..<n).first(where: { codec.problem(parts, row: $0) != nil }) {
-                    problem = (first + r, codec.problem(parts, row: r)!)
+                if problem == nil, let found = (0..<n).lazy.compactMap({ r in codec.problem(parts, row: r).map { (first + r, $0) } }).first {
+                    problem = found
                 }
                 if codec.encoding.topK != nil {  // a top-k row's arg-max is among what it stores
                     for r in 0..<n {
