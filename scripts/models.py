@@ -230,8 +230,10 @@ def build(name, in_channels=1, size=28, num_classes=10, **kw):
     if name.startswith("torchvision_"):
         import torchvision
         m = getattr(torchvision.models, name[len("torchvision_"):])(num_classes=num_classes)
-        if in_channels != 3:  # the Swift stem takes the dataset's channels
+        if in_channels != 3 and hasattr(m, "conv1"):  # the Swift stem takes the dataset's channels
             m.conv1 = nn.Conv2d(in_channels, 64, kernel_size=7, stride=2, padding=3, bias=False)
+        elif in_channels != 3:  # mobilenet_v2's stem
+            m.features[0][0] = nn.Conv2d(in_channels, 32, kernel_size=3, stride=2, padding=1, bias=False)
         return m
     if name == "cnn5":
         return CNN5(in_channels, size, num_classes, **kw)
@@ -251,4 +253,4 @@ def build(name, in_channels=1, size=28, num_classes=10, **kw):
 
 NAMES = ["cnn5", "resnet8", "resnet14", "resnet20", "resnet32", "resnet56", "resnet110", "resnet8x4",
          "resnet32x4", "resnet18", "vgg8", "vgg11", "vgg13", "vgg16", "mobilenetv2",
-         "torchvision_resnet18", "torchvision_resnet34", "torchvision_resnet50"]
+         "torchvision_resnet18", "torchvision_resnet34", "torchvision_resnet50", "torchvision_mobilenet_v2"]

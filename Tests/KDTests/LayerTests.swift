@@ -121,6 +121,26 @@ final class LayerTests: XCTestCase {
         }
     }
 
+    /// ReLU6 and LeakyReLU in every layout, against the reference; inputs reach past 6.
+    func testActivations() {
+        let shape = [2, 3, 4, 4]
+        let x = LayerCheck.random(96, seed: 3, scale: 8)
+        let kinds: [(Activation.Kind, ([Float]) -> [Float], ([Float], [Float]) -> [Float])] = [
+            (.relu6, { Reference.relu6Forward($0) }, { Reference.relu6Backward($0, $1) }),
+            (.leakyReLU(slope: 0.2), { Reference.leakyReLUForward($0, slope: 0.2) }, { Reference.leakyReLUBackward($0, $1, slope: 0.2) }),
+        ]
+        for (kind, forward, backward) in kinds {
+            for (name, layout) in LayerCheck.layouts(shape) {
+                var dy: [Float] = []
+                let r = LayerCheck.run(Activation(kind), store: ParameterStore(), x: x, shape: shape,
+                                       dy: { dy = LayerCheck.random($0.reduce(1, *), seed: 4); return dy }, layout: layout)
+                XCTAssertEqual(r.y, forward(x), "\(kind) \(name)")
+                LayerCheck.assertClose(r.dx, backward(x, dy), tolerance: 1e-6, "\(kind) \(name) backward")
+            }
+        }
+        XCTAssert(x.contains { $0 > 6 } && x.contains { $0 < 0 })
+    }
+
     func testPooling() {
         let cases: [(Pool2d.Kind, Int, Int, Int, [Int])] = [
             (.max, 2, 2, 0, [2, 16, 8, 8]), (.max, 2, 2, 0, [2, 8, 7, 7]),  // floor: 7 -> 3

@@ -28,9 +28,11 @@ final class ONNXExportTests: XCTestCase {
         let python = try python()
         let dir = try TestSupport.temporaryFolder(self)
         var manifest: [[String: Any]] = []
-        for name in Self.graphKinds {
+        for name in Self.graphKinds + ["every_layer"] {
             let shape = name == "cnn5" ? [1, 28, 28] : [3, 32, 32]
-            let model = try ModelRegistry.make(name, inputShape: shape, numClasses: 10, options: ModelOptions(seed: 7))
+            let model = name == "every_layer"
+                ? try ModelSpecTests.readSpec("every_layer.json").build(inputShape: shape, numClasses: 10, seed: 7)
+                : try ModelRegistry.make(name, inputShape: shape, numClasses: 10, options: ModelOptions(seed: 7))
             // Running statistics moved towards what training gives (a few training-mode passes):
             // the initial ones (mean 0, variance 1) let a 110-layer network's activations explode.
             var rng = SeededRNG(seed: 11)
@@ -57,18 +59,20 @@ final class ONNXExportTests: XCTestCase {
         var checked = Set<String>()
         for line in r.output.split(separator: "\n") {
             let parts = line.split(separator: " ").map(String.init)
-            guard parts.count >= 2, ModelRegistry.names.contains(parts[0]) else { continue }
+            guard parts.count >= 2, ModelRegistry.names.contains(parts[0]) || parts[0] == "every_layer" else { continue }
             checked.insert(parts[0])
             guard parts.count == 3, let error = Double(parts[1]), let scale = Double(parts[2]) else { XCTFail(String(line)); continue }
             XCTAssertLessThan(error, 1e-4 * max(1, scale), "\(parts[0]): max absolute error against the engine's logits (largest logit \(scale))")
         }
-        XCTAssertEqual(checked, Set(Self.graphKinds), r.output)
+        XCTAssertEqual(checked, Set(Self.graphKinds + ["every_layer"]), r.output)
     }
 
     /// cnn5; CIFAR ResNets' basic blocks (resnet8), with 4x widths (resnet8x4) and with a
     /// 3x3 stem and projection shortcuts (resnet18); torchvision's stem, max pooling and basic
-    /// and bottleneck blocks; VGG; MobileNetV2's depthwise inverted residuals.
-    static let graphKinds = ["cnn5", "resnet8", "resnet8x4", "resnet18", "torchvision_resnet18", "torchvision_resnet50", "vgg8", "mobilenetv2"]
+    /// and bottleneck blocks; VGG; MobileNetV2's depthwise inverted residuals, and torchvision's
+    /// with ReLU6; and a JSON-described network with every layer a `model_spec` may hold.
+    static let graphKinds = ["cnn5", "resnet8", "resnet8x4", "resnet18", "torchvision_resnet18", "torchvision_resnet50", "vgg8", "mobilenetv2",
+                             "torchvision_mobilenet_v2"]
 
     /// The command line: `student-distill export-onnx` on a trained run writes student.onnx,
     /// which the checker accepts; a run without a checkpoint is an error naming the file.

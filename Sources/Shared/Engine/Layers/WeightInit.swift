@@ -1,5 +1,5 @@
 /// Weight initialisations of the reference PyTorch model definitions.
-public enum WeightInit: Sendable {
+public enum WeightInit: Equatable, Sendable {
     /// PyTorch's default for Conv2d and Linear, `kaiming_uniform_(a=sqrt(5))`:
     /// U(-1/sqrt(fan_in), 1/sqrt(fan_in)).
     case pytorchDefault

@@ -38,6 +38,11 @@ private struct GraphBuilder {
             return b.fusedReLU ? node("Relu", [y]) : y
         case is ReLU:
             return node("Relu", [input])
+        case let a as Activation:
+            switch a.kind {
+            case .relu6: return node("Clip", [input, scalar(0), scalar(6)])
+            case .leakyReLU(let slope): return node("LeakyRelu", [input], [("alpha", .float(slope))])
+            }
         case let p as Pool2d:
             var attributes: [(String, InferenceGraph.AttributeValue)] = [
                 ("kernel_shape", .ints([p.kernel, p.kernel])), ("strides", .ints([p.stride, p.stride])),
@@ -82,6 +87,14 @@ private struct GraphBuilder {
         let values = Array(UnsafeBufferPointer(start: store.value(slot), count: entry.count))
         initializers.append(.init(name: entry.name, dims: entry.shape, values: .float(values)))
         return entry.name
+    }
+
+    /// A float scalar constant (Clip's bounds).
+    private mutating func scalar(_ value: Float) -> String {
+        counter += 1
+        let name = "const_\(counter)"
+        initializers.append(.init(name: name, dims: [], values: .float([value])))
+        return name
     }
 
     /// A 1-D int64 constant (Slice's and Pad's operands).

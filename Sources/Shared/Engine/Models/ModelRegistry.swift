@@ -3,7 +3,8 @@ public enum ModelRegistry {
     public typealias Builder = @Sendable (_ inputShape: [Int], _ numClasses: Int, _ options: ModelOptions) -> Model
 
     public static let builders: [String: Builder] = {
-        var r: [String: Builder] = ["cnn5": CNN5.make, "resnet18": ResNet18.make, "mobilenetv2": MobileNetV2.make]
+        var r: [String: Builder] = ["cnn5": CNN5.make, "resnet18": ResNet18.make, "mobilenetv2": MobileNetV2.make,
+                                       "torchvision_mobilenet_v2": TorchvisionMobileNetV2.make]
         for depth in [8, 14, 20, 32, 56, 110] {
             r["resnet\(depth)"] = { CIFARResNet.make(name: "resnet\(depth)", depth: depth, widths: [16, 16, 32, 64], $0, $1, $2) }
         }

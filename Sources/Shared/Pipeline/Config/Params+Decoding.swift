@@ -33,6 +33,7 @@ extension Params {
         }
         let reader = KeyReader(d, file: file)
         for key in Params.table { try key.read(reader, &self) }
+        if modelSpec != nil && d["model_version"] == nil { modelVersion = Self.specName(modelSpec!) }
         try validate(file: file)
     }
 
@@ -53,8 +54,21 @@ extension Params {
         if kdMethod == .dkd && klReduction != .batchmean {
             throw fail("key 'kl_reduction': DKD averages over the batch only ('batchmean'); '\(klReduction.rawValue)' applies to kd_method 'kd'")
         }
-        guard ModelRegistry.builders[modelVersion] != nil else {
+        guard modelSpec != nil || ModelRegistry.builders[modelVersion] != nil else {
             throw fail("key 'model_version': unknown model '\(modelVersion)' (known: \(ModelRegistry.names.joined(separator: ", ")))")
         }
+    }
+}
+
+extension Params {
+    /// The name a `model_spec` gives the model when `model_version` does not: its `name`, or
+    /// the stem of the file it names.
+    static func specName(_ spec: JSONValue) -> String {
+        switch spec {
+        case .object(let d): if case .string(let name)? = d["name"] { return name }
+        case .string(let path): return ((path as NSString).lastPathComponent as NSString).deletingPathExtension
+        default: break
+        }
+        return "model_spec"
     }
 }

@@ -11,6 +11,9 @@ public struct Params: Equatable, Sendable {
     /// cnn5's base width.
     public var numChannels = 32
     public var dropoutRate: Float = 0.5
+    /// A network described in JSON (an object, or the name of a file holding one; relative to
+    /// the run directory) instead of a registered one; `model_version` then only names it.
+    public var modelSpec: JSONValue?
 
     // MARK: Data
     public var dataset = DatasetKind.fashionMNIST
@@ -151,6 +154,13 @@ public struct Params: Equatable, Sendable {
     static let table: [ParamKey] = [
         .text("model_version", \.modelVersion), .int("num_channels", \.numChannels, 1...4096),
         .float("dropout_rate", \.dropoutRate, 0...0.99),
+        ParamKey(name: "model_spec") { r, p in
+            guard let v = r.d["model_spec"], v != .null else { return }
+            switch v {
+            case .object, .string: p.modelSpec = v
+            default: throw r.fail("model_spec", "expected an object or a file name, found \(v.typeName)")
+            }
+        },
         ParamKey(name: "dataset") { r, p in
             guard let name = try r.string("dataset") else { return }
             guard let kind = DatasetKind(rawValue: name) else {

@@ -76,7 +76,12 @@ public struct RunSetup {
 
     /// The model of `params.model_version` for this dataset.
     public func makeModel() throws -> Model {
-        try ModelRegistry.make(params.modelVersion, inputShape: splits.train.imageShape, numClasses: splits.train.numClasses,
+        if let value = params.modelSpec {
+            var spec = try ModelSpecReader.read(value, file: directory.path(.params), folder: directory.path)
+            spec.name = params.modelVersion
+            return try spec.build(inputShape: splits.train.imageShape, numClasses: splits.train.numClasses, seed: params.seed)
+        }
+        return try ModelRegistry.make(params.modelVersion, inputShape: splits.train.imageShape, numClasses: splits.train.numClasses,
                                options: ModelOptions(numChannels: params.numChannels, dropoutRate: params.dropoutRate, seed: params.seed))
     }
 }

@@ -67,4 +67,10 @@ extension Reference {
 
     public static func reluForward<T: BinaryFloatingPoint>(_ x: [T]) -> [T] { x.map { max($0, 0) } }
     public static func reluBackward<T: BinaryFloatingPoint>(_ x: [T], _ dy: [T]) -> [T] { zip(x, dy).map { $0 > 0 ? $1 : 0 } }
+    /// PyTorch's `relu6` (`hardtanh(x, 0, 6)`) and its gradient: 1 strictly inside (0, 6).
+    public static func relu6Forward<T: BinaryFloatingPoint>(_ x: [T]) -> [T] { x.map { min(max($0, 0), 6) } }
+    public static func relu6Backward<T: BinaryFloatingPoint>(_ x: [T], _ dy: [T]) -> [T] { zip(x, dy).map { $0 > 0 && $0 < 6 ? $1 : 0 } }
+    /// PyTorch's `leaky_relu(x, slope)` and its gradient.
+    public static func leakyReLUForward<T: BinaryFloatingPoint>(_ x: [T], slope: T) -> [T] { x.map { $0 > 0 ? $0 : slope * $0 } }
+    public static func leakyReLUBackward<T: BinaryFloatingPoint>(_ x: [T], _ dy: [T], slope: T) -> [T] { zip(x, dy).map { $0 > 0 ? $1 : slope * $1 } }
 }
