@@ -11,6 +11,12 @@ their index; a residual block is `Residual` with children `body` (or its "body_n
 parity test (Tests/KDTests/ModelSpecTests.swift):
 
     model_spec.py step SPEC|torchvision:NAME CLASSES CHECKPOINT.h5 INPUT.h5 OUT.h5
+
+and, for the fine-tuning test, STEPS Adam or SGD steps with the parameters under the comma-separated
+FROZEN prefixes frozen (requires_grad=False, and every BatchNorm whose parameters are all frozen
+in eval mode: the semantics the engine chose):
+
+    model_spec.py finetune SPEC CLASSES CHECKPOINT.h5 INPUT.h5 OUT.h5 FROZEN STEPS adam|sgd
 """
 import collections
 import json
@@ -131,7 +137,41 @@ def _step(which, classes, checkpoint, inputs, out):
         print(f"{which} ({dtype}): {sum(p.numel() for p in net.parameters())} parameters, loss {loss.item():.6f}")
 
 
+def _finetune(spec, classes, checkpoint, inputs, out, frozen, steps, kind):
+    import h5py
+    with h5py.File(inputs, "r") as f:
+        x = torch.from_numpy(f["x"][()]).double()
+        labels = torch.from_numpy(f["labels"][()]).long()
+        lr = float(f.attrs["learning_rate"])
+    with h5py.File(checkpoint, "r") as f:
+        state = {k: torch.as_tensor(f[k][()]) for k in f.keys() if isinstance(f[k], h5py.Dataset)}
+    with open(spec) as f:
+        net = build(json.load(f), x.shape[1:], classes)
+    net.load_state_dict(state, strict=True)
+    net.double().train()
+    prefixes = tuple(p + "." for p in frozen.split(","))
+    for name, p in net.named_parameters():
+        p.requires_grad_(not name.startswith(prefixes))
+    for m in net.modules():
+        params = list(m.parameters(recurse=False))
+        if isinstance(m, nn.modules.batchnorm._BatchNorm) and params and not any(p.requires_grad for p in params):
+            m.eval()
+    trained = [p for p in net.parameters() if p.requires_grad]
+    optimizer = torch.optim.Adam(trained, lr=lr) if kind == "adam" else torch.optim.SGD(trained, lr=lr)
+    for _ in range(steps):
+        optimizer.zero_grad()
+        nn.functional.cross_entropy(net(x), labels).backward()
+        optimizer.step()
+    with h5py.File(out, "w") as f:
+        for k, v in net.state_dict().items():
+            f[k] = v.float().numpy() if v.is_floating_point() else v.numpy()
+    print(f"finetune: {sum(p.numel() for p in net.parameters() if p.requires_grad)} trainable parameters, {steps} {kind} steps")
+
+
 if __name__ == "__main__":
-    if len(sys.argv) != 7 or sys.argv[1] != "step":
+    if len(sys.argv) == 7 and sys.argv[1] == "step":
+        _step(sys.argv[2], int(sys.argv[3]), sys.argv[4], sys.argv[5], sys.argv[6])
+    elif len(sys.argv) == 10 and sys.argv[1] == "finetune":
+        _finetune(sys.argv[2], int(sys.argv[3]), sys.argv[4], sys.argv[5], sys.argv[6], sys.argv[7], int(sys.argv[8]), sys.argv[9])
+    else:
         sys.exit(__doc__)
-    _step(sys.argv[2], int(sys.argv[3]), sys.argv[4], sys.argv[5], sys.argv[6])

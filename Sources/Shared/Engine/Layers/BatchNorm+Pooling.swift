@@ -46,7 +46,7 @@ extension BatchNorm: MaxPoolFusing {
 
     func forwardTraining(_ x: Tensor, thenPool pool: Pool2d) -> (output: Tensor, fused: Bool) {
         precondition(x.shape.count == 4 && x.shape[1] == channels, "BatchNorm expects \(channels) channels, got \(x.shape)")
-        guard let p = fusedPooling(x.desc, pool) else {
+        guard !isFrozen, let p = fusedPooling(x.desc, pool) else {
             pooling = nil
             return (pool.forward(forward(x, mode: .train), mode: .train), false)
         }

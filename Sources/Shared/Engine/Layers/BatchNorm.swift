@@ -39,6 +39,9 @@ public final class BatchNorm: Layer {
         /// SyncBatchNorm's: training with given (global) statistics, and the plain affine map
         /// scale * (x - mean) / sqrt(var + eps) + shift without the ReLU; made when first needed.
         var trainGlobal: Primitive?, affine: Primitive?
+        /// A frozen norm's: training forward with the running statistics, and its backward to
+        /// the input alone; made when first needed.
+        var trainFrozen: Primitive?, backwardFrozen: Primitive?
         init(train: Primitive, eval: Primitive, backward: Primitive, fused: Bool) {
             self.train = train; self.eval = eval; self.backward = backward
             data = train.desc(dnnl_query_dst_md)
@@ -103,7 +106,9 @@ public final class BatchNorm: Layer {
             if let p = plans[key], p.data == x.desc { plan = p } else { plan = makePlan(x.desc); plans[key] = plan }
         }
         let out = layerOutput(&output, plan.data, mode)
-        if mode == .train {
+        if mode == .train && isFrozen {
+            forwardFrozen(x, out)
+        } else if mode == .train {
             var args: [(Int32, Tensor)] = [(DNNL_ARG_SRC, x), (DNNL_ARG_DST, out), (DNNL_ARG_SCALE, param(weight)),
                                            (DNNL_ARG_SHIFT, param(bias)), (DNNL_ARG_MEAN, mean), (DNNL_ARG_VARIANCE, variance)]
             if let ws = plan.workspace { args.append((DNNL_ARG_WORKSPACE, reuse(&workspace, ws))) }
@@ -167,11 +172,51 @@ public final class BatchNorm: Layer {
         return (scale, (0..<channels).map { b[$0] - rm[$0] * scale[$0] })
     }
 
+    // MARK: Frozen
+
+    /// Whether weight and bias are both frozen (`ParameterStore.setFrozen`). A frozen norm
+    /// trains as it evaluates: it normalises with its running statistics and keeps them, as
+    /// PyTorch's `requires_grad=False` with the module in `eval()`; backward passes the gradient
+    /// through that fixed affine map (and the fused ReLU's mask) alone.
+    public var isFrozen: Bool { store.isFrozen(weight) && store.isFrozen(bias) }
+
+    private func forwardFrozen(_ x: Tensor, _ out: Tensor) {
+        let flags = normFlags | dnnl_use_global_stats.rawValue
+        if plan.trainFrozen == nil {
+            let forward = forwardPrimitive(x.desc, dnnl_forward_training, flags)
+            var data = x.desc.raw
+            var bd = dnnl_batch_normalization_desc_t()
+            // oneDNN 2.6 has no CPU kernel for backward_data with these flags: the full backward
+            // runs, and its scale and shift gradients are dropped.
+            dnnlCheck(dnnl_batch_normalization_backward_desc_init(&bd, dnnl_backward, &data, &data, epsilon, flags),
+                      "frozen batch norm backward desc")
+            plan.trainFrozen = forward
+            plan.backwardFrozen = Primitive(op: &bd, hint: forward, what: "frozen batch norm backward")
+        }
+        var args: [(Int32, Tensor)] = [(DNNL_ARG_SRC, x), (DNNL_ARG_DST, out), (DNNL_ARG_SCALE, param(weight)), (DNNL_ARG_SHIFT, param(bias)),
+                                       (DNNL_ARG_MEAN, param(runningMean)), (DNNL_ARG_VARIANCE, param(runningVar))]
+        if let ws = plan.workspace { args.append((DNNL_ARG_WORKSPACE, reuse(&workspace, ws))) }
+        plan.trainFrozen!.execute(args)
+        savedInput = x
+    }
+
+    private func backwardFrozen(_ x: Tensor, _ dy: Tensor, _ dx: Tensor) {
+        var args: [(Int32, Tensor)] = [(DNNL_ARG_SRC, x), (DNNL_ARG_MEAN, param(runningMean)), (DNNL_ARG_VARIANCE, param(runningVar)),
+                                       (DNNL_ARG_DIFF_DST, dy), (DNNL_ARG_SCALE, param(weight)), (DNNL_ARG_SHIFT, param(bias)),
+                                       (DNNL_ARG_DIFF_SRC, dx), (DNNL_ARG_DIFF_SCALE, diffScale), (DNNL_ARG_DIFF_SHIFT, diffShift)]
+        if plan.workspace != nil { args.append((DNNL_ARG_WORKSPACE, workspace!)) }
+        plan.backwardFrozen!.execute(args)
+    }
+
     public func backward(_ dy: Tensor) -> Tensor {
         guard let x = savedInput else { fatalError("BatchNorm.backward without a training forward") }
         defer { savedInput = nil; output = nil }
         precondition(dy.desc == plan.data, "BatchNorm.backward: gradient layout differs from the output's")
         let dx = Tensor(pooled: plan.data)
+        if isFrozen {
+            backwardFrozen(x, dy, dx)
+            return dx
+        }
         // oneDNN 2.6 rejects the call (invalid arguments) unless SHIFT is passed too, though unused.
         var args: [(Int32, Tensor)] = [(DNNL_ARG_SRC, x), (DNNL_ARG_MEAN, mean), (DNNL_ARG_VARIANCE, variance),
                                        (DNNL_ARG_DIFF_DST, dy), (DNNL_ARG_SCALE, param(weight)), (DNNL_ARG_SHIFT, param(bias)),

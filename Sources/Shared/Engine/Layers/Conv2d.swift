@@ -9,6 +9,8 @@ internal import CDNNL
 public final class Conv2d: Layer {
     public let inChannels, outChannels, kernel, stride, padding, groups: Int
     public var computesInputGradient = true
+    /// Weight and bias frozen (`ParameterStore.setFrozen`): backward skips their gradients.
+    public var isFrozen: Bool { store.isFrozen(weight) && (bias.map { store.isFrozen($0) } ?? true) }
     let store: ParameterStore
     let weight: ParameterStore.Slot
     let bias: ParameterStore.Slot?
@@ -191,7 +193,9 @@ public final class Conv2d: Layer {
         guard let input = savedInput else { fatalError("Conv2d.backward without a training forward") }
         defer { savedInput = nil; output = nil }
         precondition(dy.desc == plan.output, "Conv2d.backward: gradient layout differs from the output's")
-        if let native = plan.native {
+        if isFrozen {
+            // No weight gradient work (fine-tuning's frozen layers).
+        } else if let native = plan.native {
             native.backwardWeights(input, dy, weightGrad: store.grad(weight), biasGrad: bias.map { store.grad($0) })
         } else {
             backwardWeightsDNNL(input, dy)

@@ -5,6 +5,8 @@ internal import CDNNL
 public final class Linear: Layer {
     public let inFeatures, outFeatures: Int
     public var computesInputGradient = true
+    /// Weight and bias frozen (`ParameterStore.setFrozen`): backward skips their gradients.
+    public var isFrozen: Bool { store.isFrozen(weight) && (bias.map { store.isFrozen($0) } ?? true) }
     let store: ParameterStore
     let weight: ParameterStore.Slot
     let bias: ParameterStore.Slot?
@@ -87,11 +89,13 @@ public final class Linear: Layer {
     public func backward(_ dy: Tensor) -> Tensor {
         guard let x = savedInput else { fatalError("Linear.backward without a training forward") }
         defer { savedInput = nil; output = nil }
-        var args: [(Int32, Tensor)] = [(DNNL_ARG_SRC, x), (DNNL_ARG_DIFF_DST, dy), (DNNL_ARG_DIFF_WEIGHTS, diffWeights)]
-        if bias != nil { args.append((DNNL_ARG_DIFF_BIAS, diffBias)) }
-        plan.backwardWeights.execute(args)
-        accumulate(diffWeights.floats, into: store.grad(weight), count: inFeatures * outFeatures)
-        if let bias { accumulate(diffBias.floats, into: store.grad(bias), count: outFeatures) }
+        if !isFrozen {
+            var args: [(Int32, Tensor)] = [(DNNL_ARG_SRC, x), (DNNL_ARG_DIFF_DST, dy), (DNNL_ARG_DIFF_WEIGHTS, diffWeights)]
+            if bias != nil { args.append((DNNL_ARG_DIFF_BIAS, diffBias)) }
+            plan.backwardWeights.execute(args)
+            accumulate(diffWeights.floats, into: store.grad(weight), count: inFeatures * outFeatures)
+            if let bias { accumulate(diffBias.floats, into: store.grad(bias), count: outFeatures) }
+        }
         guard computesInputGradient else { return dy }
         let dx = Tensor(pooled: plan.source)
         plan.backwardData.execute([(DNNL_ARG_DIFF_DST, dy), (DNNL_ARG_WEIGHTS, Tensor(reading: store.value(weight), weightDesc)),

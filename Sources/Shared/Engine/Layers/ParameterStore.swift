@@ -122,8 +122,35 @@ public final class ParameterStore {
         modify(slot) { p in newValues.withUnsafeBufferPointer { p.update(from: $0.baseAddress!, count: newValues.count) } }
     }
 
-    /// Number of trainable scalars (what PyTorch's `sum(p.numel() for p in parameters())` counts).
+    /// Number of parameter scalars (what PyTorch's `sum(p.numel() for p in parameters())` counts).
     public var trainableScalarCount: Int { parameterCount }
+
+    // MARK: Frozen parameters
+
+    /// Parameters that take no gradient work and no optimizer step (`requires_grad=False`):
+    /// fine-tuning's frozen backbone. Their gradients stay zero.
+    public private(set) var frozen: Set<Slot> = []
+
+    public func isFrozen(_ slot: Slot) -> Bool { frozen.contains(slot) }
+
+    /// Freezes the parameters in `slots` (buffers and counters are never trained anyway), and
+    /// thaws every other parameter.
+    public func setFrozen(_ slots: Set<Slot>) {
+        frozen = slots.filter { entries[$0].kind == .parameter }
+    }
+
+    /// The arena ranges the optimizer updates: every parameter not frozen, adjacent ones merged.
+    public var trainableRanges: [Range<Int>] {
+        var ranges: [Range<Int>] = []
+        for (slot, e) in entries.enumerated() where e.kind == .parameter && !frozen.contains(slot) {
+            let r = e.offset..<(e.offset + e.count)
+            if let last = ranges.last, last.upperBound == r.lowerBound { ranges[ranges.count - 1] = last.lowerBound..<r.upperBound } else { ranges.append(r) }
+        }
+        return ranges
+    }
+
+    /// Scalars the optimizer updates (PyTorch's count over parameters with `requires_grad`).
+    public var unfrozenScalarCount: Int { trainableRanges.reduce(0) { $0 + $1.count } }
 }
 
 /// Adds `count` floats of `source` into `destination` (gradient accumulation).

@@ -14,6 +14,16 @@ public final class Sequential: Layer {
 
     public func append(_ layer: Layer) { layers.append(layer) }
 
+    /// Leading layers that training runs in evaluation mode and backward skips: a frozen
+    /// backbone (`Model.freeze`), which then keeps no activations and takes no gradient work.
+    /// The first layer after them computes no input gradient.
+    public var frozenPrefix = 0 {
+        didSet {
+            if oldValue > 0, oldValue < layers.count { layers[oldValue].computesInputGradient = true }
+            if frozenPrefix > 0, frozenPrefix < layers.count { layers[frozenPrefix].computesInputGradient = false }
+        }
+    }
+
     /// Indices i whose layer ran fused with the 2x2 max pooling at i + 1 in the last forward.
     private var fusedWithPool: Set<Int> = []
 
@@ -26,6 +36,10 @@ public final class Sequential: Layer {
         fusedWithPool = []
         var h = x
         var i = 0
+        while i < frozenPrefix && mode == .train {
+            h = layers[i].forward(h, mode: .eval)
+            i += 1
+        }
         while i < layers.count {
             if mode == .train, i + 1 < layers.count, let layer = layers[i] as? MaxPoolFusing, let pool = layers[i + 1] as? Pool2d {
                 let (out, fused) = layer.forwardTraining(h, thenPool: pool)
@@ -43,8 +57,8 @@ public final class Sequential: Layer {
     public func backward(_ dy: Tensor) -> Tensor {
         var g = dy
         var i = layers.count - 1
-        while i >= 0 {
-            if i > 0, fusedWithPool.contains(i - 1), let layer = layers[i - 1] as? MaxPoolFusing {
+        while i >= frozenPrefix {
+            if i > frozenPrefix, fusedWithPool.contains(i - 1), let layer = layers[i - 1] as? MaxPoolFusing {
                 g = layer.backwardThroughPool(g)
                 i -= 2
             } else {

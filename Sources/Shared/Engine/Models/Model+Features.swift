@@ -61,7 +61,7 @@ extension Model {
         var h = images
         for (i, layer) in layers.enumerated() {
             if i == layers.count - 1 { embedding(h) }
-            let next = layer.forward(h, mode: mode)
+            let next = layer.forward(h, mode: i < network.frozenPrefix ? .eval : mode)
             if i > 0, Self.isStageOutput(h.shape, followedBy: next.shape) { stage(i - 1, h) }
             h = next
         }

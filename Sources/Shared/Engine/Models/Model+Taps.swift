@@ -40,9 +40,9 @@ extension Model {
         precondition(stageGradients.count == taps.layers.count, "\(stageGradients.count) stage gradients for \(taps.layers.count) stages")
         let layers = network.layers
         var g = logitsGradient
-        for i in layers.indices.reversed() {
+        for i in layers.indices.reversed() where i >= network.frozenPrefix {
             g = layers[i].backward(g)
-            guard i > 0 else { break }
+            guard i > network.frozenPrefix else { break }
             // g is now dL/d(output of layer i - 1).
             if i == layers.count - 1, let extra = embeddingGradient { Self.add(extra, to: g) }
             if let s = taps.layers.firstIndex(of: i - 1), let extra = stageGradients[s] { Self.add(extra, to: g) }

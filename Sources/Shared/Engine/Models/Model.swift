@@ -46,7 +46,7 @@ public final class Model {
     /// Every layer, depth first, containers included.
     public var allLayers: [Layer] { Self.flatten(network) }
 
-    private static func flatten(_ layer: Layer) -> [Layer] {
+    static func flatten(_ layer: Layer) -> [Layer] {
         switch layer {
         case let s as Sequential: return [s] + s.layers.flatMap { flatten($0) }
         case let r as Residual: return [r] + flatten(r.main) + (r.shortcut.map { flatten($0) } ?? [])

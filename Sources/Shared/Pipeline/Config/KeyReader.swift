@@ -71,6 +71,16 @@ struct KeyReader {
         }
     }
 
+    /// A list of non-empty strings.
+    func stringList(_ key: String) throws -> [String]? {
+        guard let v = value(key) else { return nil }
+        guard case .array(let a) = v else { throw fail(key, "expected a list of strings, found \(v.typeName)") }
+        return try a.map { e in
+            guard case .string(let s) = e, !s.isEmpty else { throw fail(key, "expected a list of non-empty strings") }
+            return s
+        }
+    }
+
     /// true/false, or the classic repository's "yes"/"no".
     func flag(_ key: String) throws -> Bool? {
         guard let v = value(key) else { return nil }

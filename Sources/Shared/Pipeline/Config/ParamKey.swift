@@ -69,4 +69,9 @@ struct ParamKey: Sendable {
     static func increasing(_ name: String, _ path: Path<[Int]>, _ range: ClosedRange<Int>) -> ParamKey {
         ParamKey(name: name) { r, p in if let v = try r.increasingInts(name, range) { p[keyPath: path] = v } }
     }
+
+    /// A list of parameter-name patterns (`ParameterPattern`), each non-empty.
+    static func patterns(_ name: String, _ path: Path<[String]>) -> ParamKey {
+        ParamKey(name: name) { r, p in if let v = try r.stringList(name) { p[keyPath: path] = v } }
+    }
 }

@@ -54,6 +54,12 @@ extension Params {
         if kdMethod == .dkd && klReduction != .batchmean {
             throw fail("key 'kl_reduction': DKD averages over the batch only ('batchmean'); '\(klReduction.rawValue)' applies to kd_method 'kd'")
         }
+        if !frozen.isEmpty && !trainable.isEmpty {
+            throw fail("keys 'frozen' and 'trainable': give one of them (trainable freezes everything it does not name)")
+        }
+        if !reinit.isEmpty && initFrom == nil {
+            throw fail("key 'reinit': it names what 'init_from' does not load, and 'init_from' is not set")
+        }
         guard modelSpec != nil || ModelRegistry.builders[modelVersion] != nil else {
             throw fail("key 'model_version': unknown model '\(modelVersion)' (known: \(ModelRegistry.names.joined(separator: ", ")))")
         }

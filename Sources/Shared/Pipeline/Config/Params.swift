@@ -15,6 +15,19 @@ public struct Params: Equatable, Sendable {
     /// the run directory) instead of a registered one; `model_version` then only names it.
     public var modelSpec: JSONValue?
 
+    // MARK: Fine-tuning
+    /// A checkpoint (this tool's, such as `scripts/import_torch_teacher.py` writes) whose
+    /// weights a fresh run starts from; relative to the run directory.
+    public var initFrom: String?
+    /// Parameter patterns `init_from` does not load: they keep their fresh initialisation and
+    /// may differ in shape (a new head for another class count: `["fc"]`).
+    public var reinit: [String] = []
+    /// Parameter patterns that do not train (`requires_grad=False`); or, with `trainable`, the
+    /// only ones that do. A pattern is a name, a prefix ending at a dot ("layer4" for
+    /// "layer4.0.conv1.weight"), or a glob with `*`.
+    public var frozen: [String] = []
+    public var trainable: [String] = []
+
     // MARK: Data
     public var dataset = DatasetKind.fashionMNIST
     /// Folder of the dataset files; nil for the dataset's default.
@@ -168,6 +181,7 @@ public struct Params: Equatable, Sendable {
             }
             p.dataset = kind
         },
+        .text("init_from", \.initFrom), .patterns("reinit", \.reinit), .patterns("frozen", \.frozen), .patterns("trainable", \.trainable),
         .text("data_dir", \.dataDir),
         .double("subset_percent", \.subsetPercent, 0...1, openLower: true), .int("val_size", \.valSize, 0...1_000_000),
         .seed("split_seed", \.splitSeed), .flag("augmentation", \.augmentation), .int("image_size", \.imageSize, 1...4096),
@@ -182,7 +196,12 @@ public struct Params: Equatable, Sendable {
         .int("lr_step_size", \.lrStepSize, 1...100_000), .double("lr_gamma", \.lrGamma, 0...1, openLower: true),
         .increasing("lr_milestones", \.lrMilestones, 1...100_000), .double("lr_min", \.lrMin, 0...10),
         .int("warmup_epochs", \.warmupEpochs, 0...100_000),
-        .double("alpha", \.alpha, 0...1), .double("temperature", \.temperature, temperatureRange),
+        .double("alpha", \.alpha, 0...1),
+        ParamKey(name: "hard_label_weight") { r, p in
+            guard let w = try r.double("hard_label_weight", 0...1) else { return }
+            guard r.d["alpha"] == nil else { throw r.fail("hard_label_weight", "give 'alpha' or 'hard_label_weight', not both (alpha = 1 - hard_label_weight)") }
+            p.alpha = 1 - w
+        }, .double("temperature", \.temperature, temperatureRange),
         .choice("kl_reduction", \.klReduction), .choice("kd_method", \.kdMethod), .flag("logit_standardization", \.logitStandardization),
         .double("dkd_alpha", \.dkdAlpha, 0...1000), .double("dkd_beta", \.dkdBeta, 0...1000), .int("dkd_warmup", \.dkdWarmup, 0...100_000),
         .teacherTermWeight("at_weight", \.atWeight, maximum: 1e9),

@@ -116,7 +116,7 @@ public enum Checkpoint {
     }
 
     /// Every dataset at the root of `f` (the state_dict), as stored: float32, or int64 counters.
-    private static func readStateDict(_ f: HDF5File) throws -> [String: StateDictDigest.Tensor] {
+    static func readStateDict(_ f: HDF5File) throws -> [String: StateDictDigest.Tensor] {
         var tensors: [String: StateDictDigest.Tensor] = [:]
         for name in try f.children() where try !f.isGroup(name) {
             tensors[name] = try f.isInteger(name) ? .counts(f.read(name, as: Int64.self).values) : .floats(f.read(name, as: Float.self).values)

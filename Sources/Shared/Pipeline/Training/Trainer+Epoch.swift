@@ -23,6 +23,8 @@ extension Trainer {
             let path = setup.directory.path(restore.file)
             state = try Checkpoint.load(path, into: model, optimizer: optimizer)
             log.info("Resumed from \(path) after epoch \(state.epoch) (best validation accuracy \(percent(state.bestAccuracy)) at epoch \(state.bestEpoch + 1))")
+        } else if let line = try setup.initializeWeights(of: model) {
+            log.info(line)
         }
         // Per-epoch validation history (history.json), kept consistent with the checkpoint on resume.
         let recorded = (try setup.directory.read(TrainingHistory.self, from: .history))?.epochs ?? []

@@ -57,6 +57,7 @@ public final class Trainer {
         self.log = log
         self.teacher = teacher
         model = try setup.makeModel()
+        if let line = try setup.freezeParameters(of: model) { log.info(line) }
         optimizer = Optimizer(p.optimizer, store: model.store, learningRate: Float(p.learningRate), momentum: Float(p.momentum),
                               nesterov: p.nesterov, weightDecay: Float(p.weightDecay))
         terms = try LossTerms.make(setup, model: model, teacher: teacher)
