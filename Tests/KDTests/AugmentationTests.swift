@@ -40,7 +40,7 @@ final class AugmentationTests: XCTestCase {
         let aug = Augmentation(padding: 2, horizontalFlip: true)
         var rng = SeededRNG(seed: 8)
         for _ in 0..<50 {
-            let view = aug.drawView(&rng)
+            let view = aug.drawView(&rng, size: 3)
             XCTAssert((0...4).contains(view.cropX) && (0...4).contains(view.cropY))
             let out = try assemble(assembler, [1], [view])
             // Padded image: (3+4) x (4+4), zeros outside.
@@ -61,12 +61,12 @@ final class AugmentationTests: XCTestCase {
     func testViewsAreSeededAndVaried() throws {
         let aug = Augmentation(padding: 4, horizontalFlip: true)
         var r1 = SeededRNG(seed: 2), r2 = SeededRNG(seed: 2)
-        let a = (0..<100).map { _ in aug.drawView(&r1) }, b = (0..<100).map { _ in aug.drawView(&r2) }
+        let a = (0..<100).map { _ in aug.drawView(&r1, size: 32) }, b = (0..<100).map { _ in aug.drawView(&r2, size: 32) }
         XCTAssertEqual(a, b)
-        XCTAssertEqual(Set(a.map(\.cropX)), Set(0...8))
+        XCTAssertEqual(Set(a.map { $0.cropX }), Set(0...8))
         XCTAssert(a.contains { $0.flip } && a.contains { !$0.flip })
         var r3 = SeededRNG(seed: 2)
-        XCTAssertEqual(Augmentation.none.drawView(&r3), Augmentation.View(cropY: 0, cropX: 0, flip: false, padding: 0))
+        XCTAssertEqual(Augmentation.none.drawView(&r3, size: 32), Augmentation.View(cropY: 0, cropX: 0, flip: false, padding: 0))
     }
 
     func testLargeBatchesAssembleInParallelToTheSameResult() throws {
@@ -75,7 +75,7 @@ final class AugmentationTests: XCTestCase {
         let assembler = BatchAssembler(dataset: big, normalization: Normalization(mean: [0.3], std: [0.2]))
         let indices = Array((0..<300).reversed())
         var rng = SeededRNG(seed: 1)
-        let views = indices.map { _ in Augmentation(padding: 1, horizontalFlip: true).drawView(&rng) }
+        let views = indices.map { _ in Augmentation(padding: 1, horizontalFlip: true).drawView(&rng, size: 3) }
         var parallel = [Float](repeating: 0, count: 300 * 12)
         try parallel.withUnsafeMutableBufferPointer { try assembler.fill($0.baseAddress!, indices: indices, views: views) }
         var serial = [Float]()

@@ -25,7 +25,7 @@ final class CompactLogitsTests: XCTestCase {
         let logits = (0..<(count * views * classes)).map { _ in (rng.unitFloat() - 0.5) * 8 + (rng.below(8) == 0 ? 6 : 0) }
         let meta = LogitsFile.Metadata(dataset: "random", datasetFingerprint: "f", split: .train, numClasses: classes,
                                        teacherModel: "none", checkpointSHA256: "c", teacherAccuracy: 0.5, normalization: "n")
-        let perSample = views > 1 ? TeacherViews(samples: count, perSample: views, augmentation: Augmentation(padding: 2, horizontalFlip: true), seed: 1) : nil
+        let perSample = views > 1 ? TeacherViews(samples: count, perSample: views, augmentation: Augmentation(padding: 2, horizontalFlip: true), imageSize: 8, seed: 1) : nil
         return LogitsFile(metadata: meta, logits: logits, labels: labels, views: perSample)
     }
 

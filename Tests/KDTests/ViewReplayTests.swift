@@ -38,7 +38,7 @@ final class ViewReplayTests: XCTestCase {
         let features = try XCTUnwrap(file.features)
         XCTAssertEqual(features.embedding.count, data.count * 4 * features.embeddingSize)
         // Views are drawn per sample: the same whatever the export's batches.
-        XCTAssertEqual(views, TeacherViews(samples: data.count, perSample: 4, augmentation: .standard(for: data), seed: 9))
+        XCTAssertEqual(views, TeacherViews(samples: data.count, perSample: 4, augmentation: .standard(for: data), imageSize: data.height, seed: 9))
         XCTAssert(views.views.contains { $0.flip } && views.views.contains { !$0.flip })
         XCTAssertGreaterThan(Set(views.views.map { $0.cropY * 10 + $0.cropX }).count, 10)
         // Val and test stay single, plain views.

@@ -43,6 +43,19 @@ public struct Params: Equatable, Sendable {
     public var splitSeed: UInt64 = 0
     /// Random crop (4-pixel zero padding) and horizontal flip in training.
     public var augmentation = false
+    /// The network's input side, when not the image's: a random crop of it in training (with
+    /// `augmentation`), the centre crop in evaluation (torchvision's `CenterCrop`).
+    public var cropSize: Int?
+    /// Augmentation's settings beyond the defaults: the crop's padding (nil: 4 for images of 32
+    /// pixels or more, 2 below; 0 with a `crop_size`), torchvision's `pad_if_needed` and
+    /// `padding_mode`, the flip, a random rotation of up to this many degrees and its
+    /// interpolation.
+    public var cropPadding: Int?
+    public var padIfNeeded = false
+    public var paddingMode = Augmentation.PaddingMode.constant
+    public var horizontalFlip = true
+    public var rotationDegrees = 0.0
+    public var rotationInterpolation = Augmentation.Interpolation.nearest
     /// Folder datasets: the side every image is resized to (torchvision's `Resize((s, s))`).
     public var imageSize = 32
     /// Folder datasets: "rgb" (3 channels) or "grey" (1).
@@ -184,7 +197,10 @@ public struct Params: Equatable, Sendable {
         .text("init_from", \.initFrom), .patterns("reinit", \.reinit), .patterns("frozen", \.frozen), .patterns("trainable", \.trainable),
         .text("data_dir", \.dataDir),
         .double("subset_percent", \.subsetPercent, 0...1, openLower: true), .int("val_size", \.valSize, 0...1_000_000),
-        .seed("split_seed", \.splitSeed), .flag("augmentation", \.augmentation), .int("image_size", \.imageSize, 1...4096),
+        .seed("split_seed", \.splitSeed), .flag("augmentation", \.augmentation),
+        .int("crop_size", \.cropSize, 1...4096), .int("crop_padding", \.cropPadding, 0...4096), .flag("pad_if_needed", \.padIfNeeded),
+        .choice("padding_mode", \.paddingMode), .flag("horizontal_flip", \.horizontalFlip),
+        .double("rotation_degrees", \.rotationDegrees, 0...180), .choice("rotation_interpolation", \.rotationInterpolation), .int("image_size", \.imageSize, 1...4096),
         .choice("color_mode", \.colorMode), .text("image_cache_dir", \.imageCacheDir), .flag("skip_bad_images", \.skipBadImages),
         .int("memory_budget_mb", \.memoryBudgetMB, 0...(1 << 30)),
         .numbers("normalization_mean", \.normalizationMean), .numbers("normalization_std", \.normalizationStd),
@@ -257,5 +273,21 @@ public struct Params: Equatable, Sendable {
     public func softScale(epoch: Int) -> Float {
         guard kdMethod == .dkd, dkdWarmup > 0 else { return 1 }
         return Float(min(Double(epoch + 1) / Double(dkdWarmup), 1))
+    }
+}
+
+extension Params {
+    /// The training transforms these settings describe for `data` (with `augmentation` on;
+    /// `augmentation: false` trains on `.evaluation(for:)`'s centre crop).
+    public func augmentation(for data: Dataset) -> Augmentation {
+        let padding = cropPadding ?? (cropSize != nil ? 0 : Augmentation.standard(for: data).padding)
+        return Augmentation(padding: padding, horizontalFlip: horizontalFlip, cropSize: cropSize == data.height ? nil : cropSize,
+                            padIfNeeded: padIfNeeded, paddingMode: paddingMode, rotationDegrees: rotationDegrees,
+                            interpolation: rotationInterpolation)
+    }
+
+    /// Evaluation's: only the crop size (a centre crop).
+    public func evaluationTransform(for data: Dataset) -> Augmentation {
+        Augmentation(padding: 0, horizontalFlip: false, cropSize: cropSize == data.height ? nil : cropSize)
     }
 }

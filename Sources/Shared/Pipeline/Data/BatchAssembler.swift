@@ -1,21 +1,30 @@
 import Engine
 import Dispatch
 
-/// Turns sample indices into a normalised float batch [n, C, H, W] (NCHW, row-major),
-/// applying each sample's augmentation view on the way.
+/// Turns sample indices into a normalised float batch [n, C, S, S] (NCHW, row-major),
+/// rendering each sample's augmentation view on the way (`Augmentation.render`), or without
+/// views the centre crop of side S (`transform`'s crop size, else the image's).
 ///
 /// A streamed dataset's images are read from its file for each batch; `prefetch` starts reading
 /// the next batch's on a background thread while this one trains.
 public struct BatchAssembler: Sendable {
     public let dataset: Dataset
     public let normalization: Normalization
+    public let transform: Augmentation
     private let prefetcher: ImagePrefetcher?
 
-    public init(dataset: Dataset, normalization: Normalization) {
+    public init(dataset: Dataset, normalization: Normalization, transform: Augmentation = .none) {
         precondition(normalization.mean.count == dataset.channels, "normalisation has the wrong channel count")
         self.dataset = dataset
         self.normalization = normalization
+        self.transform = transform
         prefetcher = dataset.isStreamed ? ImagePrefetcher(dataset) : nil
+    }
+
+    /// [C, S, S]: one sample as the network takes it.
+    public var inputShape: [Int] {
+        let (h, w) = transform.outputShape(dataset.height, dataset.width)
+        return [dataset.channels, h, w]
     }
 
     /// Starts reading the images of `indices` in the background, for a `fill` of them (or of a
@@ -40,30 +49,17 @@ public struct BatchAssembler: Sendable {
     private func normalize(_ source: UnsafePointer<UInt8>, rows: [Int], into output: UnsafeMutablePointer<Float>,
                            views: [Augmentation.View]) {
         let (c, h, w) = (dataset.channels, dataset.height, dataset.width)
-        let size = c * h * w
+        let inSize = c * h * w, outSize = inputShape.reduce(1, *)
         let scale = normalization.std.map { 1 / (255 * $0) }
         let shift = zip(normalization.mean, normalization.std).map { -$0 / $1 }
+        let transform = self.transform, center = transform.centerView(h)
         nonisolated(unsafe) let out = output
         nonisolated(unsafe) let src = source
         let work: @Sendable (Int) -> Void = { row in
-            let image = src + rows[row] &* size
-            let dst = out + row &* size
-            let v = views.isEmpty ? Augmentation.View.identity : views[row]
-            for ch in 0..<c {
-                let (a, b) = (scale[ch], shift[ch])
-                let plane = image + ch &* h &* w
-                let dplane = dst + ch &* h &* w
-                for y in 0..<h {
-                    let sy = y &+ v.cropY &- v.padding
-                    for x in 0..<w {
-                        let xx = v.flip ? w &- 1 &- x : x
-                        let sx = xx &+ v.cropX &- v.padding
-                        let inside = sy >= 0 && sy < h && sx >= 0 && sx < w
-                        let p: UInt8 = inside ? plane[sy &* w &+ sx] : 0
-                        dplane[y &* w &+ x] = Float(p) * a + b
-                    }
-                }
-            }
+            // A drawn view pads as the transform says; the centre crop pads with zeros (CenterCrop).
+            let (view, mode) = views.isEmpty ? (center, Augmentation.PaddingMode.constant) : (views[row], transform.paddingMode)
+            transform.render(src + rows[row] &* inSize, channels: c, height: h, width: w, view: view, mode: mode, scale: scale, shift: shift,
+                             into: out + row &* outSize)
         }
         if rows.count >= 64 {
             DispatchQueue.concurrentPerform(iterations: rows.count, execute: work)

@@ -104,6 +104,11 @@ extension HDF5File {
         return s
     }
 
+    /// Whether `object` has an attribute `name` this reader can read.
+    public func hasAttribute(_ name: String, of object: String = "/") -> Bool {
+        ((try? attribute(name, of: object)) ?? nil) != nil
+    }
+
     /// Attribute `name` as a string, or an error naming the file if it is missing or not a string.
     public func stringAttribute(_ name: String, of object: String = "/") throws -> String {
         guard case .string(let s)? = try attribute(name, of: object) else {

@@ -111,6 +111,8 @@ public struct LogitsFile: Sendable {
     /// The `augmentation` attribute of a multi-view file: torchvision's names for what
     /// `Augmentation` does.
     static let augmentationName = "RandomCrop(padding)+RandomHorizontalFlip"
+    // Later transforms (crop size, padding mode, rotation) are further `augmentation_*`
+    // attributes, written when not the default, so older files read as they did.
 
     /// SHA-256 (hex) of the features' bytes: the embedding, then each attention map in order.
     public static func checksum(_ features: ModelFeatures) -> String {
@@ -232,14 +234,41 @@ public struct LogitsFile: Sendable {
         guard name == augmentationName else {
             throw KDError(file: path, "attribute 'augmentation' is '\(name)'; this tool replays '\(augmentationName)' only")
         }
-        let augmentation = Augmentation(padding: Int(try f.intAttribute("augmentation_padding")),
-                                        horizontalFlip: try f.intAttribute("augmentation_flip") != 0)
+        let augmentation = try readAugmentation(f, path)
+        let imageSize = f.hasAttribute("augmentation_image_size") ? Int(try f.intAttribute("augmentation_image_size")) : 0
+        var angles: [Float]?
+        if augmentation.rotationDegrees > 0 {
+            let (stored, anglesShape) = try f.read("view_angles", as: Float.self)
+            guard anglesShape == [logitsShape[0], v] else {
+                throw KDError(file: path, "'view_angles' has shape \(anglesShape), expected [\(logitsShape[0]), \(v)]")
+            }
+            guard checksum(stored) == (try f.stringAttribute("view_angles_sha256")) else {
+                throw KDError(file: path, "'view_angles' do not match the checksum written at export (view_angles_sha256): changed after export; run teacher-export again")
+            }
+            angles = stored
+        }
         let seed = UInt64(bitPattern: try f.intAttribute("view_seed"))
-        switch TeacherViews.fromTable(table, perSample: v, augmentation: augmentation, seed: seed) {
+        switch TeacherViews.fromTable(table, angles: angles, perSample: v, augmentation: augmentation, imageSize: imageSize, seed: seed) {
         case .success(let views): return views
         case .failure(let e):
-            throw KDError(file: path, "'views' row \(e.row), view \(e.view) is \(e.entry), outside the crops and flips of padding \(augmentation.padding)\(augmentation.horizontalFlip ? " with flips" : " without flips")")
+            throw KDError(file: path, "'views' row \(e.row), view \(e.view) is \(e.entry)\(e.angle == 0 ? "" : " at \(e.angle) degrees"), outside the views of \(augmentation.summary)")
         }
+    }
+
+    /// The augmentation a multi-view file's views were drawn from; attributes left out are
+    /// the defaults (files written before they existed).
+    private static func readAugmentation(_ f: HDF5File, _ path: String) throws -> Augmentation {
+        var a = Augmentation(padding: Int(try f.intAttribute("augmentation_padding")), horizontalFlip: try f.intAttribute("augmentation_flip") != 0)
+        if f.hasAttribute("augmentation_crop_size") { a.cropSize = Int(try f.intAttribute("augmentation_crop_size")) }
+        if f.hasAttribute("augmentation_pad_if_needed") { a.padIfNeeded = try f.intAttribute("augmentation_pad_if_needed") != 0 }
+        if f.hasAttribute("augmentation_rotation_degrees") { a.rotationDegrees = try f.doubleAttribute("augmentation_rotation_degrees") }
+        for (key, apply) in [("augmentation_padding_mode", { (t: String) in Augmentation.PaddingMode(rawValue: t).map { a.paddingMode = $0 } }),
+                             ("augmentation_interpolation", { (t: String) in Augmentation.Interpolation(rawValue: t).map { a.interpolation = $0 } })]
+        where f.hasAttribute(key) {
+            let text = try f.stringAttribute(key)
+            guard apply(text) != nil else { throw KDError(file: path, "attribute '\(key)' is '\(text)', which this tool does not know") }
+        }
+        return a
     }
 
     /// The `features/` group, if the export wrote one, checked for shape and checksum.

@@ -80,6 +80,17 @@ public final class LogitsFileWriter {
         try file.setAttribute("augmentation_padding", .int(Int64(views.augmentation.padding)))
         try file.setAttribute("augmentation_flip", .int(views.augmentation.horizontalFlip ? 1 : 0))
         try file.setAttribute("view_seed", .int(Int64(bitPattern: views.seed)))
+        try file.setAttribute("augmentation_image_size", .int(Int64(views.imageSize)))
+        let a = views.augmentation
+        if let crop = a.cropSize { try file.setAttribute("augmentation_crop_size", .int(Int64(crop))) }
+        if a.padIfNeeded { try file.setAttribute("augmentation_pad_if_needed", .int(1)) }
+        if a.paddingMode != .constant { try file.setAttribute("augmentation_padding_mode", .string(a.paddingMode.rawValue)) }
+        if a.rotationDegrees > 0 {
+            try file.setAttribute("augmentation_rotation_degrees", .double(a.rotationDegrees))
+            try file.setAttribute("augmentation_interpolation", .string(a.interpolation.rawValue))
+            try file.write("view_angles", views.angles, shape: rowShape, chunkRows: chunk, gzipLevel: 4)
+            try file.setAttribute("view_angles_sha256", .string(LogitsFile.checksum(views.angles)))
+        }
         try file.setAttribute("views_sha256", .string(LogitsFile.checksum(table)))
     }
 

@@ -67,9 +67,20 @@ public struct RunSetup {
         overrides.isEmpty ? nil : "params: overrides.json (--set) sets \(overrides.summary) on top of params.json"
     }
 
+    /// The transforms of this run's inputs (`Params.augmentation(for:)`): what training draws
+    /// views from when `augmentation` is on, what replayed views render with, and the crop size
+    /// that evaluation's centre crop takes.
+    public var transform: Augmentation { params.augmentation(for: splits.train) }
+
+    /// The network's input [C, H, W]: the images', or the crop's.
+    public var inputShape: [Int] {
+        let (h, w) = transform.outputShape(splits.train.height, splits.train.width)
+        return [splits.train.channels, h, w]
+    }
+
     /// Runs `model` over `data` in evaluation mode, `eval_batch_size` images at a time.
     public func evaluator(_ model: Model, on data: Dataset) -> Evaluator {
-        var e = Evaluator(model: model, data: data, normalization: normalization)
+        var e = Evaluator(model: model, data: data, normalization: normalization, transform: transform)
         e.batchSize = params.evalBatchSize
         return e
     }
@@ -79,9 +90,9 @@ public struct RunSetup {
         if let value = params.modelSpec {
             var spec = try ModelSpecReader.read(value, file: directory.path(.params), folder: directory.path)
             spec.name = params.modelVersion
-            return try spec.build(inputShape: splits.train.imageShape, numClasses: splits.train.numClasses, seed: params.seed)
+            return try spec.build(inputShape: inputShape, numClasses: splits.train.numClasses, seed: params.seed)
         }
-        return try ModelRegistry.make(params.modelVersion, inputShape: splits.train.imageShape, numClasses: splits.train.numClasses,
+        return try ModelRegistry.make(params.modelVersion, inputShape: inputShape, numClasses: splits.train.numClasses,
                                options: ModelOptions(numChannels: params.numChannels, dropoutRate: params.dropoutRate, seed: params.seed))
     }
 }

@@ -72,9 +72,10 @@ public enum TeacherExportRun {
         func run(_ split: SplitName, say: (String) -> Void) throws -> Int {
             let data = setup.splits[split], cluster = setup.context.cluster
             let t0 = Date()
-            // The same augmentation as a student's `augmentation: true`, so every view is one it could draw.
+            // The transforms of the teacher's params.json (a student's `augmentation: true` by
+            // default), which students must share: every view is one they could draw.
             let splitViews = split == .train && views > 1
-                ? TeacherViews(samples: data.count, perSample: views, augmentation: .standard(for: data), seed: viewSeed) : nil
+                ? TeacherViews(samples: data.count, perSample: views, augmentation: setup.transform, imageSize: data.height, seed: viewSeed) : nil
             let evaluator = setup.evaluator(model, on: data)
             let path = (outDir as NSString).appendingPathComponent("\(split.rawValue).h5")
             let shapes = try featureShapes(evaluator)
@@ -93,7 +94,7 @@ public enum TeacherExportRun {
             let written = try LogitsFile.load(path, for: data, split: split, memoryBudget: 0, keepCompact: true, withFeatures: false)
             let seconds = Date().timeIntervalSince(t0)
             let passes = data.count * written.viewsPerSample
-            let what = splitViews.map { v in "\(data.count) samples x \(v.perSample) views (padding \(v.augmentation.padding), flips, seed \(v.seed)), teacher accuracy over the views" }
+            let what = splitViews.map { v in "\(data.count) samples x \(v.perSample) views (\(v.augmentation.summary), seed \(v.seed)), teacher accuracy over the views" }
                 ?? "\(data.count) samples, teacher accuracy"
             say(String(format: "%@: %@ %@, %.1f s (%.0f images/s) -> %@%@",
                        split.rawValue, what, percent(written.metadata.teacherAccuracy), seconds, Double(passes) / max(seconds, 1e-9), path,
@@ -141,7 +142,7 @@ public enum TeacherExportRun {
         /// The shapes of the teacher's features (one image's), for a file that stores them.
         private func featureShapes(_ evaluator: Evaluator) throws -> ModelFeatures? {
             guard features else { return nil }
-            let probe = Tensor(.plain([1] + evaluator.assembler.dataset.imageShape))
+            let probe = Tensor(.plain([1] + evaluator.assembler.inputShape))
             return evaluator.model.forwardWithFeatures(probe).features
         }
 

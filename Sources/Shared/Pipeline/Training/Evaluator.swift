@@ -5,9 +5,10 @@ public struct Evaluator {
     public let assembler: BatchAssembler
     public var batchSize = 256
 
-    public init(model: Model, data: Dataset, normalization: Normalization) {
+    /// `transform` renders replayed views and gives the centre crop of plain evaluation.
+    public init(model: Model, data: Dataset, normalization: Normalization, transform: Augmentation = .none) {
         self.model = model
-        self.assembler = BatchAssembler(dataset: data, normalization: normalization)
+        self.assembler = BatchAssembler(dataset: data, normalization: normalization, transform: transform)
     }
 
     public struct Result: Sendable {
@@ -52,7 +53,7 @@ public struct Evaluator {
             let batchRows = start..<min(start + batchSize, range.upperBound)
             let indices = samples(start)
             if b + 1 < starts.count { assembler.prefetch(samples(starts[b + 1])) }
-            if input?.shape[0] != indices.count { input = Tensor(.plain([indices.count] + data.imageShape)) }
+            if input?.shape[0] != indices.count { input = Tensor(.plain([indices.count] + assembler.inputShape)) }
             try assembler.fill(input!.floats, indices: indices, views: views.map { v in batchRows.map { v.views[$0] } } ?? [])
             let (out, batchFeatures) = collect ? model.forwardWithFeatures(input!) : (model.forward(input!, mode: .eval), nil)
             try body(Batch(rows: batchRows, logits: UnsafePointer(out.floats), labels: assembler.labels(indices), features: batchFeatures))

@@ -51,7 +51,7 @@ extension Trainer {
     /// process's samples.
     func trainEpoch(_ epoch: Int, step: TrainingStep, started start: Date) throws -> TrainingStep.Totals {
         let p = setup.params, cluster = setup.context.cluster
-        let augmentation = p.augmentation ? Augmentation.standard(for: setup.splits.train) : .none
+        let augmentation = p.augmentation ? setup.transform : .none
         let batches = sampler.batches(epoch: epoch).map { $0.map { trainIndices[$0] } }
         // A streamed dataset reads the next batch's images (this process's share) while this one trains.
         func prefetch(_ b: Int) {
@@ -69,7 +69,8 @@ extension Trainer {
                 log.info("sync_batchnorm: batch \(b + 1) of epoch \(epoch + 1) has \(indices.count) samples for \(cluster.size) processes; left out")
                 continue
             }
-            let rows = try teacher.batch(indices, epoch: epoch, batch: b, seed: p.seed, augmentation: augmentation)
+            let rows = try teacher.batch(indices, epoch: epoch, batch: b, seed: p.seed, augmentation: augmentation,
+                                         imageSize: setup.splits.train.height)
             totals += try step.run(indices, rows, epoch: epoch, batch: b)
             batchesRun += 1
             try setup.context.afterBatch?(batchesRun)

@@ -49,7 +49,7 @@ public final class Trainer {
     ///   augment (`StudentRun` checks it).
     public init(setup: RunSetup, log: RunLog, teacher: TeacherTargets) throws {
         let p = setup.params
-        precondition(teacher.views == nil || (p.augmentation && teacher.views!.augmentation == .standard(for: setup.splits.train)),
+        precondition(teacher.views == nil || (p.augmentation && teacher.views!.augmentation == setup.transform),
                      "replayed views need the student's augmentation")
         precondition(p.alpha == 0 || teacher.logits != nil, "alpha > 0 needs the teacher's train logits")
         precondition(!p.usesFeatures || teacher.features != nil, "feature methods need the teacher's train features")
@@ -76,7 +76,7 @@ public final class Trainer {
         var progress = try startOrResume(restore)
         let syncBN = p.syncBatchnorm && cluster.isDistributed ? ClusterBatchNormSync(cluster) : nil
         let step = TrainingStep(model: model, optimizer: optimizer, terms: terms,
-                                assembler: BatchAssembler(dataset: setup.splits.train, normalization: setup.normalization),
+                                assembler: BatchAssembler(dataset: setup.splits.train, normalization: setup.normalization, transform: setup.transform),
                                 reducer: GradientReducer(store: model.store, cluster: cluster), microBatches: p.microBatches,
                                 batchNormSync: syncBN, paramsPath: setup.paramsPath)
         logStart(batchNormSync: syncBN != nil)

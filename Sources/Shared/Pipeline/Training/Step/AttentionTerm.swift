@@ -21,7 +21,7 @@ public struct AttentionTerm: LossTerm {
     /// The term for `model`, a student of `setup`'s data, against the teacher's exported maps.
     init(model: Model, setup: RunSetup, teacher: ModelFeatures) throws {
         // The student's stage sizes, from one evaluation-mode pass (which changes no state).
-        let probe = Tensor(.plain([1] + setup.splits.train.imageShape))
+        let probe = Tensor(.plain([1] + setup.inputShape))
         let stages = model.forwardWithFeatures(probe).features.attention.map { ($0.height, $0.width) }
         try self.init(studentStages: stages, teacher: teacher, weight: setup.params.atWeight, file: setup.paramsPath)
     }

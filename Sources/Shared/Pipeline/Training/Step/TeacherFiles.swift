@@ -54,7 +54,7 @@ struct TeacherFiles {
                  + (t.encoding != .dense ? "; stored \(t.encoding)" : "")
                  + (t.stored?.isOnDisk == true ? "; larger than memory_budget_mb, read from the file batch by batch" : ""))
         if let v = replayed {
-            log.info("Replaying the teacher's \(v.perSample) augmented views per training image (crop padding \(v.augmentation.padding), flips, view seed \(v.seed)): each epoch every image takes one of its stored views, with that view's targets")
+            log.info("Replaying the teacher's \(v.perSample) augmented views per training image (\(v.augmentation.summary), view seed \(v.seed)): each epoch every image takes one of its stored views, with that view's targets")
         } else if p.usesTeacher && p.augmentation {
             log.info("warning: allow_fixed_teacher: the inputs are augmented but the teacher's targets belong to the plain images (a fixed teacher)")
         }
@@ -79,9 +79,9 @@ struct TeacherFiles {
         guard p.augmentation else {
             throw KDError(file: path, "holds the teacher's outputs on \(views.perSample) augmented views per training image (teacher-export --views), for students with 'augmentation': true; set it, or use an export without --views")
         }
-        let mine = Augmentation.standard(for: setup.splits.train)
+        let mine = setup.transform
         guard views.augmentation == mine else {
-            throw KDError(file: path, "views of crop padding \(views.augmentation.padding)\(views.augmentation.horizontalFlip ? " with" : " without") flips, but this student augments with padding \(mine.padding) and flips: export them again with this version")
+            throw KDError(file: path, "views of \(views.augmentation.summary), but this student augments with \(mine.summary): give the teacher's params.json the student's augmentation keys and export again")
         }
         return views
     }

@@ -29,13 +29,13 @@ public struct TeacherTargets {
 
     /// The rows and input views of the training samples `indices`, batch `b` of `epoch`, with
     /// the logits of those rows.
-    func batch(_ indices: [Int], epoch: Int, batch b: Int, seed: UInt64, augmentation: Augmentation) throws -> TeacherBatch {
+    func batch(_ indices: [Int], epoch: Int, batch b: Int, seed: UInt64, augmentation: Augmentation, imageSize: Int) throws -> TeacherBatch {
         let rows: [Int], inputViews: [Augmentation.View]
         if let views {
             (rows, inputViews) = views.replay(indices, epoch: epoch, studentSeed: seed)
         } else {
             var viewRNG = SeededRNG(seed: seed, stream: 0xA06, UInt64(epoch), UInt64(b))
-            (rows, inputViews) = (indices, augmentation.isIdentity ? [] : indices.map { _ in augmentation.drawView(&viewRNG) })
+            (rows, inputViews) = (indices, augmentation.isIdentity ? [] : indices.map { _ in augmentation.drawView(&viewRNG, size: imageSize) })
         }
         return TeacherBatch(targets: self, rows: rows, views: inputViews, logits: try logits?.logits(of: rows))
     }

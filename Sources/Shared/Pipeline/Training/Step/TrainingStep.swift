@@ -53,7 +53,7 @@ final class TrainingStep {
     /// Forward, the terms and backward on one part; the gradient is left in the arena.
     private func runPart(_ indices: [Int], _ teacher: TeacherBatch, epoch: Int, batch b: Int) throws -> Totals {
         let n = indices.count, k = model.numClasses
-        let input = inputs[n] ?? Tensor(.plain([n] + assembler.dataset.imageShape))
+        let input = inputs[n] ?? Tensor(.plain([n] + assembler.inputShape))
         inputs[n] = input
         let gradient = logitGradients[n] ?? Tensor(.plain([n, k]))
         logitGradients[n] = gradient
