@@ -119,4 +119,29 @@ final class TransformTests: XCTestCase {
         XCTAssertEqual(back, views)
         XCTAssertEqual(back.angles.map(\.bitPattern), views.angles.map(\.bitPattern))
     }
+
+    /// `image_resize: shorter_side` is Pillow's bilinear `Resize(s)` then `CenterCrop(s)` as
+    /// torchvision runs them on PIL images, byte for byte, for landscape and portrait images.
+    func testShorterSideResizeMatchesTorchvision() throws {
+        guard (try? TestSupport.run("/usr/bin/python3", ["-c", "import torchvision, PIL"]).status) == 0 else {
+            throw XCTSkip("Debian's python3-torchvision and python3-pil are not installed (make test installs them)")
+        }
+        let dir = try TestSupport.temporaryFolder(self)
+        var rng = SeededRNG(seed: 3)
+        for (w, h, size) in [(37, 23, 16), (20, 45, 17), (64, 48, 48), (30, 30, 12)] {
+            let image = RGBImage(width: w, height: h, pixels: (0..<(w * h * 3)).map { i in UInt8(truncatingIfNeeded: i / 3 % w * 7 + i / (3 * w) * 3 + Int(rng.below(40))) })
+            try Data(image.pixels).write(to: URL(fileURLWithPath: dir + "/in.rgb"))
+            let script = """
+            import sys; from PIL import Image; import torchvision.transforms as T
+            im = Image.frombytes("RGB", (\(w), \(h)), open(sys.argv[1], "rb").read())
+            open(sys.argv[2], "wb").write(T.CenterCrop(\(size))(T.Resize(\(size))(im)).tobytes())
+            """
+            let r = try TestSupport.run("/usr/bin/python3", ["-c", script, dir + "/in.rgb", dir + "/out.rgb"])
+            XCTAssertEqual(r.status, 0, r.output)
+            let expected = [UInt8](try Data(contentsOf: URL(fileURLWithPath: dir + "/out.rgb")))
+            let ours = ImageResize.shorterSideThenCenter(image, size: size)
+            XCTAssertEqual(ours.width, size)
+            XCTAssertEqual(ours.pixels, expected, "\(w)x\(h) to \(size)")
+        }
+    }
 }

@@ -56,8 +56,10 @@ public struct Params: Equatable, Sendable {
     public var horizontalFlip = true
     public var rotationDegrees = 0.0
     public var rotationInterpolation = Augmentation.Interpolation.nearest
-    /// Folder datasets: the side every image is resized to (torchvision's `Resize((s, s))`).
+    /// Folder datasets: the side every image is resized to (torchvision's `Resize((s, s))`),
+    /// or the shorter side and then the centre square (`Resize(s)`, `CenterCrop(s)`).
     public var imageSize = 32
+    public var imageResize = ImageFolderOptions.Resize.stretch
     /// Folder datasets: "rgb" (3 channels) or "grey" (1).
     public var colorMode = ColorMode.rgb
     /// Folder datasets: where decoded images are cached; nil for `~/.cache/kd-pipeline`
@@ -86,8 +88,10 @@ public struct Params: Equatable, Sendable {
     /// How a folder dataset is decoded under these settings; `resolve` turns a relative cache
     /// folder into a path.
     public func imageOptions(resolve: (String) -> String = { $0 }) -> ImageFolderOptions {
-        ImageFolderOptions(size: imageSize, channels: colorMode.channels, cacheDirectory: imageCacheDir.map(resolve),
-                           skipBadImages: skipBadImages, memoryBudget: memoryBudget)
+        var options = ImageFolderOptions(size: imageSize, channels: colorMode.channels, cacheDirectory: imageCacheDir.map(resolve),
+                                         skipBadImages: skipBadImages, memoryBudget: memoryBudget)
+        options.resize = imageResize
+        return options
     }
 
     // MARK: Optimisation
@@ -200,7 +204,7 @@ public struct Params: Equatable, Sendable {
         .seed("split_seed", \.splitSeed), .flag("augmentation", \.augmentation),
         .int("crop_size", \.cropSize, 1...4096), .int("crop_padding", \.cropPadding, 0...4096), .flag("pad_if_needed", \.padIfNeeded),
         .choice("padding_mode", \.paddingMode), .flag("horizontal_flip", \.horizontalFlip),
-        .double("rotation_degrees", \.rotationDegrees, 0...180), .choice("rotation_interpolation", \.rotationInterpolation), .int("image_size", \.imageSize, 1...4096),
+        .double("rotation_degrees", \.rotationDegrees, 0...180), .choice("rotation_interpolation", \.rotationInterpolation), .int("image_size", \.imageSize, 1...4096), .choice("image_resize", \.imageResize),
         .choice("color_mode", \.colorMode), .text("image_cache_dir", \.imageCacheDir), .flag("skip_bad_images", \.skipBadImages),
         .int("memory_budget_mb", \.memoryBudgetMB, 0...(1 << 30)),
         .numbers("normalization_mean", \.normalizationMean), .numbers("normalization_std", \.normalizationStd),

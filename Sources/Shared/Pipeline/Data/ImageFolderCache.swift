@@ -85,6 +85,7 @@ public enum ImageFolderCache {
         let root = URL(fileURLWithPath: listing.root).standardizedFileURL.path
         var h = SHA256()
         h.update(Array("\(root)\n\(listing.layout.rawValue)\n\(options.size)\n\(options.channels)\n\(options.skipBadImages)".utf8))
+        if options.resize != .stretch { h.update(Array("\n\(options.resize.rawValue)".utf8)) }  // older caches keep their names
         let base = URL(fileURLWithPath: root).lastPathComponent.filter { $0.isLetter || $0.isNumber || $0 == "-" || $0 == "_" }
         return dir + "/" + (base.isEmpty ? "images" : base) + "-" + h.finalizeHex().prefix(16) + ".h5"
     }
@@ -93,6 +94,7 @@ public enum ImageFolderCache {
     static func filesFingerprint(_ listing: ImageFolderListing, options: ImageFolderOptions) throws -> String {
         var h = SHA256()
         h.update(Array("kd-pipeline image cache \(formatVersion)\n\(listing.layout.rawValue)\n\(options.size)\n\(options.channels)\n\(options.skipBadImages)\n\(listing.classNames.joined(separator: "\n"))\n".utf8))
+        if options.resize != .stretch { h.update(Array("resize \(options.resize.rawValue)\n".utf8)) }
         for (split, entries) in [("train", listing.train), ("val", listing.val ?? []), ("test", listing.test)] {
             h.update(Array("[\(split)]\n".utf8))
             for e in entries {
@@ -122,7 +124,8 @@ public enum ImageFolderCache {
                 let path = listing.root + "/" + block[i].path
                 do {
                     var image = try ImageDecoder.decode(path)
-                    image = ImageResize.bilinear(image, width: options.size, height: options.size)
+                    image = options.resize == .stretch ? ImageResize.bilinear(image, width: options.size, height: options.size)
+                        : ImageResize.shorterSideThenCenter(image, size: options.size)
                     let planes = image.planes(channels: options.channels)
                     planes.withUnsafeBufferPointer { (output + i * imageSize).update(from: $0.baseAddress!, count: imageSize) }
                     progress.finish(error: false)

@@ -1,11 +1,21 @@
 import Foundation
 
 /// How a folder dataset's images become tensors: decoded to RGB, resized to `size` x `size`
-/// (torchvision's `Resize((size, size))` on PIL images), kept as RGB or turned into grey, and
-/// cached decoded under `cacheDirectory`.
+/// (torchvision's `Resize((size, size))` on PIL images, or `Resize(size)` then
+/// `CenterCrop(size)`), kept as RGB or turned into grey, and cached decoded under
+/// `cacheDirectory`.
 public struct ImageFolderOptions: Equatable, Sendable {
     /// Side of the square every image is resized to.
     public var size: Int
+    public var resize = Resize.stretch
+
+    public enum Resize: String, CaseIterable, Sendable {
+        /// `Resize((size, size))`: both sides to `size`, the aspect ratio lost.
+        case stretch
+        /// `Resize(size)` then `CenterCrop(size)`: the shorter side to `size`, the longer in
+        /// proportion (truncated, as torchvision), then the centre square.
+        case shorterSide = "shorter_side"
+    }
     /// 3 (RGB) or 1 (grey, PIL's `convert("L")` after resizing).
     public var channels: Int
     /// Folder of the decoded caches; nil for `defaultCacheDirectory`.

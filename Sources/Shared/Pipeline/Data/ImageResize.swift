@@ -17,6 +17,23 @@ public enum ImageResize {
         return out
     }
 
+    /// torchvision's `Resize(size)` then `CenterCrop(size)` on a PIL image: the shorter side
+    /// to `size` and the longer to int(size * long / short), bilinear as `bilinear`, then the
+    /// centre square (top-left corner at round((side - size) / 2), half to even as Python).
+    public static func shorterSideThenCenter(_ image: RGBImage, size: Int) -> RGBImage {
+        let short = min(image.width, image.height), long = max(image.width, image.height)
+        let newLong = Int(Double(size) * Double(long) / Double(short))
+        let (w, h) = image.width <= image.height ? (size, newLong) : (newLong, size)
+        let resized = (w, h) == (image.width, image.height) ? image : bilinear(image, width: w, height: h)
+        let top = Int((Double(h - size) / 2).rounded(.toNearestOrEven)), left = Int((Double(w - size) / 2).rounded(.toNearestOrEven))
+        var pixels = [UInt8](repeating: 0, count: size * size * 3)
+        for y in 0..<size {
+            let from = ((top + y) * w + left) * 3
+            pixels.replaceSubrange((y * size * 3)..<((y + 1) * size * 3), with: resized.pixels[from..<(from + size * 3)])
+        }
+        return RGBImage(width: size, height: size, pixels: pixels)
+    }
+
     private static let precisionBits = 32 - 8 - 2
 
     /// Each output position's first input index and fixed-point weights (Pillow's
