@@ -4,9 +4,11 @@
 /// - the **attention map** of each stage output (Zagoruyko & Komodakis, "Paying More Attention
 ///   to Attention", ICLR 2017): the mean over channels of the squared activations, [N, H * W],
 ///   not yet L2-normalised (attention transfer normalises each row when it compares).
-/// A stage output is the output of a top-level layer whose next layer shrinks the image (a
-/// strided block, a pooling, global pooling) and is not already 1 x 1: for the CIFAR ResNets these are the three
-/// `layer1..3` outputs that RepDistiller's attention transfer uses.
+/// A stage output is the output of a layer whose next layer shrinks the image (a strided
+/// block, a pooling, global pooling) and is not already 1 x 1, among the top-level layers with
+/// nested sequences opened (`Model.tapLayers`: a JSON-described `features` block, torchvision's
+/// MobileNetV2): for the CIFAR ResNets these are the three `layer1..3` outputs that
+/// RepDistiller's attention transfer uses.
 public struct ModelFeatures: Sendable {
     /// One stage's attention maps.
     public struct Attention: Sendable {
@@ -56,12 +58,13 @@ extension Model {
     /// exported features and the student's taps both read.
     func forwardVisiting(_ images: Tensor, mode: Mode, stage: (_ layerIndex: Int, Tensor) -> Void,
                          embedding: (Tensor) -> Void) -> Tensor {
-        let layers = network.layers
-        precondition(layers.last is Linear, "\(name): the last layer is not linear, so there is no embedding")
+        let (layers, starts) = tapLayers
+        precondition(hasEmbedding, "\(name): the last layer is not linear, so there is no embedding")
+        let frozen = network.frozenPrefix < starts.count ? starts[network.frozenPrefix] : layers.count
         var h = images
         for (i, layer) in layers.enumerated() {
-            if i == layers.count - 1 { embedding(h) }
-            let next = layer.forward(h, mode: i < network.frozenPrefix ? .eval : mode)
+            if i == starts.last! { embedding(h) }
+            let next = layer.forward(h, mode: i < frozen ? .eval : mode)
             if i > 0, Self.isStageOutput(h.shape, followedBy: next.shape) { stage(i - 1, h) }
             h = next
         }
@@ -90,5 +93,34 @@ extension Model {
         let scale = 1 / Float(c)
         for j in maps.indices { maps[j] *= scale }
         return ModelFeatures.Attention(name: name, channels: c, height: height, width: width, values: maps)
+    }
+}
+
+extension Model {
+    /// Whether the network ends in a linear layer whose input is the embedding: the last
+    /// top-level layer is linear, or a block of dropout and then linear (torchvision's
+    /// `classifier`), whose input is then the embedding. Feature methods and `--features`
+    /// need one.
+    public var hasEmbedding: Bool {
+        switch network.layers.last {
+        case is Linear: return true
+        case let s as Sequential: return s.layers.last is Linear && s.layers.dropLast().allSatisfy { $0 is Dropout }
+        default: return false
+        }
+    }
+}
+
+extension Model {
+    /// The layers taps walk: the top-level ones with every nested `Sequential` opened (a block
+    /// with a skip connection stays whole), and the index among them where each top-level
+    /// layer starts. Running them in order is running the network.
+    var tapLayers: (layers: [Layer], topStarts: [Int]) {
+        func open(_ layer: Layer) -> [Layer] { (layer as? Sequential).map { $0.layers.flatMap(open) } ?? [layer] }
+        var layers: [Layer] = [], starts: [Int] = []
+        for top in network.layers {
+            starts.append(layers.count)
+            layers += open(top)
+        }
+        return (layers, starts)
     }
 }

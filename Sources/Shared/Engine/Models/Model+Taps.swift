@@ -1,5 +1,5 @@
 /// A student's own features during training, for feature distillation: the outputs of its
-/// stages (the same rule as `ModelFeatures`: outputs of top-level layers that the next layer
+/// stages (the same rule as `ModelFeatures`: outputs of layers (`tapLayers`) that the next layer
 /// shrinks spatially) and its embedding (the input of the final linear layer), as plain
 /// arrays. `Model.backward(_:through:stageGradients:embeddingGradient:)` takes a gradient for
 /// each.
@@ -15,7 +15,7 @@ public struct TappedFeatures: Sendable {
     public var embeddingSize: Int
     /// Row-major [N, embeddingSize].
     public var embedding: [Float]
-    /// The top-level layers whose outputs the stages are, where backward adds their gradients.
+    /// The layers (indices into `tapLayers`) whose outputs the stages are, where backward adds their gradients.
     let layers: [Int]
 }
 
@@ -38,13 +38,14 @@ extension Model {
     /// forward returned) as the gradient passes those points.
     public func backward(_ logitsGradient: Tensor, through taps: TappedFeatures, stageGradients: [[Float]?], embeddingGradient: [Float]?) {
         precondition(stageGradients.count == taps.layers.count, "\(stageGradients.count) stage gradients for \(taps.layers.count) stages")
-        let layers = network.layers
+        let (layers, starts) = tapLayers
+        let frozen = network.frozenPrefix < starts.count ? starts[network.frozenPrefix] : layers.count
         var g = logitsGradient
-        for i in layers.indices.reversed() where i >= network.frozenPrefix {
+        for i in layers.indices.reversed() where i >= frozen {
             g = layers[i].backward(g)
-            guard i > network.frozenPrefix else { break }
+            guard i > frozen else { break }
             // g is now dL/d(output of layer i - 1).
-            if i == layers.count - 1, let extra = embeddingGradient { Self.add(extra, to: g) }
+            if i == starts.last!, let extra = embeddingGradient { Self.add(extra, to: g) }
             if let s = taps.layers.firstIndex(of: i - 1), let extra = stageGradients[s] { Self.add(extra, to: g) }
         }
     }

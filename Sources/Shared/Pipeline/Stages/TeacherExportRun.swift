@@ -142,6 +142,9 @@ public enum TeacherExportRun {
         /// The shapes of the teacher's features (one image's), for a file that stores them.
         private func featureShapes(_ evaluator: Evaluator) throws -> ModelFeatures? {
             guard features else { return nil }
+            guard evaluator.model.hasEmbedding else {
+                throw KDError(file: setup.paramsPath, "--features: \(evaluator.model.name) does not end in a linear layer, so it has no embedding to export")
+            }
             let probe = Tensor(.plain([1] + evaluator.assembler.inputShape))
             return evaluator.model.forwardWithFeatures(probe).features
         }

@@ -9,6 +9,9 @@ enum LossTerms {
     static func make(_ setup: RunSetup, model: Model, teacher: TeacherTargets) throws -> [LossTerm] {
         let p = setup.params
         var terms: [LossTerm] = [SoftLabelTerm(p)]
+        if p.usesFeatures && !model.hasEmbedding {
+            throw KDError(file: setup.paramsPath, "the feature terms need an embedding, and \(model.name) does not end in a linear layer")
+        }
         if p.atWeight > 0 { terms.append(try AttentionTerm(model: model, setup: setup, teacher: teacher.features!)) }
         if p.usesRKD {
             terms.append(RelationalTerm(teacher: teacher.features!, distanceWeight: Float(p.rkdDistanceWeight), angleWeight: Float(p.rkdAngleWeight)))
