@@ -25,13 +25,14 @@ TEACHER ?= experiments/teacher_resnet20
 STUDENT ?= experiments/student_cnn5_kd
 BASELINE ?= experiments/student_cnn5_scratch
 
-.PHONY: help deps deps-python deps-onnx deps-report deps-bench build test fixtures bench bench-load demo folder-demo teacher logits student baseline summary sweep results methods views clean
+.PHONY: help deps deps-python deps-onnx deps-report deps-bench build test fixtures bench bench-load demo examples folder-demo teacher logits student baseline summary sweep results methods views clean
 
 help:
 	@echo "make deps      install the Debian packages the build needs ($(DEBIAN_PACKAGES))"
 	@echo "make build     release build of teacher-train, teacher-export, student-distill"
 	@echo "make test      every test (swift test), after installing what they need (deps, deps-python, deps-onnx, deps-report)"
 	@echo "make demo      the whole pipeline on a 20% subset of Fashion-MNIST, with a summary"
+	@echo "make examples  each write-up's recipe (examples/) on small generated data, with times and accuracies"
 	@echo "make folder-demo  the pipeline on a folder of PNG files made from Fashion-MNIST's test split"
 	@echo "make teacher   TEACHER=dir   train a teacher"
 	@echo "make logits    TEACHER=dir   export the teacher's logits"
@@ -155,6 +156,13 @@ demo: deps build
 	$(BIN)/student-distill --model-dir $(DEMO)/student_scratch
 	@echo
 	@$(BIN)/student-distill summary $(DEMO)/teacher $(DEMO)/student_kd $(DEMO)/student_scratch
+
+# Every write-up's recipe (examples/<name>/: params.json files and network specs at full size)
+# on small generated data of the right shape, in copies under EXAMPLES_WORK; EXAMPLES picks some.
+EXAMPLES_WORK ?= .build/examples
+EXAMPLES ?= cs230 medium food11 keras kd_article
+examples: deps deps-python build
+	examples/run_small.sh $(EXAMPLES_WORK) $(BIN) $(EXAMPLES)
 
 # The pipeline on real image files: Fashion-MNIST's test split (10,000 images) written as a
 # torchvision ImageFolder of grey PNGs (8,000 train, 2,000 test; scripts/idx_to_image_folder.py),

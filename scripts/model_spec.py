@@ -117,12 +117,12 @@ def _step(which, classes, checkpoint, inputs, out):
         if which.startswith("torchvision:"):
             import torchvision
             net = getattr(torchvision.models, which.split(":", 1)[1])(num_classes=classes)
-            for m in net.modules():  # masks cannot match the engine's: the test compares without
-                if isinstance(m, nn.Dropout):
-                    m.p = 0.0
         else:
             with open(which) as f:
                 net = build(json.load(f), x.shape[1:], classes)
+        for m in net.modules():  # masks cannot match the engine's: the test compares without
+            if isinstance(m, nn.Dropout):
+                m.p = 0.0
         net.load_state_dict(state, strict=True)
         net.to(dtype).train()
         optimizer = torch.optim.SGD(net.parameters(), lr=lr)

@@ -22,9 +22,27 @@ final class ModelSpecTests: XCTestCase {
         try ModelSpecReader.read(.string(file), file: "params.json", folder: specs)
     }
 
+    /// `spec` with every dropout's probability 0 (the step comparison's networks have none).
+    static func withoutDropout(_ spec: NetworkSpec) -> NetworkSpec {
+        func strip(_ entries: [NetworkSpec.Entry]) -> [NetworkSpec.Entry] {
+            entries.map { e in
+                switch e.layer {
+                case .dropout: return NetworkSpec.Entry(.dropout(probability: 0), name: e.name)
+                case .sequential(let inner): return NetworkSpec.Entry(.sequential(strip(inner)), name: e.name)
+                case let .residual(body, shortcut, relu, bodyName):
+                    return NetworkSpec.Entry(.residual(body: strip(body), shortcut: shortcut.map(strip), reluAfter: relu, bodyName: bodyName), name: e.name)
+                default: return e
+                }
+            }
+        }
+        var copy = spec
+        copy.layers = strip(spec.layers)
+        return copy
+    }
+
     /// One SGD step (learning rate 0.1, mean cross-entropy, training mode) here and in PyTorch
     /// from the same weights; `which` is a spec file or "torchvision:NAME". Dropout masks cannot
-    /// match, so the networks compared have none (the script sets torchvision's to p = 0).
+    /// match, so the networks compared have none (the script sets PyTorch's to p = 0).
     /// Each tensor's error against PyTorch in float64 must be within `tolerance` (relative to
     /// its largest value) or 8 times PyTorch's own float32 error, whichever is larger: a deep
     /// network with batch statistics amplifies rounding, PyTorch's as much as this engine's.
@@ -33,6 +51,7 @@ final class ModelSpecTests: XCTestCase {
         let dir = try TestSupport.temporaryFolder(self)
         try Checkpoint.save(dir + "/start.h5", model: model, optimizer: nil, state: .init(epoch: 0, bestAccuracy: 0, bestEpoch: 0),
                             datasetFingerprint: "test")
+        precondition(model.dropoutLayers.allSatisfy { $0.probability == 0 }, "dropout masks cannot match PyTorch's")
         let shape = [batch] + model.inputShape
         let x = LayerCheck.random(shape.reduce(1, *), seed: 21)
         let labels = (0..<batch).map { Int32($0 % model.numClasses) }
@@ -79,6 +98,22 @@ final class ModelSpecTests: XCTestCase {
         XCTAssertEqual(model.store.entries.first?.name, "stem.0.weight")
         XCTAssert(model.store.entries.contains { $0.name == "2.conv.0.weight" } && model.store.entries.contains { $0.name == "head.weight" })
         try checkOneStep(model, against: Self.specs + "/every_layer.json")
+    }
+
+    /// The examples' networks (examples/*/networks/*.json: the food-11 StudentNet, the Medium
+    /// article's Net, the Keras tutorial's two, the KD article's VGG-16) as PyTorch builds them.
+    func testExampleNetworksMatchPyTorch() throws {
+        let examples = TestSupport.root + "/examples"
+        let cases: [(String, [Int], Int)] = [("food11/networks/student_net.json", [3, 32, 32], 11), ("medium/networks/student_net.json", [3, 16, 16], 10),
+                                             ("keras/networks/teacher.json", [3, 32, 32], 10), ("keras/networks/student.json", [3, 32, 32], 10),
+                                             ("kd_article/networks/vgg16.json", [3, 32, 32], 10)]
+        XCTAssertEqual(Set(cases.map(\.0)), Set(try FileManager.default.subpathsOfDirectory(atPath: examples).filter { $0.contains("/networks/") }),
+                       "every example network is checked")
+        for (file, shape, classes) in cases {
+            let spec = try ModelSpecReader.read(.string(examples + "/" + file), file: "params.json", folder: examples)
+            let model = try Self.withoutDropout(spec).build(inputShape: shape, numClasses: classes, seed: 1)
+            try checkOneStep(model, against: examples + "/" + file)
+        }
     }
 
     func testTorchvisionMobileNetV2MatchesPyTorch() throws {

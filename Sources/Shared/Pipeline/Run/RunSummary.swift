@@ -9,7 +9,9 @@ public enum RunSummary {
         let run = RunDirectory(dir)
         let params = try Params.load(run.path(.params))
         let role = run.exists(.logits) ? "teacher" : params.usesTeacher ? "student" : "scratch student"
-        var what = role.padding(toLength: 16, withPad: " ", startingAt: 0) + " " + params.modelVersion.padding(toLength: 10, withPad: " ", startingAt: 0)
+        // Padded to line up, never cut: a JSON-described model's name can be long.
+        func pad(_ s: String, _ n: Int) -> String { s + String(repeating: " ", count: max(0, n - s.count)) }
+        var what = pad(role, 16) + " " + pad(params.modelVersion, 10)
         if let distillation = params.distillationDescription { what += " " + distillation }
         guard let val = try run.read(EpochMetrics.self, from: .valBestMetrics), let test = try run.read(TestMetrics.self, from: .testBestMetrics) else {
             return "\(what): not finished (\(dir))"
