@@ -85,6 +85,28 @@ final class FineTuningTests: XCTestCase {
         try checkAgainstPyTorch(frozen: ["stem", "2.shortcut"], expectPrefix: 1, .sgd)
     }
 
+    /// A step from kept features (copied out as plain floats, as `FrozenFeatureCache` keeps
+    /// them) is the step from the images, bit for bit: logits and every gradient.
+    func testStepFromKeptFrozenFeaturesEqualsTheStepFromImages() throws {
+        let model = try ModelSpecTests.readSpec("every_layer.json").build(inputShape: [3, 12, 12], numClasses: 5, seed: 4)
+        model.freeze { !$0.hasPrefix("head.") }
+        let x = Tensor(shape: [6, 3, 12, 12], values: LayerCheck.random(6 * 432, seed: 3))
+        let dy = Tensor(shape: [6, 5], values: LayerCheck.random(30, seed: 5))
+        func step(_ forward: () -> Tensor) -> (logits: [Float], grads: [Float]) {
+            model.store.zeroGrads()
+            let logits = forward().toArray()
+            model.backward(dy)
+            return (logits, Array(UnsafeBufferPointer(start: model.store.grads, count: model.store.parameterCount)))
+        }
+        let direct = step { model.forward(x, mode: .train) }
+        let features = model.frozenFeatures(x)
+        let kept = Tensor(shape: features.shape, values: features.toArray())
+        let cached = step { model.forward(fromFrozen: kept, mode: .train) }
+        XCTAssertEqual(direct.logits, cached.logits)
+        XCTAssertEqual(direct.grads, cached.grads)
+        XCTAssert(direct.grads.contains { $0 != 0 })
+    }
+
     func testPatterns() {
         let fc = ParameterPattern("fc"), glob = ParameterPattern("layer*.bn1.*")
         XCTAssert(fc.matches("fc.weight") && fc.matches("fc") && !fc.matches("fc2.weight") && !fc.matches("a.fc.weight"))
@@ -114,6 +136,7 @@ final class FineTuningTests: XCTestCase {
         let log = try String(contentsOfFile: root + "/second/train.log", encoding: .utf8)
         XCTAssert(log.contains("Fine-tuning: 650 of 698 parameters train (trainable [\"head\"]); the first 4 top-level layers run in evaluation mode"), log)
         XCTAssert(log.contains("tensors loaded, 2 fresh (reinit [\"head\"])"), log)
+        XCTAssert(log.contains("their outputs are kept in memory from the first epoch on"), log)
         let a = try HDF5File.open(root + "/first/best.h5"), b = try HDF5File.open(root + "/second/last.h5")
         for name in ["0.weight", "0.bias", "1.weight", "1.bias", "1.running_mean", "1.running_var"] {
             XCTAssertEqual(try a.read(name, as: Float.self).values, try b.read(name, as: Float.self).values, name)

@@ -34,14 +34,25 @@ public final class Sequential: Layer {
     /// one (`MaxPoolFusing`) where the engine can.
     public func forward(_ x: Tensor, mode: Mode) -> Tensor {
         fusedWithPool = []
+        guard mode == .train, frozenPrefix > 0 else { return run(x, mode: mode, layers: 0..<layers.count) }
+        return run(run(x, mode: .eval, layers: 0..<frozenPrefix), mode: .train, layers: frozenPrefix..<layers.count)
+    }
+
+    /// The frozen prefix's output (evaluation mode): what `forward(afterFrozenPrefix:mode:)`
+    /// takes, and what a training run may keep instead of computing it again.
+    public func forwardFrozenPrefix(_ x: Tensor) -> Tensor { run(x, mode: .eval, layers: 0..<frozenPrefix) }
+
+    /// The layers after the frozen prefix, from its output `h`; backward then runs as usual.
+    public func forward(afterFrozenPrefix h: Tensor, mode: Mode) -> Tensor {
+        fusedWithPool = []
+        return run(h, mode: mode, layers: frozenPrefix..<layers.count)
+    }
+
+    private func run(_ x: Tensor, mode: Mode, layers range: Range<Int>) -> Tensor {
         var h = x
-        var i = 0
-        while i < frozenPrefix && mode == .train {
-            h = layers[i].forward(h, mode: .eval)
-            i += 1
-        }
-        while i < layers.count {
-            if mode == .train, i + 1 < layers.count, let layer = layers[i] as? MaxPoolFusing, let pool = layers[i + 1] as? Pool2d {
+        var i = range.lowerBound
+        while i < range.upperBound {
+            if mode == .train, i + 1 < range.upperBound, let layer = layers[i] as? MaxPoolFusing, let pool = layers[i + 1] as? Pool2d {
                 let (out, fused) = layer.forwardTraining(h, thenPool: pool)
                 if fused { fusedWithPool.insert(i) }
                 h = out

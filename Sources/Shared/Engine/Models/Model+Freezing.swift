@@ -16,6 +16,20 @@ extension Model {
     /// Top-level layers that training runs in evaluation mode, without backward.
     public var frozenPrefix: Int { network.frozenPrefix }
 
+    /// What the frozen prefix makes of `images`: the same every epoch for the same images,
+    /// so a run without augmentation may keep it (`FrozenFeatureCache`).
+    public func frozenFeatures(_ images: Tensor) -> Tensor {
+        precondition(frozenPrefix > 0, "\(name) has no frozen prefix")
+        return network.forwardFrozenPrefix(images)
+    }
+
+    /// The training forward pass from the frozen prefix's output; `backward` follows as usual.
+    public func forward(fromFrozen features: Tensor, mode: Mode) -> Tensor {
+        let logits = network.forward(afterFrozenPrefix: features, mode: mode)
+        precondition(logits.shape == [features.shape[0], numClasses] && logits.desc.isPlain, "\(name) produced \(logits.shape)")
+        return logits
+    }
+
     private static func hasUnfrozenParameters(_ layer: Layer) -> Bool {
         flatten(layer).contains { sub in
             switch sub {

@@ -69,6 +69,15 @@ public final class Trainer {
         fingerprint = try setup.splits.train.fingerprint()
     }
 
+    /// With a frozen backbone, no augmentation and one process, the backbone's features of
+    /// the training images are kept from the first epoch on (within `memory_budget_mb`).
+    func frozenFeatureCache() -> FrozenFeatureCache? {
+        let p = setup.params
+        guard model.frozenPrefix > 0, !p.augmentation, !setup.context.cluster.isDistributed, !p.usesFeatures else { return nil }
+        log.info("The first \(model.frozenPrefix) top-level layers are frozen and the inputs fixed: their outputs are kept in memory from the first epoch on (up to \(p.memoryBudget >> 20) MiB), so later epochs run only the layers that train")
+        return FrozenFeatureCache(rows: setup.splits.train.count, maximumBytes: p.memoryBudget)
+    }
+
     /// Trains to `num_epochs`, resuming from `restore` if given. Returns the best and last
     /// validation accuracy.
     public func train(restore: RestorePoint?) throws -> Outcome {
@@ -80,6 +89,7 @@ public final class Trainer {
                                 reducer: GradientReducer(store: model.store, cluster: cluster), microBatches: p.microBatches,
                                 batchNormSync: syncBN, paramsPath: setup.paramsPath)
         logStart(batchNormSync: syncBN != nil)
+        step.frozenFeatures = frozenFeatureCache()
         model.synchronizeBatchNorm(syncBN)
         defer { model.synchronizeBatchNorm(nil) }
         for epoch in progress.state.epoch..<p.numEpochs {

@@ -17,6 +17,8 @@ final class TrainingStep {
     let paramsPath: String
     private let taps: Bool
     private var inputs: [Int: Tensor] = [:], logitGradients: [Int: Tensor] = [:]
+    /// The frozen backbone's features of the training images, when the run keeps them.
+    var frozenFeatures: FrozenFeatureCache?
 
     init(model: Model, optimizer: Optimizer, terms: [LossTerm], assembler: BatchAssembler, reducer: GradientReducer,
          microBatches: Int, batchNormSync: ClusterBatchNormSync?, paramsPath: String) {
@@ -53,14 +55,11 @@ final class TrainingStep {
     /// Forward, the terms and backward on one part; the gradient is left in the arena.
     private func runPart(_ indices: [Int], _ teacher: TeacherBatch, epoch: Int, batch b: Int) throws -> Totals {
         let n = indices.count, k = model.numClasses
-        let input = inputs[n] ?? Tensor(.plain([n] + assembler.inputShape))
-        inputs[n] = input
         let gradient = logitGradients[n] ?? Tensor(.plain([n, k]))
         logitGradients[n] = gradient
-        try assembler.fill(input.floats, indices: indices, views: teacher.views)
         let labels = assembler.labels(indices)
         model.store.zeroGrads()
-        let (logits, tapped) = taps ? model.forwardTapped(input) : (model.forward(input, mode: .train), nil)
+        let (logits, tapped) = try forward(indices, teacher)
         let student = StudentOutputs(logits: logits.floats, labels: labels, classes: k, taps: tapped, epoch: epoch)
         var gradients = StudentGradients(logits: gradient.floats, stages: [[Float]?](repeating: nil, count: tapped?.stages.count ?? 0),
                                          embedding: nil)
@@ -77,6 +76,22 @@ final class TrainingStep {
             model.backward(gradient)
         }
         return Totals(lossSum: loss * Double(n), correct: correct, seen: n)
+    }
+
+    /// The logits of `indices` in training mode (with the taps, when a term needs them): from
+    /// the kept features of the frozen layers when there are, else from the images.
+    private func forward(_ indices: [Int], _ teacher: TeacherBatch) throws -> (Tensor, TappedFeatures?) {
+        let cache = teacher.views.isEmpty && !taps ? frozenFeatures : nil
+        if let kept = cache?.features(indices) { return (model.forward(fromFrozen: kept, mode: .train), nil) }
+        let n = indices.count
+        let input = inputs[n] ?? Tensor(.plain([n] + assembler.inputShape))
+        inputs[n] = input
+        try assembler.fill(input.floats, indices: indices, views: teacher.views)
+        if taps { return model.forwardTapped(input) }
+        guard let cache else { return (model.forward(input, mode: .train), nil) }
+        let features = model.frozenFeatures(input)
+        cache.keep(features, for: indices)
+        return (model.forward(fromFrozen: features, mode: .train), nil)
     }
 
     /// `range` cut into `count` consecutive parts as even as can be (the earlier ones larger),
