@@ -46,7 +46,39 @@ final class ViewReplayTests: XCTestCase {
             XCTAssertNil(try LogitsFile.load(dir + "/\(split.rawValue).h5", for: setup.splits[split], split: split).views)
         }
 
-        let assembler = BatchAssembler(dataset: data, normalization: setup.normalization)
+        try checkReplayedInputs(model: model, setup: setup, file: file)
+    }
+
+    /// The transforms of the recipes (reflect padding, rotation with bilinear interpolation):
+    /// a teacher whose params.json asks for them exports views with their angles, and the
+    /// replayed inputs reproduce the cached rows just as exactly.
+    func testReplayedRotatedViewsReproduceTheCachedRows() throws {
+        let copy = try TestSupport.temporaryFolder(self) + "/teacher"
+        try FileManager.default.createDirectory(atPath: copy, withIntermediateDirectories: true)
+        try FileManager.default.copyItem(atPath: PipelineTests.teacherDir + "/best.h5", toPath: copy + "/best.h5")
+        let data = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: PipelineTests.teacherDir + "/params.json"))) as! [String: Any]
+        try TestSupport.writeParams(copy, data.merging(["crop_padding": 3, "padding_mode": "reflect", "rotation_degrees": 20,
+                                                        "rotation_interpolation": "bilinear"]) { $1 })
+        let r = try TestSupport.stage("teacher-export", ["--model-dir", copy, "--views", "4", "--features", "--splits", "train"])
+        XCTAssertEqual(r.status, 0, r.output)
+        XCTAssert(r.output.contains("crop (padding 3, reflect), flips, rotation 20 degrees (bilinear)"), r.output)
+        let setup = try RunSetup(runDir: copy)
+        let model = try setup.makeModel()
+        try Checkpoint.load(copy + "/best.h5", into: model)
+        let file = try LogitsFile.load(copy + "/logits/train.h5", for: setup.splits.train, split: .train)
+        let views = try XCTUnwrap(file.views)
+        XCTAssertEqual(views.augmentation, setup.transform)
+        XCTAssert(views.views.contains { $0.angle > 5 } && views.views.contains { $0.angle < -5 })
+        try checkReplayedInputs(model: model, setup: setup, file: file)
+    }
+
+    /// For every sample of several batches in three epochs, the replayed view's input (built
+    /// as a student builds it) goes through the teacher again: logits and embedding equal the
+    /// cached rows, which differ from the plain images' for most samples.
+    private func checkReplayedInputs(model: Model, setup: RunSetup, file: LogitsFile) throws {
+        let data = setup.splits.train
+        let views = try XCTUnwrap(file.views), features = try XCTUnwrap(file.features)
+        let assembler = BatchAssembler(dataset: data, normalization: setup.normalization, transform: setup.transform)
         let k = data.numClasses, d = features.embeddingSize
         var compared = 0, differsFromPlain = 0, replayedViews = Set<Int>()
         for epoch in 0..<3 {
@@ -54,10 +86,10 @@ final class ViewReplayTests: XCTestCase {
             let (rows, inputViews) = views.replay(indices, epoch: epoch, studentSeed: 3)
             XCTAssertEqual(rows.map { $0 / 4 }, indices, "a sample replays one of its own views")
             replayedViews.formUnion(rows.map { $0 % 4 })
-            let input = Tensor(.plain([indices.count] + data.imageShape))
+            let input = Tensor(.plain([indices.count] + assembler.inputShape))
             try assembler.fill(input.floats, indices: indices, views: inputViews)
             let (logits, again) = model.forwardWithFeatures(input)
-            let plain = Tensor(.plain([indices.count] + data.imageShape))
+            let plain = Tensor(.plain([indices.count] + assembler.inputShape))
             try assembler.fill(plain.floats, indices: indices)
             let plainLogits = Array(UnsafeBufferPointer(start: model.forward(plain, mode: .eval).floats, count: indices.count * k))
             for (i, row) in rows.enumerated() {
