@@ -48,6 +48,7 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--model", default="cnn5")
     ap.add_argument("--batch", type=int, default=128)
+    ap.add_argument("--input", default="1,28,28", help="C,H,W of one image")
     ap.add_argument("--seconds", type=float, default=5)
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--layouts", default="nchw,channels_last")
@@ -58,8 +59,9 @@ def main():
     n, classes, temperature, alpha = args.batch, 10, 4.0, 0.9
     for layout in args.layouts.split(","):
         fmt = torch.channels_last if layout == "channels_last" else torch.contiguous_format
-        net = models.build(args.model).to(memory_format=fmt)
-        x = torch.randn(n, 1, 28, 28).to(memory_format=fmt)
+        c, h, w = (int(v) for v in args.input.split(","))
+        net = models.build(args.model, in_channels=c, size=h).to(memory_format=fmt)
+        x = torch.randn(n, c, h, w).to(memory_format=fmt)
         labels = torch.randint(0, classes, (n,))
         teacher = torch.randn(n, classes) * 3
         opt = torch.optim.SGD(net.parameters(), lr=0.01, momentum=0.9, weight_decay=5e-4)
@@ -81,7 +83,7 @@ def main():
             net.train(mode == "train")
             steps, elapsed = measure(train_step if mode == "train" else infer_step, args.seconds)
             print(json.dumps({"impl": "pytorch", "version": torch.__version__.split("+")[0], "isa": capability(),
-                              "model": args.model, "mode": mode, "batch": n, "layout": layout,
+                              "model": args.model, "mode": mode, "input": args.input, "batch": n, "layout": layout,
                               "images_per_s": round(steps * n / elapsed, 1), "steps": steps}), flush=True)
 
 

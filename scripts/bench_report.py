@@ -2,12 +2,15 @@
 """`make bench`: the Swift engine (kd-bench) against PyTorch on the same machine, in one run.
 
 Peers: Debian's PyTorch 1.13 (/usr/bin/python3) and the current PyTorch from PyPI
-(.venv-torch, `make deps-bench`), each with 2 threads, NCHW and channels_last. For each ISA
-(the machine's, and on an AVX-512 machine also capped to AVX2: DNNL_MAX_CPU_ISA for the engine,
-ONEDNN_MAX_CPU_ISA + ATEN_CPU_CAPABILITY for PyTorch), each round runs every implementation back
-to back per model, so all see the same machine state. The table keeps each side's best round
-(interference only ever slows a run down) and PyTorch's faster layout, and gives the ratio to
-the faster PyTorch. A measured FMA peak (scripts/fma_peak.c) puts the engine's arithmetic rate in
+(.venv-torch, `make deps-bench`), each with 2 threads, NCHW and channels_last. Rows are
+model:CxHxW:batch (--rows; by default the issue-26 set: cnn5 and resnet20 at 1x28x28, the
+RepDistiller CIFAR pairs at 3x32x32 and batch 64, torchvision's ResNet-18 and ResNet-50 at
+3x224x224 and batch 32). For each ISA (the machine's, and on an AVX-512 machine also capped to
+AVX2: DNNL_MAX_CPU_ISA for the engine, ONEDNN_MAX_CPU_ISA + ATEN_CPU_CAPABILITY for PyTorch),
+each round runs every implementation back to back per row, so all see the same machine state.
+A round's ratio is the engine's images/s over the fastest PyTorch (version and layout) of that
+round; the table gives the median ratio over the rounds with its range, and the medians of
+the images/s. A measured FMA peak (scripts/fma_peak.c) puts the engine's arithmetic rate in
 proportion; a profile pass (DNNL_VERBOSE) shows where the engine's time goes.
 Every measurement line is also written to bench-results.jsonl.
 """
@@ -48,9 +51,24 @@ def fma_peak(wide, probes=5):
     return max(r[key] for r in runs)
 
 
-def profile(model, mode, seconds, env):
+DEFAULT_ROWS = ("cnn5:1x28x28:128,resnet20:1x28x28:128,resnet56:3x32x32:64,resnet20:3x32x32:64,resnet32x4:3x32x32:64,"
+                "resnet8x4:3x32x32:64,vgg13:3x32x32:64,mobilenetv2:3x32x32:64,"
+                "torchvision_resnet18:3x224x224:32,torchvision_resnet50:3x224x224:32")
+
+
+def parse_rows(text):
+    """"model:CxHxW:batch,..." as (model, "C,H,W", batch, label) tuples."""
+    rows = []
+    for item in text.split(","):
+        model, shape, batch = item.split(":")
+        rows.append((model, shape.replace("x", ","), int(batch), f"{model} {shape} b{batch}"))
+    return rows
+
+
+def profile(row, mode, seconds, env):
     """ms per step per oneDNN primitive kind, and the wall time per step."""
-    out = subprocess.run([KD_BENCH, "--model", model, "--mode", mode, "--seconds", str(seconds)],
+    model, shape, batch, _ = row
+    out = subprocess.run([KD_BENCH, "--model", model, "--input", shape, "--batch", str(batch), "--mode", mode, "--seconds", str(seconds)],
                          check=True, capture_output=True, text=True, env=dict(env, DNNL_VERBOSE="1")).stdout
     times = collections.Counter()
     result = None
@@ -67,14 +85,14 @@ def profile(model, mode, seconds, env):
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--models", default="cnn5,resnet20")
+    ap.add_argument("--rows", default=DEFAULT_ROWS, help="model:CxHxW:batch,... (default: the issue-26 rows)")
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--seconds", type=float, default=4)
     ap.add_argument("--isa", action="append", help="ISA caps to measure (e.g. AVX2); default: the machine's, "
                     "plus AVX2 on an AVX-512 machine")
     ap.add_argument("--no-profile", action="store_true")
     args = ap.parse_args()
-    models = args.models.split(",")
+    rows = parse_rows(args.rows)
     peers = []
     for python, source in PEERS:
         if os.path.exists(python) and subprocess.run([python, "-c", "import torch"], capture_output=True).returncode == 0:
@@ -84,63 +102,73 @@ def main():
     native = run_lines([KD_BENCH, "audit", "--model", "cnn5"], os.environ)[0]["isa"]
     caps = args.isa or ([None, "AVX2"] if native.startswith("AVX512") else [None])
     lines = []
-    print(f"Machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores, oneDNN ISA {native}; batch 128, "
-          f"1x28x28, 10 classes; best of {args.rounds} rounds of {args.seconds:g} s", flush=True)
+    print(f"Machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores, oneDNN ISA {native}; 10 classes; "
+          f"median of {args.rounds} interleaved rounds of {args.seconds:g} s a measurement", flush=True)
     for cap in caps:
         env = isa_env(cap, os.environ)
         isa = cap or native
         peak = fma_peak(wide=isa.startswith("AVX512"))
         for r in range(args.rounds):
             peak = max(peak, fma_peak(wide=isa.startswith("AVX512"), probes=2))
-            for m in models:
-                got = run_lines([KD_BENCH, "--model", m, "--seconds", str(args.seconds)], env)
+            for model, shape, batch, _ in rows:
+                sizes = ["--model", model, "--input", shape, "--batch", str(batch), "--seconds", str(args.seconds)]
+                got = run_lines([KD_BENCH] + sizes, env)
                 for python in peers:
-                    got += run_lines([python, os.path.join(HERE, "bench_pytorch.py"), "--model", m,
-                                      "--seconds", str(args.seconds)], env)
+                    got += run_lines([python, os.path.join(HERE, "bench_pytorch.py")] + sizes, env)
                 for g in got:
                     g.update(round=r + 1, isa_cap=cap or "none")
                     print(json.dumps(g), file=sys.stderr, flush=True)
                 lines += got
-        report(lines, cap, isa, peak, models, peers, args)
+        report(lines, cap, isa, peak, rows, args)
     with open(os.path.join(ROOT, "bench-results.jsonl"), "w") as f:
         for l in lines:
             f.write(json.dumps(l) + "\n")
 
 
-def report(lines, cap, isa, peak, models, peers, args):
-    best = {}
-    for l in lines:
-        if l["isa_cap"] != (cap or "none"):
-            continue
-        key = (l["impl"], l.get("version"), l["model"], l["mode"])
-        if key not in best or l["images_per_s"] > best[key]["images_per_s"]:
-            best[key] = l
-    versions = sorted({k[1] for k in best if k[0] == "pytorch"})
+def median(values):
+    v = sorted(values)
+    return v[len(v) // 2] if len(v) % 2 else (v[len(v) // 2 - 1] + v[len(v) // 2]) / 2
+
+
+def report(lines, cap, isa, peak, rows, args):
+    mine = [l for l in lines if l["isa_cap"] == (cap or "none")]
+    versions = sorted({l["version"] for l in mine if l["impl"] == "pytorch"})
     print(f"\n### {isa}{' (capped with DNNL_MAX_CPU_ISA / ONEDNN_MAX_CPU_ISA / ATEN_CPU_CAPABILITY)' if cap else ''}")
     print(f"\nMeasured 2-thread FMA peak: {peak:.0f} GFLOP/s ({'512' if isa.startswith('AVX512') else '256'}-bit).\n")
-    print("| model | mode | Swift images/s | Swift GFLOP/s (of peak) | "
-          + " | ".join(f"PyTorch {v} images/s (layout)" for v in versions) + " | Swift / faster PyTorch |")
-    print("|---|---|---:|---:|" + "---:|" * len(versions) + "---:|")
-    for m in models:
+    print("| model | input | batch | mode | Swift images/s | Swift GFLOP/s (of peak) | "
+          + " | ".join(f"PyTorch {v} images/s" for v in versions) + " | Swift / faster PyTorch, median (range) |")
+    print("|---|---|---:|---|---:|---:|" + "---:|" * len(versions) + "---:|")
+    for model, shape, batch, _ in rows:
         for mode in ["train", "infer"]:
-            s = best[("swift", None, m, mode)]
-            ps = [best[("pytorch", v, m, mode)] for v in versions]
-            faster = max(p["images_per_s"] for p in ps) if ps else float("nan")
-            cells = " | ".join(f"{p['images_per_s']:.0f} ({p['layout']})" for p in ps)
-            print(f"| {m} | {mode} | {s['images_per_s']:.0f} | {s['gflops']:.0f} ({100 * s['gflops'] / peak:.0f}%) | "
-                  f"{cells} | **{s['images_per_s'] / faster:.2f}x** |")
-    rss = [l["peak_rss_mib"] for l in lines if l["impl"] == "swift" and l["model"] == "resnet20"]
-    if rss:
-        print(f"\nPeak resident memory of the Swift resnet20 process (training at batch 128, then inference): {max(rss)} MiB")
+            same = [l for l in mine if l["model"] == model and l["input"] == shape and l["batch"] == batch and l["mode"] == mode]
+            swift = {l["round"]: l for l in same if l["impl"] == "swift"}
+            ratios, per_version = [], {v: [] for v in versions}
+            for r, s in swift.items():
+                torch = [l for l in same if l["impl"] == "pytorch" and l["round"] == r]
+                for v in versions:
+                    best = max((l["images_per_s"] for l in torch if l["version"] == v), default=None)
+                    if best:
+                        per_version[v].append(best)
+                if torch:
+                    ratios.append(s["images_per_s"] / max(l["images_per_s"] for l in torch))
+            rates = [s["images_per_s"] for s in swift.values()]
+            gflops = median([s["gflops"] for s in swift.values()])
+            cells = " | ".join(f"{median(per_version[v]):.0f}" if per_version[v] else "—" for v in versions)
+            ratio = f"**{median(ratios):.2f}x** ({min(ratios):.2f}-{max(ratios):.2f})" if ratios else "—"
+            print(f"| {model} | {shape.replace(',', 'x')} | {batch} | {mode} | {median(rates):.0f} | {gflops:.0f} ({100 * gflops / peak:.0f}%) | "
+                  f"{cells} | {ratio} |")
+    rss = {(l["model"], l["input"]): l["peak_rss_mib"] for l in mine if l["impl"] == "swift"}
+    print("\nPeak resident memory of each Swift process (training, then inference): "
+          + ", ".join(f"{m} {i.replace(',', 'x')} {v} MiB" for (m, i), v in rss.items()))
     if not args.no_profile:
         print("\nWhere the Swift time goes (ms per step; DNNL_VERBOSE, which itself adds a little; "
               "\"other\" is time outside oneDNN, the engine's own kernels included):")
-        for m in models:
+        for row in rows:
             for mode in ["train", "infer"]:
-                per_step, wall = profile(m, mode, 2, isa_env(cap, os.environ))
+                per_step, wall = profile(row, mode, 2, isa_env(cap, os.environ))
                 total = sum(per_step.values())
                 parts = ", ".join(f"{k} {v:.1f}" for k, v in sorted(per_step.items(), key=lambda kv: -kv[1])[:6])
-                print(f"- {m} {mode}: wall {wall:.1f}; oneDNN {total:.1f} ({parts}); other {max(wall - total, 0):.1f}")
+                print(f"- {row[3]} {mode}: wall {wall:.1f}; oneDNN {total:.1f} ({parts}); other {max(wall - total, 0):.1f}")
     sys.stdout.flush()
 
 

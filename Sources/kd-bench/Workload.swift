@@ -1,7 +1,7 @@
 import Engine
 import Pipeline
 
-/// One model on a fixed random batch of 1x28x28 images: the training step (forward, CE + KD
+/// One model on a fixed random batch of images (1x28x28 unless told): the training step (forward, CE + KD
 /// loss against stored teacher logits, backward, SGD with momentum) and the evaluation pass
 /// that `kd-bench` times and audits. The PyTorch peer (scripts/bench_pytorch.py) runs the same.
 final class Workload {
@@ -13,10 +13,11 @@ final class Workload {
     private let optimizer: Optimizer
     private let loss = DistillationLoss(alpha: 0.9, temperature: 4)
 
-    init(model: String, batch: Int, classes: Int = 10) throws {
-        net = try ModelRegistry.make(model, inputShape: [1, 28, 28], numClasses: classes)
+    init(model: String, batch: Int, input: [Int] = [1, 28, 28], classes: Int = 10) throws {
+        net = try ModelRegistry.make(model, inputShape: input, numClasses: classes)
         var rng = SeededRNG(seed: 1)
-        images = Tensor(shape: [batch, 1, 28, 28], values: (0..<batch * 784).map { _ in Float(rng.normal()) })
+        let size = input.reduce(1, *)
+        images = Tensor(shape: [batch] + input, values: (0..<batch * size).map { _ in Float(rng.normal()) })
         labels = (0..<batch).map { _ in Int32(rng.below(classes)) }
         teacher = (0..<batch * classes).map { _ in Float(rng.normal() * 3) }
         gradient = Tensor(.plain([batch, classes]))
