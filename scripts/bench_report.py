@@ -87,7 +87,7 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--rows", default=DEFAULT_ROWS, help="model:CxHxW:batch,... (default: the issue-26 rows)")
     ap.add_argument("--rounds", type=int, default=3)
-    ap.add_argument("--seconds", type=float, default=4)
+    ap.add_argument("--seconds", type=float, default=2, help="seconds a measurement times, after 3 warm-up steps (at least one step)")
     ap.add_argument("--isa", action="append", help="ISA caps to measure (e.g. AVX2); default: the machine's, "
                     "plus AVX2 on an AVX-512 machine")
     ap.add_argument("--no-profile", action="store_true")
