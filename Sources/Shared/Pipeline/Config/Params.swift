@@ -281,17 +281,12 @@ public struct Params: Equatable, Sendable {
 }
 
 extension Params {
-    /// The training transforms these settings describe for `data` (with `augmentation` on;
-    /// `augmentation: false` trains on `.evaluation(for:)`'s centre crop).
+    /// The transforms these settings describe for `data`: what training draws views from with
+    /// `augmentation` on; its crop size is also evaluation's centre crop (`RunSetup.transform`).
     public func augmentation(for data: Dataset) -> Augmentation {
         let padding = cropPadding ?? (cropSize != nil ? 0 : Augmentation.standard(for: data).padding)
         return Augmentation(padding: padding, horizontalFlip: horizontalFlip, cropSize: cropSize == data.height ? nil : cropSize,
                             padIfNeeded: padIfNeeded, paddingMode: paddingMode, rotationDegrees: rotationDegrees,
                             interpolation: rotationInterpolation)
-    }
-
-    /// Evaluation's: only the crop size (a centre crop).
-    public func evaluationTransform(for data: Dataset) -> Augmentation {
-        Augmentation(padding: 0, horizontalFlip: false, cropSize: cropSize == data.height ? nil : cropSize)
     }
 }
