@@ -42,11 +42,11 @@ final class FrozenFeatureCache {
         guard !values.isEmpty else { return false }
         let size = featureShape!.reduce(1, *), plain = h.toArray()
         values.withUnsafeMutableBufferPointer { v in
-            for (r, i) in indices.enumerated() {
-                (v.baseAddress! + i * size).update(from: plain.withUnsafeBufferPointer { $0.baseAddress! } + r * size, count: size)
-                filled[i] = true
+            plain.withUnsafeBufferPointer { h in
+                for (r, i) in indices.enumerated() { (v.baseAddress! + i * size).update(from: h.baseAddress! + r * size, count: size) }
             }
         }
+        for i in indices { filled[i] = true }
         return true
     }
 }
