@@ -17,7 +17,6 @@ public final class Activation: Layer {
     private var backwardPrimitive: Primitive?
     private var layout: MemoryDesc?
     private var savedOutput: Tensor?
-    private var output: Tensor?
 
     public init(_ kind: Kind) {
         if case .leakyReLU(let slope) = kind { precondition(slope >= 0, "LeakyReLU slope must be >= 0, got \(slope)") }
@@ -47,7 +46,7 @@ public final class Activation: Layer {
 
     public func forward(_ x: Tensor, mode: Mode) -> Tensor {
         if layout != x.desc { makePrimitives(x.desc) }
-        let out = layerOutput(&output, x.desc, mode)
+        let out = Tensor(pooled: x.desc)
         forwardPrimitive!.execute([(DNNL_ARG_SRC, x), (DNNL_ARG_DST, out)])
         savedOutput = mode == .train ? out : nil
         return out
@@ -55,7 +54,7 @@ public final class Activation: Layer {
 
     public func backward(_ dy: Tensor) -> Tensor {
         guard let y = savedOutput else { fatalError("Activation.backward without a training forward") }
-        defer { savedOutput = nil; output = nil }
+        defer { savedOutput = nil }
         precondition(dy.desc == y.desc, "Activation.backward: gradient layout differs from the output's")
         let dx = Tensor(pooled: y.desc)
         backwardPrimitive!.execute([(DNNL_ARG_DST, y), (DNNL_ARG_DIFF_DST, dy), (DNNL_ARG_DIFF_SRC, dx)])

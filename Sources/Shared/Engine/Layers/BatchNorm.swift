@@ -52,7 +52,6 @@ public final class BatchNorm: Layer {
     private var plans: [[Int]: Plan] = [:]
     private var plan: Plan!
     private var savedInput: Tensor?
-    private var output: Tensor?
     private var workspace: Tensor?
     /// The last training batch's mean and biased variance per channel.
     let mean: Tensor, variance: Tensor
@@ -105,7 +104,7 @@ public final class BatchNorm: Layer {
             let key = x.shape
             if let p = plans[key], p.data == x.desc { plan = p } else { plan = makePlan(x.desc); plans[key] = plan }
         }
-        let out = layerOutput(&output, plan.data, mode)
+        let out = Tensor(pooled: plan.data)
         if mode == .train && isFrozen {
             forwardFrozen(x, out)
         } else if mode == .train {
@@ -210,7 +209,7 @@ public final class BatchNorm: Layer {
 
     public func backward(_ dy: Tensor) -> Tensor {
         guard let x = savedInput else { fatalError("BatchNorm.backward without a training forward") }
-        defer { savedInput = nil; output = nil }
+        defer { savedInput = nil }
         precondition(dy.desc == plan.data, "BatchNorm.backward: gradient layout differs from the output's")
         let dx = Tensor(pooled: plan.data)
         if isFrozen {

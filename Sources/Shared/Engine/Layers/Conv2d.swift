@@ -60,7 +60,6 @@ public final class Conv2d: Layer {
     private let weightsSourceAdapter = LayoutAdapter()
     private let weightsDiffDstAdapter = LayoutAdapter()
     private var savedInput: Tensor?
-    private var output: Tensor?
     private var diffBias: Tensor?
 
     public init(_ b: ModelBuilder, _ name: String, _ inChannels: Int, _ outChannels: Int, kernel: Int,
@@ -174,7 +173,7 @@ public final class Conv2d: Layer {
         }
         let input = inputAdapter.adapt(x, to: plan.source)
         givenInputDesc = x.desc
-        let out = layerOutput(&output, plan.output, mode)
+        let out = Tensor(pooled: plan.output)
         lastForwardFLOPs = 2 * out.count * (inChannels / groups) * kernel * kernel
         if let native = plan.native, native.runsForward {
             native.load(weights: store.value(weight))
@@ -191,7 +190,7 @@ public final class Conv2d: Layer {
 
     public func backward(_ dy: Tensor) -> Tensor {
         guard let input = savedInput else { fatalError("Conv2d.backward without a training forward") }
-        defer { savedInput = nil; output = nil }
+        defer { savedInput = nil }
         precondition(dy.desc == plan.output, "Conv2d.backward: gradient layout differs from the output's")
         if isFrozen {
             // No weight gradient work (fine-tuning's frozen layers).

@@ -6,9 +6,10 @@ public enum Mode: Sendable { case train, eval }
 /// `forward` computes the output and, in `.train` mode, keeps what `backward` needs.
 /// `backward` takes dL/d(output), *adds* dL/d(parameters) into the store's gradient arena and
 /// returns dL/d(input) in the input's layout. Outputs, gradients and layout copies come from
-/// the tensor pool (`StoragePool`) and go back to it when nobody holds them: a layer keeps its
-/// training output and input for backward, which lets them go, so that backward's gradients
-/// reuse the memory of the activations it has finished with.
+/// the tensor pool (`StoragePool`) and go back to it when nobody holds them: in training a layer
+/// keeps only what its backward reads (its input, or its output), and backward lets it go, so
+/// that gradients reuse the memory of the activations backward has finished with. An output
+/// no backward reads (a shortcut's batch norm, once summed) goes back at once, as in PyTorch.
 public protocol Layer: AnyObject {
     func forward(_ x: Tensor, mode: Mode) -> Tensor
     func backward(_ dy: Tensor) -> Tensor

@@ -25,7 +25,6 @@ public final class Linear: Layer {
     private var plans: [Int: Plan] = [:]
     private var plan: Plan!
     private var savedInput: Tensor?
-    private var output: Tensor?
     private let diffWeights: Tensor
     private let diffBias: Tensor
 
@@ -76,7 +75,7 @@ public final class Linear: Layer {
         if plan == nil || plan.source.dims[0] != n {
             if let p = plans[n] { plan = p } else { plan = makePlan(batch: n); plans[n] = plan }
         }
-        let out = layerOutput(&output, plan.output, mode)
+        let out = Tensor(pooled: plan.output)
         lastForwardFLOPs = 2 * n * inFeatures * outFeatures
         var args: [(Int32, Tensor)] = [(DNNL_ARG_SRC, x), (DNNL_ARG_WEIGHTS, Tensor(reading: store.value(weight), weightDesc)),
                                        (DNNL_ARG_DST, out)]
@@ -88,7 +87,7 @@ public final class Linear: Layer {
 
     public func backward(_ dy: Tensor) -> Tensor {
         guard let x = savedInput else { fatalError("Linear.backward without a training forward") }
-        defer { savedInput = nil; output = nil }
+        defer { savedInput = nil }
         if !isFrozen {
             var args: [(Int32, Tensor)] = [(DNNL_ARG_SRC, x), (DNNL_ARG_DIFF_DST, dy), (DNNL_ARG_DIFF_WEIGHTS, diffWeights)]
             if bias != nil { args.append((DNNL_ARG_DIFF_BIAS, diffBias)) }

@@ -32,7 +32,6 @@ public final class Pool2d: Layer {
 
     private var plans: [[Int]: Plan] = [:]
     private var plan: Plan!
-    private var output: Tensor?
     private var workspace: Tensor?
     private var trained = false
 
@@ -75,7 +74,7 @@ public final class Pool2d: Layer {
         if plan == nil || plan.source != x.desc {
             if let p = plans[x.shape], p.source == x.desc { plan = p } else { plan = makePlan(x.desc); plans[x.shape] = plan }
         }
-        let out = layerOutput(&output, plan.output, mode)
+        let out = Tensor(pooled: plan.output)
         switch plan.kernels {
         case .native(let pool):
             pool.forward(x.floats, out.floats, argmax: mode == .train ? reuse(&workspace, plan.workspace!).floats : nil)
@@ -94,7 +93,6 @@ public final class Pool2d: Layer {
 
     public func backward(_ dy: Tensor) -> Tensor {
         precondition(trained, "Pool2d.backward without a training forward")
-        defer { output = nil }
         precondition(dy.desc == plan.output, "Pool2d.backward: gradient layout differs from the output's")
         let dx = Tensor(pooled: plan.source)
         switch plan.kernels {

@@ -8,7 +8,6 @@ public final class ReLU: Layer {
     private var layout: MemoryDesc?
     private let gradient = ReLUGradient()
     private var savedOutput: Tensor?
-    private var output: Tensor?
 
     public init() {}
 
@@ -20,7 +19,7 @@ public final class ReLU: Layer {
             forwardPrimitive = Primitive(op: &d, what: "relu forward")
             layout = x.desc
         }
-        let out = layerOutput(&output, x.desc, mode)
+        let out = Tensor(pooled: x.desc)
         forwardPrimitive!.execute([(DNNL_ARG_SRC, x), (DNNL_ARG_DST, out)])
         savedOutput = mode == .train ? out : nil
         return out
@@ -29,7 +28,7 @@ public final class ReLU: Layer {
     /// dx = dy where the output is positive, else 0.
     public func backward(_ dy: Tensor) -> Tensor {
         guard let y = savedOutput else { fatalError("ReLU.backward without a training forward") }
-        defer { savedOutput = nil; output = nil }
+        defer { savedOutput = nil }
         precondition(dy.desc == y.desc, "ReLU.backward: gradient layout differs from the output's")
         let dx = Tensor(pooled: y.desc)
         gradient.run(dy: dy, output: y, into: dx)

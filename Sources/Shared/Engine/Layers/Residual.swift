@@ -9,7 +9,6 @@ public final class Residual: Layer {
     private let shortcutAdapter = LayoutAdapter()
     private let gradientAdapter = LayoutAdapter()
     private let sumAdapter = LayoutAdapter()
-    private var output: Tensor?
     /// The sum, kept in training for the ReLU's backward.
     private var savedSum: Tensor?
     private let forwardSum: TensorSum
@@ -28,14 +27,14 @@ public final class Residual: Layer {
         let b = shortcutAdapter.adapt(shortcut?.forward(x, mode: mode) ?? x, to: a.desc)
         // When the main branch's backward does not read its output, the sum overwrites it: one
         // activation less per block kept for backward (PyTorch's `out += identity`).
-        let out = main.backwardReadsOutput ? layerOutput(&output, a.desc, mode) : a
+        let out = main.backwardReadsOutput ? Tensor(pooled: a.desc) : a
         forwardSum.run(a, b, into: out)
         savedSum = mode == .train ? out : nil
         return out
     }
 
     public func backward(_ dy: Tensor) -> Tensor {
-        defer { savedSum = nil; output = nil }
+        defer { savedSum = nil }
         var g = dy
         if reluAfter, let y = savedSum {
             g = Tensor(pooled: y.desc)

@@ -9,7 +9,6 @@ public final class ZeroPadShortcut: Layer {
     private let fromPlain = LayoutAdapter()
     private let gradientToPlain = LayoutAdapter()
     private var inputDesc: MemoryDesc?
-    private var output: Tensor?
 
     public init(inChannels: Int, outChannels: Int) {
         precondition((outChannels - inChannels) % 2 == 0 && outChannels >= inChannels, "zero padding must split evenly")
@@ -23,7 +22,7 @@ public final class ZeroPadShortcut: Layer {
         inputDesc = x.desc
         let src = toPlain.adapt(x, to: .plain(x.shape))
         let (oh, ow) = ((h + 1) / 2, (w + 1) / 2)
-        let out = layerOutput(&output, .plain([n, outChannels, oh, ow]), mode)
+        let out = Tensor(pooled: .plain([n, outChannels, oh, ow]))
         out.zero()
         let pad = (outChannels - inChannels) / 2
         let s = src.floats, d = out.floats
@@ -35,7 +34,6 @@ public final class ZeroPadShortcut: Layer {
 
     public func backward(_ dy: Tensor) -> Tensor {
         guard let desc = inputDesc else { fatalError("ZeroPadShortcut.backward before forward") }
-        defer { output = nil }
         let (n, c, h, w) = (desc.dims[0], desc.dims[1], desc.dims[2], desc.dims[3])
         let g = gradientToPlain.adapt(dy, to: .plain(dy.shape))
         let (oh, ow) = (g.shape[2], g.shape[3])

@@ -103,17 +103,6 @@ public final class Tensor {
     }
 }
 
-/// A layer's output, a pooled tensor: recycled as soon as the next layer is done with it in
-/// evaluation; in training also kept in `slot` for backward, which lets it go (the layers'
-/// `backward` sets their slots to nil), so that backward's gradients take the place of the
-/// activations it has used, as in PyTorch.
-@inline(__always)
-func layerOutput(_ slot: inout Tensor?, _ desc: MemoryDesc, _ mode: Mode) -> Tensor {
-    let t = Tensor(pooled: desc)
-    slot = mode == .train ? t : nil
-    return t
-}
-
 /// Returns `slot` if it already has `desc`, else a new zeroed tensor of `desc` (stored back):
 /// how layers reuse their activation and gradient buffers from step to step.
 @inline(__always)
