@@ -41,19 +41,17 @@ public struct DistillationLoss: Sendable {
         self.dkdTargetWeight = dkdTargetWeight; self.dkdNonTargetWeight = dkdNonTargetWeight
     }
 
-    /// The share of rows of `teacher` ([rows, k]) whose softened distribution softmax(t/T) is
+    /// How many rows of `teacher` ([rows, k]) have a softened distribution softmax(t/T) that is
     /// one-hot in float32: every class but the top one underflows to 0. At such a temperature
     /// the KD term only copies the teacher's arg-max, scaled down by T^2.
-    public static func oneHotShare(teacher: [Float], classes k: Int, temperature: Float) -> Double {
-        let rows = teacher.count / k
-        guard rows > 0 else { return 0 }
+    public static func oneHotRows(teacher: [Float], classes k: Int, temperature: Float) -> Int {
         var oneHot = 0
-        for r in 0..<rows {
+        for r in 0..<(teacher.count / k) {
             let row = teacher[(r * k)..<(r * k + k)]
             let top = row.max()!
-            if row.filter({ expf(($0 - top) / temperature) > 0 }).count == 1 { oneHot += 1 }
+            if row.lazy.filter({ expf(($0 - top) / temperature) > 0 }).count == 1 { oneHot += 1 }
         }
-        return Double(oneHot) / Double(rows)
+        return oneHot
     }
 
     public struct Value: Sendable {

@@ -59,10 +59,24 @@ struct TeacherFiles {
             log.info("warning: allow_fixed_teacher: the inputs are augmented but the teacher's targets belong to the plain images (a fixed teacher)")
         }
         // Standardised logits are z-scores, whose softmax is never one-hot at these temperatures.
-        let oneHot = p.alpha > 0 && !p.logitStandardization ? DistillationLoss.oneHotShare(teacher: try t.logits(of: Array(0..<min(t.count * t.viewsPerSample, 65536))), classes: t.metadata.numClasses, temperature: Float(p.temperature)) : 0
+        let oneHot = p.alpha > 0 && !p.logitStandardization ? try Self.oneHotShare(t, temperature: Float(p.temperature)) : 0
         if oneHot >= 0.5 {
             log.info("warning: at temperature \(p.temperature) the teacher's softened outputs are one-hot in float32 for \(percent(oneHot)) of the training rows (the other classes underflow to 0), so the KD term only copies the teacher's top class, scaled by T^2 = \(p.temperature * p.temperature); a temperature of 1 or more keeps the soft labels")
         }
+    }
+
+    /// The share of the first 65,536 rows of `t` whose softened distribution is one-hot
+    /// (`DistillationLoss.oneHotRows`), read 1,024 rows at a time: all at once, a thousand
+    /// classes took 500 MB at a student's start.
+    static func oneHotShare(_ t: LogitsFile, temperature: Float) throws -> Double {
+        let rows = min(t.count * t.viewsPerSample, 65536)
+        guard rows > 0 else { return 0 }
+        var oneHot = 0
+        for first in stride(from: 0, to: rows, by: 1024) {
+            let block = try t.logits(of: Array(first..<min(first + 1024, rows)))
+            oneHot += DistillationLoss.oneHotRows(teacher: block, classes: t.metadata.numClasses, temperature: temperature)
+        }
+        return Double(oneHot) / Double(rows)
     }
 
     /// Whether the teacher's train rows fit this run's inputs: a multi-view export's views
