@@ -120,7 +120,7 @@ bench-load: deps
 # The scale benchmark (BENCHMARKS.md; not in CI): a generated ImageNet-shaped image store
 # (1000 classes, 3x32x32) at 10k, 100k and 1.28M training images through the three stages
 # under memory_budget_mb 64, peak RSS per stage; then a student's epoch in memory against
-# streamed. About 40 minutes and 12 GB of disk on 2 cores. SCALE_ARGS="SIZES BUDGET ROUNDS".
+# streamed. About 20 minutes and 12 GB of disk on 2 cores. SCALE_ARGS="SIZES BUDGET ROUNDS".
 bench-scale: deps
 	$(SWIFT) build -c release
 	scripts/bench_scale.sh $(SCALE_ARGS)
