@@ -60,12 +60,15 @@ extension Conv2d {
         let g = geometry(inputDims)
         var src = MemoryDesc.any(inputDims).raw, dst = MemoryDesc.any(g.outDims).raw
         var wts = MemoryDesc.any(weightDims).raw, bia = MemoryDesc.plain([outChannels]).raw
-        var d = dnnl_convolution_desc_t()
         // forward_training, not forward_inference: oneDNN 2.6 picks a faster kernel for it here
         // (measured: resnet20 evaluation ~25% faster; PyTorch makes the same choice).
-        dnnlCheck(dnnl_convolution_forward_desc_init(&d, dnnl_forward_training, dnnl_convolution_direct, &src, &wts, &bia, &dst,
-                                                     g.strides, g.padL, g.padR), "folded conv desc")
-        return FoldedPlan(primitive: Primitive(op: &d, attributes: PostOps(relu: relu), what: "conv + folded batch norm"),
+        let primitive = ConvolutionAlgorithm.primitive(algorithms(.forward, inputDims), attributes: PostOps(relu: relu), what: "conv + folded batch norm") { algorithm in
+            var d = dnnl_convolution_desc_t()
+            dnnlCheck(dnnl_convolution_forward_desc_init(&d, dnnl_forward_training, algorithm, &src, &wts, &bia, &dst,
+                                                         g.strides, g.padL, g.padR), "folded conv desc")
+            return d
+        }
+        return FoldedPlan(primitive: primitive,
                           outChannels: outChannels, native: nativeKernels)
     }
 }

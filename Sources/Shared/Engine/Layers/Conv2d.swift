@@ -95,18 +95,26 @@ public final class Conv2d: Layer {
         return (outDims, [Int64(stride), Int64(stride)], [Int64(padding), Int64(padding)], padR)
     }
 
+    /// The algorithms this convolution tries, Winograd first where it pays (ConvolutionAlgorithm).
+    func algorithms(_ pass: ConvolutionAlgorithm.Pass, _ inputDims: [Int]) -> [dnnl_alg_kind_t] {
+        ConvolutionAlgorithm.candidates(kernel: kernel, stride: stride, groups: groups, inChannels: inChannels, outChannels: outChannels,
+                                        height: inputDims[2], width: inputDims[3], pass: pass)
+    }
+
     private func makePlan(_ inputDims: [Int]) -> Plan {
         let g = geometry(inputDims)
         var src = MemoryDesc.any(inputDims).raw, dst = MemoryDesc.any(g.outDims).raw
         var wts = MemoryDesc.any(weightDims).raw, bia = MemoryDesc.plain([outChannels]).raw
         let (strides, pad, padR) = (g.strides, g.padL, g.padR)
         func forward(_ prop: dnnl_prop_kind_t) -> Primitive {
-            var d = dnnl_convolution_desc_t()
-            withOptionalPointer(bias != nil ? bia : nil) { biasPtr in
-                dnnlCheck(dnnl_convolution_forward_desc_init(&d, prop, dnnl_convolution_direct, &src, &wts, biasPtr, &dst,
-                                                             strides, pad, padR), "conv forward desc")
+            ConvolutionAlgorithm.primitive(algorithms(.forward, inputDims), what: "conv forward") { algorithm in
+                var d = dnnl_convolution_desc_t()
+                withOptionalPointer(bias != nil ? bia : nil) { biasPtr in
+                    dnnlCheck(dnnl_convolution_forward_desc_init(&d, prop, algorithm, &src, &wts, biasPtr, &dst,
+                                                                 strides, pad, padR), "conv forward desc")
+                }
+                return d
             }
-            return Primitive(op: &d, what: "conv forward")
         }
         let fwd = forward(dnnl_forward_training)
         // Inference uses the training primitive's layouts, so the buffers and adapters of one
@@ -118,20 +126,23 @@ public final class Conv2d: Layer {
         // Gradients share their tensors' layouts: diff_src = src, diff_dst = dst.
         var fsrc = fwd.desc(dnnl_query_src_md).raw, fdst = fwd.desc(dnnl_query_dst_md).raw
         var anyW = MemoryDesc.any(weightDims).raw
-        var bd = dnnl_convolution_desc_t()
-        dnnlCheck(dnnl_convolution_backward_data_desc_init(&bd, dnnl_convolution_direct, &fsrc, &anyW, &fdst, strides, pad, padR),
-                  "conv backward-data desc")
-        let bwdData = Primitive(op: &bd, hint: fwd, what: "conv backward data")
-        func backwardWeightsDesc(_ src: inout dnnl_memory_desc_t, _ diffDst: inout dnnl_memory_desc_t) -> dnnl_convolution_desc_t {
-            var bw = dnnl_convolution_desc_t()
-            withOptionalPointer(bias != nil ? bia : nil) { biasPtr in
-                dnnlCheck(dnnl_convolution_backward_weights_desc_init(&bw, dnnl_convolution_direct, &src, &anyW, biasPtr, &diffDst,
-                                                                      strides, pad, padR), "conv backward-weights desc")
-            }
-            return bw
+        let bwdData = ConvolutionAlgorithm.primitive(algorithms(.backwardData, inputDims), hint: fwd, what: "conv backward data") { algorithm in
+            var d = dnnl_convolution_desc_t()
+            dnnlCheck(dnnl_convolution_backward_data_desc_init(&d, algorithm, &fsrc, &anyW, &fdst, strides, pad, padR),
+                      "conv backward-data desc")
+            return d
         }
-        var bw = backwardWeightsDesc(&fsrc, &fdst)
-        var bwdWeights = Primitive(op: &bw, hint: fwd, what: "conv backward weights")
+        func backwardWeights(_ src: inout dnnl_memory_desc_t, _ diffDst: inout dnnl_memory_desc_t) -> Primitive {
+            ConvolutionAlgorithm.primitive(algorithms(.backwardWeights, inputDims), hint: fwd, what: "conv backward weights") { algorithm in
+                var d = dnnl_convolution_desc_t()
+                withOptionalPointer(bias != nil ? bia : nil) { biasPtr in
+                    dnnlCheck(dnnl_convolution_backward_weights_desc_init(&d, algorithm, &src, &anyW, biasPtr, &diffDst,
+                                                                          strides, pad, padR), "conv backward-weights desc")
+                }
+                return d
+            }
+        }
+        var bwdWeights = backwardWeights(&fsrc, &fdst)
         // oneDNN 2.6 below AVX-512 has no JIT backward-weights for blocked layouts with one input
         // channel (every first layer on grey images) or for depthwise convolutions on 2x2 planes:
         // it picks `ref:any`, a naive loop (~1 s per cnn5 step). On plain layouts it runs im2col +
@@ -139,11 +150,20 @@ public final class Conv2d: Layer {
         // output gradient.
         if bwdWeights.implementation.hasPrefix("ref:") {
             var plainSrc = MemoryDesc.plain(inputDims).raw, plainDst = MemoryDesc.plain(g.outDims).raw
-            bw = backwardWeightsDesc(&plainSrc, &plainDst)
-            bwdWeights = Primitive(op: &bw, hint: fwd, what: "conv backward weights")
+            bwdWeights = backwardWeights(&plainSrc, &plainDst)
         }
         return Plan(forward: fwd, inference: inf, backwardData: bwdData, backwardWeights: bwdWeights,
                     plainWeights: .plain(weightDims), native: nativeKernels)
+    }
+
+    /// Whether convolutions may run Winograd here: oneDNN has it on AVX-512 machines, and
+    /// `KD_WINOGRAD=0` turns it off (ConvolutionAlgorithm).
+    public static var winogradAvailable: Bool { ConvolutionAlgorithm.winogradAllowed && DNNL.effectiveISA.hasPrefix("AVX512") }
+
+    /// The oneDNN implementations of the last input shape's passes (e.g. "jit:avx512_core",
+    /// "jit_wino_4x3:avx512_core"), for tests and `kd-bench audit`.
+    public var implementations: (forward: String, backwardData: String, backwardWeights: String)? {
+        plan.map { ($0.forward.implementation, $0.backwardData.implementation, $0.backwardWeights.implementation) }
     }
 
     /// Whether this machine runs the engine's own convolution kernels where they apply (AVX2

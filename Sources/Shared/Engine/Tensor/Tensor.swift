@@ -30,11 +30,11 @@ public final class Tensor {
     /// A tensor whose storage comes from the pool and goes back to it when released: for
     /// activations and gradients that live only until the next layer has read them.
     /// Padded (blocked) layouts are zeroed, since oneDNN reads the padding.
-    public init(pooled desc: MemoryDesc) {
+    public init(pooled desc: MemoryDesc, zeroed: Bool = true, roundedUp granule: Int = 1) {
         self.desc = desc
-        self.byteCount = max(desc.byteCount, 4)
+        self.byteCount = (max(desc.byteCount, 4) + granule - 1) / granule * granule
         self.data = StoragePool.shared.take(byteCount)
-        if byteCount != desc.dims.reduce(1, *) * 4 { data.initializeMemory(as: UInt8.self, repeating: 0, count: byteCount) }
+        if zeroed && byteCount != desc.dims.reduce(1, *) * 4 { data.initializeMemory(as: UInt8.self, repeating: 0, count: byteCount) }
         self.ownsStorage = false
         self.owner = nil
         self.memory = Self.makeMemory(desc, data)

@@ -22,8 +22,22 @@ public final class Primitive {
     /// `hint` is the forward primitive descriptor that backward primitives require.
     convenience init(op: UnsafeRawPointer, hint: Primitive? = nil, attributes: PostOps? = nil, what: String) {
         var pd: dnnl_primitive_desc_t?
-        dnnlCheck(dnnl_primitive_desc_create(&pd, op, attributes?.attr, DNNL.shared.engine, hint?.pd), "\(what) descriptor")
+        let attributes = attributes ?? PostOps(relu: false)
+        withExtendedLifetime(attributes) {
+            dnnlCheck(dnnl_primitive_desc_create(&pd, op, attributes.attr, DNNL.shared.engine, hint?.pd), "\(what) descriptor")
+        }
         self.init(pd: pd!, what: what)
+    }
+
+    /// nil where oneDNN has no implementation for the descriptor.
+    convenience init?(trying op: UnsafeRawPointer, hint: Primitive? = nil, attributes: PostOps? = nil, what: String) {
+        var pd: dnnl_primitive_desc_t?
+        let attributes = attributes ?? PostOps(relu: false)
+        let status = withExtendedLifetime(attributes) {
+            dnnl_primitive_desc_create(&pd, op, attributes.attr, DNNL.shared.engine, hint?.pd)
+        }
+        guard status == dnnl_success, let pd else { return nil }
+        self.init(pd: pd, what: what)
     }
 
     init(pd: dnnl_primitive_desc_t, what: String) {
@@ -34,7 +48,15 @@ public final class Primitive {
         self.what = what
         implementation = Self.implementation(of: pd)
         isReference = implementation.hasPrefix("ref:")
+        let scratch = dnnl_primitive_desc_query_md(pd, dnnl_query_scratchpad_md, 0).map { MemoryDesc(raw: $0.pointee) }
+        scratchpad = scratch.flatMap { $0.byteCount > 0 ? $0 : nil }
     }
+
+    /// The scratch memory the primitive needs while it runs, where the caller provides it
+    /// (`PostOps` asks for that): taken from the pool for each run, so it is not held between
+    /// runs beside the activations (Winograd's transformed tensors are tens of MiB).
+    private let scratchpad: MemoryDesc?
+    var scratchpadBytes: Int { scratchpad?.byteCount ?? 0 }
 
     private static func implementation(of pd: dnnl_primitive_desc_t) -> String {
         var info: UnsafePointer<CChar>?
@@ -70,9 +92,20 @@ public final class Primitive {
     /// Runs the primitive on the shared stream with (DNNL_ARG_*, tensor) arguments, and waits.
     func execute(_ args: [(Int32, Tensor)]) {
         if isReference { ReferenceKernels.record(self) }
+        var args = args
+        if let scratchpad {
+            // Large scratchpads rounded up to 16 MiB, so that the pool keeps one buffer for all
+            // of them rather than one of each size (the Winograd layers of a model ask for
+            // 7-10 MiB each, no two alike).
+            let granule = scratchpad.byteCount >= 1 << 20 ? 16 << 20 : 1
+            args.append((DNNL_ARG_SCRATCHPAD, Tensor(pooled: scratchpad, zeroed: false, roundedUp: granule)))
+        }
         let list = args.map { dnnl_exec_arg_t(arg: $0.0, memory: $0.1.memory) }
-        dnnlCheck(dnnl_primitive_execute(primitive, DNNL.shared.stream, Int32(list.count), list), "executing \(what)")
-        DNNL.shared.wait()
+        // The tensors (the scratchpad above all, which nothing else holds) must outlive the run.
+        withExtendedLifetime(args) {
+            dnnlCheck(dnnl_primitive_execute(primitive, DNNL.shared.stream, Int32(list.count), list), "executing \(what)")
+            DNNL.shared.wait()
+        }
     }
 }
 
@@ -165,7 +198,8 @@ final class LayoutAdapter {
 }
 
 /// Primitive attributes with post-ops: operations oneDNN applies to a result before writing
-/// it, saving a pass over memory.
+/// it, saving a pass over memory. They also ask for a caller-provided scratchpad (see
+/// `Primitive.execute`).
 final class PostOps {
     let attr: dnnl_primitive_attr_t
 
@@ -177,6 +211,7 @@ final class PostOps {
         dnnlCheck(dnnl_post_ops_create(&ops), "post_ops_create")
         if relu { dnnlCheck(dnnl_post_ops_append_eltwise(ops, 1, dnnl_eltwise_relu, 0, 0), "post_ops_append_eltwise") }
         dnnlCheck(dnnl_primitive_attr_set_post_ops(a, ops), "primitive_attr_set_post_ops")
+        dnnlCheck(dnnl_primitive_attr_set_scratchpad_mode(a, dnnl_scratchpad_mode_user), "primitive_attr_set_scratchpad_mode")
         dnnl_post_ops_destroy(ops)
         attr = a!
     }
