@@ -161,7 +161,7 @@ public final class Conv2d: Layer {
     public static var winogradAvailable: Bool { ConvolutionAlgorithm.winogradAllowed && DNNL.effectiveISA.hasPrefix("AVX512") }
 
     /// The oneDNN implementations of the last input shape's passes (e.g. "jit:avx512_core",
-    /// "jit_wino_4x3:avx512_core"), for tests and `kd-bench audit`.
+    /// "jit_wino_4x3:avx512_core"), for tests.
     public var implementations: (forward: String, backwardData: String, backwardWeights: String)? {
         plan.map { ($0.forward.implementation, $0.backwardData.implementation, $0.backwardWeights.implementation) }
     }

@@ -21,23 +21,27 @@ public final class Primitive {
     /// Creates the primitive for an operation descriptor (`op` points to a dnnl_*_desc_t).
     /// `hint` is the forward primitive descriptor that backward primitives require.
     convenience init(op: UnsafeRawPointer, hint: Primitive? = nil, attributes: PostOps? = nil, what: String) {
-        var pd: dnnl_primitive_desc_t?
-        let attributes = attributes ?? PostOps(relu: false)
-        withExtendedLifetime(attributes) {
-            dnnlCheck(dnnl_primitive_desc_create(&pd, op, attributes.attr, DNNL.shared.engine, hint?.pd), "\(what) descriptor")
-        }
+        let (status, pd) = Self.describe(op, hint: hint, attributes: attributes)
+        dnnlCheck(status, "\(what) descriptor")
         self.init(pd: pd!, what: what)
     }
 
     /// nil where oneDNN has no implementation for the descriptor.
     convenience init?(trying op: UnsafeRawPointer, hint: Primitive? = nil, attributes: PostOps? = nil, what: String) {
+        let (status, pd) = Self.describe(op, hint: hint, attributes: attributes)
+        guard status == dnnl_success, let pd else { return nil }
+        self.init(pd: pd, what: what)
+    }
+
+    /// The primitive descriptor for an operation, with the given attributes or the default
+    /// ones (`PostOps` without post-ops: a caller-provided scratchpad).
+    private static func describe(_ op: UnsafeRawPointer, hint: Primitive?, attributes: PostOps?) -> (dnnl_status_t, dnnl_primitive_desc_t?) {
         var pd: dnnl_primitive_desc_t?
         let attributes = attributes ?? PostOps(relu: false)
         let status = withExtendedLifetime(attributes) {
             dnnl_primitive_desc_create(&pd, op, attributes.attr, DNNL.shared.engine, hint?.pd)
         }
-        guard status == dnnl_success, let pd else { return nil }
-        self.init(pd: pd, what: what)
+        return (status, pd)
     }
 
     init(pd: dnnl_primitive_desc_t, what: String) {
