@@ -19,8 +19,9 @@ public final class Conv2d: Layer {
 
     /// Primitives and buffers for one input shape.
     private final class Plan {
+        /// Runs in both modes: forward_training, which oneDNN 2.6 runs faster than
+        /// forward_inference here (see Conv2d+Folded.swift).
         let forward: Primitive
-        let inference: Primitive
         let backwardData: Primitive
         let backwardWeights: Primitive
         let source, output, weightsForward, weightsBackward, diffWeights: MemoryDesc
@@ -31,9 +32,9 @@ public final class Conv2d: Layer {
         /// The engine's own kernels for this shape where they are faster than oneDNN's (AVX2,
         /// 3x3 stride 1; Kernels/Native/Conv3x3.swift), nil elsewhere.
         let native: Conv3x3?
-        init(forward: Primitive, inference: Primitive, backwardData: Primitive, backwardWeights: Primitive, plainWeights: MemoryDesc,
+        init(forward: Primitive, backwardData: Primitive, backwardWeights: Primitive, plainWeights: MemoryDesc,
              native: (_ source: MemoryDesc, _ output: MemoryDesc) -> Conv3x3?) {
-            self.forward = forward; self.inference = inference
+            self.forward = forward
             self.backwardData = backwardData; self.backwardWeights = backwardWeights
             source = forward.desc(dnnl_query_src_md)
             output = forward.desc(dnnl_query_dst_md)
@@ -106,23 +107,14 @@ public final class Conv2d: Layer {
         var src = MemoryDesc.any(inputDims).raw, dst = MemoryDesc.any(g.outDims).raw
         var wts = MemoryDesc.any(weightDims).raw, bia = MemoryDesc.plain([outChannels]).raw
         let (strides, pad, padR) = (g.strides, g.padL, g.padR)
-        func forward(_ prop: dnnl_prop_kind_t) -> Primitive {
-            ConvolutionAlgorithm.primitive(algorithms(.forward, inputDims), what: "conv forward") { algorithm in
-                var d = dnnl_convolution_desc_t()
-                withOptionalPointer(bias != nil ? bia : nil) { biasPtr in
-                    dnnlCheck(dnnl_convolution_forward_desc_init(&d, prop, algorithm, &src, &wts, biasPtr, &dst,
-                                                                 strides, pad, padR), "conv forward desc")
-                }
-                return d
+        let fwd = ConvolutionAlgorithm.primitive(algorithms(.forward, inputDims), what: "conv forward") { algorithm in
+            var d = dnnl_convolution_desc_t()
+            withOptionalPointer(bias != nil ? bia : nil) { biasPtr in
+                dnnlCheck(dnnl_convolution_forward_desc_init(&d, dnnl_forward_training, algorithm, &src, &wts, biasPtr, &dst,
+                                                             strides, pad, padR), "conv forward desc")
             }
+            return d
         }
-        let fwd = forward(dnnl_forward_training)
-        // Inference uses the training primitive's layouts, so the buffers and adapters of one
-        // plan serve both modes (oneDNN may otherwise choose other layouts for inference).
-        src = fwd.desc(dnnl_query_src_md).raw
-        dst = fwd.desc(dnnl_query_dst_md).raw
-        wts = fwd.desc(dnnl_query_weights_md).raw
-        let inf = forward(dnnl_forward_training)  // see Conv2d+Folded.swift: faster than forward_inference
         // Gradients share their tensors' layouts: diff_src = src, diff_dst = dst.
         var fsrc = fwd.desc(dnnl_query_src_md).raw, fdst = fwd.desc(dnnl_query_dst_md).raw
         var anyW = MemoryDesc.any(weightDims).raw
@@ -152,7 +144,7 @@ public final class Conv2d: Layer {
             var plainSrc = MemoryDesc.plain(inputDims).raw, plainDst = MemoryDesc.plain(g.outDims).raw
             bwdWeights = backwardWeights(&plainSrc, &plainDst)
         }
-        return Plan(forward: fwd, inference: inf, backwardData: bwdData, backwardWeights: bwdWeights,
+        return Plan(forward: fwd, backwardData: bwdData, backwardWeights: bwdWeights,
                     plainWeights: .plain(weightDims), native: nativeKernels)
     }
 
@@ -202,7 +194,7 @@ public final class Conv2d: Layer {
             let weights = weightAdapter.adapt(Tensor(reading: store.value(weight), plan.plainWeights), to: plan.weightsForward)
             var args: [(Int32, Tensor)] = [(DNNL_ARG_SRC, input), (DNNL_ARG_WEIGHTS, weights), (DNNL_ARG_DST, out)]
             if let bias { args.append((DNNL_ARG_BIAS, Tensor(reading: store.value(bias), .plain([outChannels])))) }
-            (mode == .train ? plan.forward : plan.inference).execute(args)
+            plan.forward.execute(args)
         }
         savedInput = mode == .train ? input : nil
         return out
