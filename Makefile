@@ -75,9 +75,17 @@ deps-python:
 build:
 	$(SWIFT) build -c release
 
-# Installs what every test needs first, so that none skips for want of a step.
+# Installs what every test needs first, so that none skips for want of a step. The
+# convolution tests run again with the engine's Winograd off, and, on an AVX-512 machine,
+# capped to AVX2 (both ways), so that the AVX2 kernels are checked wherever CI runs.
 test: deps deps-python deps-onnx deps-report
 	$(SWIFT) test
+	KD_WINOGRAD=0 $(SWIFT) test --filter Conv2dTests
+	@if grep -qw avx512f /proc/cpuinfo; then \
+	  echo "test: the convolution tests again, capped to AVX2"; \
+	  DNNL_MAX_CPU_ISA=AVX2 $(SWIFT) test --filter Conv2dTests && \
+	  KD_WINOGRAD=0 DNNL_MAX_CPU_ISA=AVX2 $(SWIFT) test --filter Conv2dTests; \
+	fi
 
 deps-report:
 	$(call apt_install,$(REPORT_PACKAGES))

@@ -1,7 +1,8 @@
 // The engine's own compute kernels in C, for AVX2 + FMA machines where oneDNN 2.6's kernels are
-// slower (measured: BENCHMARKS.md, issue 8). Swift builds for baseline x86-64 and has no
-// per-function target attributes; C has them, so these functions carry
-// `target("avx2,fma")` and the engine calls them only after `kd_cpu_has_avx2_fma()`.
+// slower (measured: BENCHMARKS.md, issues 8 and 26) or missing (Winograd below AVX-512). Swift
+// builds for baseline x86-64 and has no per-function target attributes; C has them, so these
+// functions carry `target("avx2,fma")` and the engine calls them only after
+// `kd_cpu_has_avx2_fma()`.
 //
 // Layout: nChw8c (oneDNN's `aBcd8b` on AVX2): [N][C/8][H][W][8], the 8 channels of a block
 // innermost; the `_plain` functions take a plain [N][C][H][W] input instead (a first layer on
@@ -47,5 +48,30 @@ void kd_conv3x3_reduce_weights(const float *parts, int threads, float *grad, int
 /// weights of the backward-data convolution instead: dx = conv(dy, w') with
 /// w'[inC][outC][kh][kw] = w[outC][inC][2 - kh][2 - kw], so `packed` is [inC/8][outC][3][3][8].
 void kd_conv3x3_pack(const float *w, float *packed, int outC, int inC, int transpose);
+
+// MARK: - Winograd F(4x4, 3x3) (Winograd.c)
+
+/// Floats of the packed weights: [36][K/8][C][8] for K output and C input channels.
+long kd_wino_weights_floats(int inC, int outC);
+
+/// Packs plain weights w[outC][inC][3][3] for kd_wino_forward, output channels [k0, k1) of the
+/// convolution packed (multiples of 8; `packed` 32-byte aligned): the forward one (K = outC,
+/// C = inC), or with `transpose` the backward-data one (K = inC, C = outC; kernels rotated as
+/// in kd_conv3x3_pack).
+void kd_wino_pack(const float *w, float *packed, int outC, int inC, int transpose, int k0, int k1);
+
+/// Tiles (4x4 output blocks) per block of work for these channel counts: a multiple of 6.
+int kd_wino_tile_block(int inC, int outC);
+
+/// Floats of scratch one thread needs for blocks of `tileBlock` tiles.
+long kd_wino_scratch_floats(int inC, int outC, int tileBlock);
+
+/// y = relu?(conv(x, w) + bias) for tiles [t0, t1) of the batch, tile t covering image
+/// t / (ty * tx), outputs from row 4 * (t % (ty * tx) / tx), column 4 * (t % tx), where
+/// ty = ceil(H / 4), tx = ceil(W / 4). x: [N][inC/8][H][W][8]; y: [N][outC/8][H][W][8];
+/// w from kd_wino_pack; bias: outC floats or NULL. inC % 8 == 0, outC % 16 == 0. Each output is
+/// computed in one fixed order, whatever the thread count or split.
+void kd_wino_forward(const float *x, const float *w, const float *bias, float *y, float *scratch, int t0, int t1,
+                     int tileBlock, int inC, int outC, int height, int width, int relu);
 
 #endif

@@ -148,6 +148,9 @@ public final class Conv2d: Layer {
                     plainWeights: .plain(weightDims), native: nativeKernels)
     }
 
+    /// Whether Winograd may run at all: `KD_WINOGRAD=0` turns off oneDNN's and the engine's.
+    public static var winogradAllowed: Bool { ConvolutionAlgorithm.winogradAllowed }
+
     /// Whether convolutions may run Winograd here: oneDNN has it on AVX-512 machines, and
     /// `KD_WINOGRAD=0` turns it off (ConvolutionAlgorithm).
     public static var winogradAvailable: Bool { ConvolutionAlgorithm.winogradAllowed && DNNL.effectiveISA.hasPrefix("AVX512") }
@@ -169,6 +172,10 @@ public final class Conv2d: Layer {
         return (native.runsForward ? ["forward"] : []) + (native.runsBackwardData ? ["backward-data"] : []) + ["backward-weights"]
     }
 
+    /// Whether the last input shape's forward and backward-data run in the engine's own
+    /// Winograd kernel (AVX2; Kernels/Native/Winograd3x3.swift).
+    public var nativeWinograd: Bool { plan?.native?.winograd ?? false }
+
     /// The engine's own kernels for these layouts, where this convolution's geometry allows them.
     func nativeKernels(_ source: MemoryDesc, _ output: MemoryDesc) -> Conv3x3? {
         Conv3x3(kernel: kernel, stride: stride, padding: padding, groups: groups, source: source, output: output)
@@ -188,8 +195,7 @@ public final class Conv2d: Layer {
         let out = Tensor(pooled: plan.output)
         lastForwardFLOPs = 2 * out.count * (inChannels / groups) * kernel * kernel
         if let native = plan.native, native.runsForward {
-            native.load(weights: store.value(weight))
-            native.forward(input, bias: bias.map { store.value($0) }, relu: false, into: out)
+            native.forward(input, weights: store.value(weight), bias: bias.map { store.value($0) }, into: out)
         } else {
             let weights = weightAdapter.adapt(Tensor(reading: store.value(weight), plan.plainWeights), to: plan.weightsForward)
             var args: [(Int32, Tensor)] = [(DNNL_ARG_SRC, input), (DNNL_ARG_WEIGHTS, weights), (DNNL_ARG_DST, out)]

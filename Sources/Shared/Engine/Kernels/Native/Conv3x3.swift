@@ -7,11 +7,15 @@ internal import CKernels
 /// 170-180 GFLOP/s on every resnet20 and cnn5 shape, against oneDNN 2.6's 75-135; forward (and
 /// backward-data, the same kernel with transposed weights) at 170-190 on 28-wide planes against
 /// oneDNN's 140-180, but no faster on 14- and 7-wide ones. So backward-weights runs here
-/// wherever the shape allows, forward and backward-data only on planes at least 28 wide.
+/// wherever the shape allows, the direct forward and backward-data only on planes at least 28
+/// wide.
 ///
 /// A first layer's input (1 or 3 channels) stays plain [N][C][H][W] in oneDNN, which then has
 /// no fast backward-weights (its GEMM path, after reordering the output gradient, ran cnn5's
 /// 1->32 layer at about 15 GFLOP/s): the `_plain` kernels take that input as it is.
+///
+/// Forward and backward-data run in Winograd F(4x4, 3x3) (`Winograd3x3`) wherever it applies,
+/// at any plane width; the direct kernel stays for backward-weights and the other shapes.
 ///
 /// Not used where oneDNN runs AVX-512 (its kernels and nChw16c layouts are faster there), nor
 /// with `KD_NATIVE_KERNELS=0` (to compare with oneDNN alone).
@@ -21,9 +25,16 @@ final class Conv3x3 {
     let plainSource: Bool
     /// Which passes run here rather than in oneDNN.
     let runsForward, runsBackwardData: Bool
+    /// Forward and backward-data run in Winograd rather than the direct kernel.
+    let winograd: Bool
 
+    /// The direct kernel's packed weights (empty under Winograd).
     private var packed: [Float]
     private var packedTransposed: [Float]
+    /// The Winograd weights `load` packed, kept for evaluation's many batches: four times the
+    /// plain weights, but packing them for each batch instead cost vgg13's inference at
+    /// batch 64 30% (512 channels on 4x4 planes; AVX2 on Zen 4, 2 rounds, memory 432 -> 352 MiB).
+    private var loadedWinograd: Tensor?
     private var scratch: [Float] = []
     private var weightSums: [Float] = []
     private var biasSums: [Float] = []
@@ -45,24 +56,54 @@ final class Conv3x3 {
             return nil
         }
         (inChannels, outChannels, height, width) = (x[1], y[1], x[2], x[3])
-        runsForward = width >= 28
-        runsBackwardData = width >= 28 && inChannels % 16 == 0 && !plainSource
-        packed = [Float](repeating: 0, count: outChannels * inChannels * 9)
+        winograd = !plainSource && Winograd3x3.applies(inChannels: inChannels, outChannels: outChannels,
+                                                       height: height, width: width)
+        runsForward = winograd || width >= 28
+        runsBackwardData = winograd || (width >= 28 && inChannels % 16 == 0 && !plainSource)
+        packed = winograd ? [] : [Float](repeating: 0, count: outChannels * inChannels * 9)
         packedTransposed = packed
     }
 
-    /// Packs the weights (plain [out][in][3][3]) that `forward` uses until the next call.
+    /// Packs the weights (plain [out][in][3][3]) that `forward(_:bias:relu:into:)` uses until
+    /// the next call.
     func load(weights: UnsafePointer<Float>) {
-        kd_conv3x3_pack(weights, &packed, Int32(outChannels), Int32(inChannels), 0)
+        if winograd {
+            loadedWinograd = Winograd3x3.pack(weights, outChannels: outChannels, inChannels: inChannels,
+                                              transposed: false, keep: true)
+        } else {
+            kd_conv3x3_pack(weights, &packed, Int32(outChannels), Int32(inChannels), 0)
+        }
     }
 
     /// y = relu?(conv(x, the loaded weights) + bias).
     func forward(_ x: Tensor, bias: UnsafePointer<Float>?, relu: Bool, into y: Tensor) {
-        run(x, into: y, packed: packed, bias: bias, relu: relu, inC: inChannels, outC: outChannels, plain: plainSource)
+        guard winograd else {
+            return run(x, into: y, packed: packed, bias: bias, relu: relu, inC: inChannels, outC: outChannels, plain: plainSource)
+        }
+        guard let loadedWinograd else { preconditionFailure("Conv3x3.forward before load(weights:)") }
+        Winograd3x3.forward(x, packed: loadedWinograd, bias: bias, relu: relu, into: y,
+                            inChannels: inChannels, outChannels: outChannels)
+    }
+
+    /// y = conv(x, weights) + bias, for weights that change between calls (training): Winograd's
+    /// are packed into pooled storage for this call only.
+    func forward(_ x: Tensor, weights: UnsafePointer<Float>, bias: UnsafePointer<Float>?, into y: Tensor) {
+        guard winograd else {
+            load(weights: weights)
+            return forward(x, bias: bias, relu: false, into: y)
+        }
+        let transformed = Winograd3x3.pack(weights, outChannels: outChannels, inChannels: inChannels, transposed: false)
+        Winograd3x3.forward(x, packed: transformed, bias: bias, relu: false, into: y,
+                            inChannels: inChannels, outChannels: outChannels)
     }
 
     /// dx = the input gradient of conv(x, weights) for the output gradient dy.
     func backwardData(_ dy: Tensor, weights: UnsafePointer<Float>, into dx: Tensor) {
+        if winograd {
+            let transformed = Winograd3x3.pack(weights, outChannels: outChannels, inChannels: inChannels, transposed: true)
+            return Winograd3x3.forward(dy, packed: transformed, bias: nil, relu: false, into: dx,
+                                       inChannels: outChannels, outChannels: inChannels)
+        }
         kd_conv3x3_pack(weights, &packedTransposed, Int32(outChannels), Int32(inChannels), 1)
         run(dy, into: dx, packed: packedTransposed, bias: nil, relu: false, inC: outChannels, outC: inChannels, plain: false)
     }
