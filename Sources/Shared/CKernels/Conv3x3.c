@@ -166,6 +166,11 @@ AVX2 static void bias_sums(const float *dyn, float *biasAcc, int outC, int hw) {
     }
 }
 
+void kd_conv3x3_bias_sums(const float *dy, float *biasAcc, int n0, int n1, int outC, int height, int width) {
+    size_t hw = (size_t)height * width;
+    for (int n = n0; n < n1; n++) bias_sums(dy + (size_t)n * outC * hw, biasAcc, outC, (int)hw);
+}
+
 void kd_conv3x3_backward_weights(const float *x, const float *dy, float *acc, float *biasAcc, float *scratch,
                                  int n0, int n1, int inC, int outC, int height, int width) {
     int ph = height + 2, pw = width + 2, hw = height * width;

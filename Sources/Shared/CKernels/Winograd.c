@@ -217,3 +217,140 @@ void kd_wino_forward(const float *x, const float *U, const float *bias, float *y
         forward_block(x, U, bias, y, V, M, t, count, tileBlock, inC, outC, height, width, relu);
     }
 }
+
+// MARK: - Backward weights
+//
+// With y = A^T [(G g G^T) . (B^T d B)] A, the gradient of kernel g is G^T dU G where
+// dU = sum over tiles of (A dy A^T) . (B^T d B): per position xi, a GEMM over tiles of the
+// transformed output gradients (K) and inputs (C).
+
+/// A applied to four vectors (a column or a row of a 4x4 output-gradient block): six.
+#define GRADIENT_1D(y, z)                                                                                        \
+    do {                                                                                                         \
+        __m256 s02 = _mm256_add_ps(y[0], y[2]), s13 = _mm256_add_ps(y[1], y[3]);                                 \
+        __m256 q0 = _mm256_fmadd_ps(_mm256_set1_ps(4), y[2], y[0]);                                              \
+        __m256 q1 = _mm256_fmadd_ps(_mm256_set1_ps(8), y[3], _mm256_add_ps(y[1], y[1]));                         \
+        z[0] = y[0];                                                                                             \
+        z[1] = _mm256_add_ps(s02, s13);                                                                          \
+        z[2] = _mm256_sub_ps(s02, s13);                                                                          \
+        z[3] = _mm256_add_ps(q0, q1);                                                                            \
+        z[4] = _mm256_sub_ps(q0, q1);                                                                            \
+        z[5] = y[3];                                                                                             \
+    } while (0)
+
+/// G^T applied to six vectors: three.
+#define KERNEL_GRADIENT_1D(u, h)                                                                                 \
+    do {                                                                                                         \
+        __m256 s12 = _mm256_add_ps(u[1], u[2]), d12 = _mm256_sub_ps(u[2], u[1]);                                 \
+        __m256 s34 = _mm256_add_ps(u[3], u[4]), d34 = _mm256_sub_ps(u[3], u[4]);                                 \
+        h[0] = _mm256_fmadd_ps(u[0], _mm256_set1_ps(1.0f / 4),                                                   \
+                               _mm256_fmadd_ps(s34, _mm256_set1_ps(1.0f / 24), _mm256_mul_ps(s12, _mm256_set1_ps(-1.0f / 6)))); \
+        h[1] = _mm256_fmadd_ps(d12, _mm256_set1_ps(1.0f / 6), _mm256_mul_ps(d34, _mm256_set1_ps(1.0f / 12)));  \
+        h[2] = _mm256_add_ps(_mm256_mul_ps(_mm256_sub_ps(s34, s12), _mm256_set1_ps(1.0f / 6)), u[5]);            \
+    } while (0)
+
+/// Z[xi][kb][slot][8] for one tile and output block: A dy A^T of its 4x4 output gradients
+/// (zero outside the image).
+AVX2 static void gradient_tile(const float *dyb, float *z, size_t xiStride, int height, int width, int oy, int ox) {
+    __m256 cols[4][6];  // cols[c] = A times column c of the 4x4 block
+    for (int c = 0; c < 4; c++) {
+        __m256 d[4];
+        for (int r = 0; r < 4; r++)
+            d[r] = oy + r < height && ox + c < width ? _mm256_loadu_ps(dyb + ((size_t)(oy + r) * width + ox + c) * 8)
+                                                     : _mm256_setzero_ps();
+        GRADIENT_1D(d, cols[c]);
+    }
+    for (int r = 0; r < 6; r++) {
+        __m256 row[4] = {cols[0][r], cols[1][r], cols[2][r], cols[3][r]}, out[6];
+        GRADIENT_1D(row, out);
+        for (int c = 0; c < 6; c++) _mm256_storeu_ps(z + (size_t)(r * 6 + c) * xiStride, out[c]);
+    }
+}
+
+/// acc[kb], acc[kb + 1] (8 output channels each, for input channels [c0, c0 + CW), `accNext`
+/// apart) += the sums over `count` tiles of z[kb][t] * v[t][c] (z: [K/8][T][8], v: [T][C]).
+/// Per tile, 2 gradient loads and CW broadcasts feed 2 x CW FMAs.
+#define WEIGHTS_GEMM(CW)                                                                                         \
+    AVX2 static void weights_gemm_##CW(const float *z, size_t zNext, const float *v, int C, float *acc,          \
+                                       size_t accNext, int count) {                                             \
+        __m256 a0[CW], a1[CW];                                                                                   \
+        _Pragma("GCC unroll 6") for (int s = 0; s < CW; s++) {                                                   \
+            a0[s] = _mm256_loadu_ps(acc + s * 8);                                                                \
+            a1[s] = _mm256_loadu_ps(acc + accNext + s * 8);                                                      \
+        }                                                                                                        \
+        for (int t = 0; t < count; t++) {                                                                        \
+            __m256 y0 = _mm256_loadu_ps(z + t * 8), y1 = _mm256_loadu_ps(z + zNext + t * 8);                     \
+            const float *vt = v + (size_t)t * C;                                                                 \
+            _Pragma("GCC unroll 6") for (int s = 0; s < CW; s++) {                                               \
+                __m256 x = _mm256_broadcast_ss(vt + s);                                                          \
+                a0[s] = _mm256_fmadd_ps(y0, x, a0[s]);                                                           \
+                a1[s] = _mm256_fmadd_ps(y1, x, a1[s]);                                                           \
+            }                                                                                                    \
+        }                                                                                                        \
+        _Pragma("GCC unroll 6") for (int s = 0; s < CW; s++) {                                                   \
+            _mm256_storeu_ps(acc + s * 8, a0[s]);                                                                \
+            _mm256_storeu_ps(acc + accNext + s * 8, a1[s]);                                                      \
+        }                                                                                                        \
+    }
+WEIGHTS_GEMM(6)
+WEIGHTS_GEMM(4)
+WEIGHTS_GEMM(2)
+
+/// Tiles [t0, t0 + count) of the batch into acc ([36][K/8][C][8]); V: [36][T][C], Z: [36][K/8][T][8].
+AVX2 static void weights_block(const float *x, const float *dy, float *acc, float *V, float *Z, int t0, int count,
+                               int T, int C, int K, int height, int width) {
+    int tilesY = (height + 3) / 4, tilesX = (width + 3) / 4;
+    size_t hw = (size_t)height * width, vXi = (size_t)T * C, zXi = (size_t)K * T, accXi = (size_t)K * C;
+    for (int t = 0; t < count; t++) {
+        tile_at at = locate(t0 + t, tilesY, tilesX);
+        for (int cb = 0; cb < C / 8; cb++)
+            input_tile(x + ((size_t)at.n * C + cb * 8) * hw, V + (size_t)t * C + cb * 8, vXi, height, width, at.oy, at.ox);
+        for (int kb = 0; kb < K / 8; kb++)
+            gradient_tile(dy + ((size_t)at.n * K + kb * 8) * hw, Z + ((size_t)kb * T + t) * 8, zXi, height, width,
+                          at.oy, at.ox);
+    }
+    for (int xi = 0; xi < 36; xi++)
+        for (int kb = 0; kb < K / 8; kb += 2) {
+            const float *z = Z + xi * zXi + (size_t)kb * T * 8, *v = V + xi * vXi;
+            float *a = acc + xi * accXi + (size_t)kb * C * 8;
+            int c = 0;
+            for (; c + 6 <= C; c += 6) weights_gemm_6(z, (size_t)T * 8, v + c, C, a + c * 8, (size_t)C * 8, count);
+            for (; c + 4 <= C; c += 4) weights_gemm_4(z, (size_t)T * 8, v + c, C, a + c * 8, (size_t)C * 8, count);
+            for (; c < C; c += 2) weights_gemm_2(z, (size_t)T * 8, v + c, C, a + c * 8, (size_t)C * 8, count);
+        }
+}
+
+void kd_wino_backward_weights(const float *x, const float *dy, float *acc, float *scratch, int t0, int t1,
+                              int tileBlock, int inC, int outC, int height, int width) {
+    float *V = scratch, *Z = scratch + 36L * tileBlock * inC;
+    for (int t = t0; t < t1; t += tileBlock) {
+        int count = t1 - t < tileBlock ? t1 - t : tileBlock;
+        weights_block(x, dy, acc, V, Z, t, count, tileBlock, inC, outC, height, width);
+    }
+}
+
+AVX2 void kd_wino_reduce_weights(const float *parts, int threads, float *grad, int outC, int inC, int k0, int k1) {
+    size_t perThread = 36L * outC * inC, xiStride = (size_t)outC * inC;
+    for (int kb = k0 / 8; kb < k1 / 8; kb++)
+        for (int c = 0; c < inC; c++) {
+            const float *p = parts + ((size_t)kb * inC + c) * 8;
+            __m256 u[36];
+            for (int xi = 0; xi < 36; xi++) {
+                u[xi] = _mm256_loadu_ps(p + xi * xiStride);
+                for (int t = 1; t < threads; t++) u[xi] = _mm256_add_ps(u[xi], _mm256_loadu_ps(p + t * perThread + xi * xiStride));
+            }
+            __m256 cols[6][3];  // cols[j] = G^T times column j of dU
+            for (int j = 0; j < 6; j++) {
+                __m256 col[6] = {u[j], u[6 + j], u[12 + j], u[18 + j], u[24 + j], u[30 + j]};
+                KERNEL_GRADIENT_1D(col, cols[j]);
+            }
+            float taps[9][8];
+            for (int i = 0; i < 3; i++) {
+                __m256 row[6] = {cols[0][i], cols[1][i], cols[2][i], cols[3][i], cols[4][i], cols[5][i]}, h[3];
+                KERNEL_GRADIENT_1D(row, h);
+                for (int j = 0; j < 3; j++) _mm256_storeu_ps(taps[i * 3 + j], h[j]);
+            }
+            for (int l = 0; l < 8; l++)
+                for (int tap = 0; tap < 9; tap++) grad[((size_t)(kb * 8 + l) * inC + c) * 9 + tap] += taps[tap][l];
+        }
+}

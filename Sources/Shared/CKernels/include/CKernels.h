@@ -74,4 +74,19 @@ long kd_wino_scratch_floats(int inC, int outC, int tileBlock);
 void kd_wino_forward(const float *x, const float *w, const float *bias, float *y, float *scratch, int t0, int t1,
                      int tileBlock, int inC, int outC, int height, int width, int relu);
 
+/// acc += the weight gradient of tiles [t0, t1) of the batch (tiles as in kd_wino_forward), in
+/// the transformed domain: acc [36][outC/8][inC][8], to be brought back by
+/// kd_wino_reduce_weights. x: [N][inC/8][H][W][8]; dy: [N][outC/8][H][W][8]; inC % 16 == 0,
+/// outC % 16 == 0; scratch: kd_wino_scratch_floats(inC, outC, tileBlock).
+void kd_wino_backward_weights(const float *x, const float *dy, float *acc, float *scratch, int t0, int t1,
+                              int tileBlock, int inC, int outC, int height, int width);
+
+/// Adds the threads' parts of kd_wino_backward_weights (`threads` of them one after another),
+/// transformed back, into the plain gradient grad[outC][inC][3][3], for output channels
+/// [k0, k1) (multiples of 8). The parts are summed in thread order.
+void kd_wino_reduce_weights(const float *parts, int threads, float *grad, int outC, int inC, int k0, int k1);
+
+/// biasAcc[outC] += the sums of dy ([N][outC/8][H][W][8]) over images [n0, n1) and pixels.
+void kd_conv3x3_bias_sums(const float *dy, float *biasAcc, int n0, int n1, int outC, int height, int width);
+
 #endif

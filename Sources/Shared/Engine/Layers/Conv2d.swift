@@ -172,9 +172,12 @@ public final class Conv2d: Layer {
         return (native.runsForward ? ["forward"] : []) + (native.runsBackwardData ? ["backward-data"] : []) + ["backward-weights"]
     }
 
-    /// Whether the last input shape's forward and backward-data run in the engine's own
-    /// Winograd kernel (AVX2; Kernels/Native/Winograd3x3.swift).
-    public var nativeWinograd: Bool { plan?.native?.winograd ?? false }
+    /// Which passes of the last input shape run in the engine's own Winograd kernel (AVX2;
+    /// Kernels/Native/Winograd3x3.swift): a subset of `nativePasses`.
+    public var nativeWinogradPasses: [String] {
+        guard let native = plan?.native, native.winograd else { return [] }
+        return ["forward", "backward-data"] + (native.winogradWeights ? ["backward-weights"] : [])
+    }
 
     /// The engine's own kernels for these layouts, where this convolution's geometry allows them.
     func nativeKernels(_ source: MemoryDesc, _ output: MemoryDesc) -> Conv3x3? {

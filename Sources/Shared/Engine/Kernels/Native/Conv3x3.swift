@@ -15,7 +15,8 @@ internal import CKernels
 /// 1->32 layer at about 15 GFLOP/s): the `_plain` kernels take that input as it is.
 ///
 /// Forward and backward-data run in Winograd F(4x4, 3x3) (`Winograd3x3`) wherever it applies,
-/// at any plane width; the direct kernel stays for backward-weights and the other shapes.
+/// at any plane width, and backward-weights too up to 256 x 256 channels; the direct kernel
+/// stays for the other shapes.
 ///
 /// Not used where oneDNN runs AVX-512 (its kernels and nChw16c layouts are faster there), nor
 /// with `KD_NATIVE_KERNELS=0` (to compare with oneDNN alone).
@@ -27,6 +28,8 @@ final class Conv3x3 {
     let runsForward, runsBackwardData: Bool
     /// Forward and backward-data run in Winograd rather than the direct kernel.
     let winograd: Bool
+    /// So does backward-weights.
+    let winogradWeights: Bool
 
     /// The direct kernel's packed weights (empty under Winograd).
     private var packed: [Float]
@@ -58,6 +61,7 @@ final class Conv3x3 {
         (inChannels, outChannels, height, width) = (x[1], y[1], x[2], x[3])
         winograd = !plainSource && Winograd3x3.applies(inChannels: inChannels, outChannels: outChannels,
                                                        height: height, width: width)
+        winogradWeights = winograd && Winograd3x3.computesWeightGradient(inChannels: inChannels, outChannels: outChannels)
         runsForward = winograd || width >= 28
         runsBackwardData = winograd || (width >= 28 && inChannels % 16 == 0 && !plainSource)
         packed = winograd ? [] : [Float](repeating: 0, count: outChannels * inChannels * 9)
@@ -130,6 +134,10 @@ final class Conv3x3 {
     /// input x and output gradient dy. Each thread sums its share of the batch into its own
     /// part; the parts are then added in thread order, the output channels split over the team.
     func backwardWeights(_ x: Tensor, _ dy: Tensor, weightGrad: UnsafeMutablePointer<Float>, biasGrad: UnsafeMutablePointer<Float>?) {
+        if winogradWeights {
+            return Winograd3x3.backwardWeights(x, dy, weightGrad: weightGrad, biasGrad: biasGrad,
+                                               inChannels: inChannels, outChannels: outChannels)
+        }
         let batch = x.shape[0], (ic, oc, h, w) = (inChannels, outChannels, height, width)
         let perThread = kd_conv3x3_scratch_floats(Int32(ic), Int32(h), Int32(w))
         let threads = reserveScratch(perThread)

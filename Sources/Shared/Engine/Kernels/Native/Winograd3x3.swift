@@ -10,7 +10,8 @@ internal import CKernels
 /// Its results differ from the direct kernel's by rounding, about five times as much (Conv2dTests).
 ///
 /// The transformed weights are four times the plain ones: a training step packs them into pooled
-/// storage for each pass and gives it back, so only one layer's are held at a time.
+/// storage for each pass and gives it back, so only one layer's are held at a time. The weight
+/// gradient sums per thread in the transformed domain, up to `maxWeightSumsBytes`.
 enum Winograd3x3 {
     /// Whether a convolution from `inChannels` to `outChannels` on this plane runs here: both
     /// channel counts multiples of 16 (so that its backward-data convolution also fits the
@@ -18,6 +19,15 @@ enum Winograd3x3 {
     static func applies(inChannels: Int, outChannels: Int, height: Int, width: Int) -> Bool {
         ConvolutionAlgorithm.winogradAllowed && inChannels % 16 == 0 && outChannels % 16 == 0
             && min(height, width) >= 4
+    }
+
+    /// The most memory a weight gradient's per-thread sums may take (36 x inC x outC floats
+    /// each): 256 x 256 channels take 9 MiB; wider layers keep the direct kernel.
+    static let maxWeightSumsBytes = 16 << 20
+
+    /// Whether the weight gradient of a convolution that runs here also does.
+    static func computesWeightGradient(inChannels: Int, outChannels: Int) -> Bool {
+        36 * inChannels * outChannels * 4 <= maxWeightSumsBytes
     }
 
     /// The weights w[outC][inC][3][3] transformed for the forward convolution, or with
@@ -52,5 +62,47 @@ enum Winograd3x3 {
                             block, Int32(inChannels), Int32(outChannels), Int32(height), Int32(width), relu ? 1 : 0)
         }
         withExtendedLifetime(scratch) {}
+    }
+
+    /// Adds the weight gradient (plain [out][in][3][3]) and, when given, the bias gradient of
+    /// input x and output gradient dy. Each thread sums its share of the tiles into its own
+    /// transformed part; the parts are added in thread order and transformed back, the output
+    /// channels split over the team.
+    static func backwardWeights(_ x: Tensor, _ dy: Tensor, weightGrad: UnsafeMutablePointer<Float>,
+                                biasGrad: UnsafeMutablePointer<Float>?, inChannels: Int, outChannels: Int) {
+        let (batch, height, width) = (x.shape[0], x.shape[2], x.shape[3])
+        let tiles = batch * ((height + 3) / 4) * ((width + 3) / 4)
+        let block = kd_wino_tile_block(Int32(inChannels), Int32(outChannels))
+        let perThread = Int(kd_wino_scratch_floats(Int32(inChannels), Int32(outChannels), block))
+        let partCount = 36 * inChannels * outChannels, threads = ComputeThreads.count
+        let scratch = Tensor(pooled: .plain([threads * perThread]), zeroed: false)
+        let sums = Tensor(pooled: .plain([threads * (partCount + outChannels)]), zeroed: false)
+        nonisolated(unsafe) let (xp, dyp, sp) = (UnsafePointer(x.floats), UnsafePointer(dy.floats), scratch.floats)
+        nonisolated(unsafe) let (parts, biasParts) = (sums.floats, sums.floats + threads * partCount)
+        nonisolated(unsafe) var team = threads
+        let (c, k, h, w) = (Int32(inChannels), Int32(outChannels), Int32(height), Int32(width))
+        OpenMP.parallel { thread, threads in
+            if thread == 0 { team = threads }
+            (parts + thread * partCount).update(repeating: 0, count: partCount)
+            let share = OpenMP.share(tiles, thread, threads)
+            kd_wino_backward_weights(xp, dyp, parts + thread * partCount, sp + thread * perThread,
+                                     Int32(share.lowerBound), Int32(share.upperBound), block, c, k, h, w)
+            (biasParts + thread * outChannels).update(repeating: 0, count: outChannels)
+            let images = OpenMP.share(batch, thread, threads)
+            kd_conv3x3_bias_sums(dyp, biasParts + thread * outChannels, Int32(images.lowerBound), Int32(images.upperBound), k, h, w)
+        }
+        nonisolated(unsafe) let grad = weightGrad
+        OpenMP.parallel { thread, threads in
+            let blocks = OpenMP.share(outChannels / 8, thread, threads)
+            kd_wino_reduce_weights(parts, Int32(team), grad, k, c, Int32(blocks.lowerBound * 8), Int32(blocks.upperBound * 8))
+        }
+        if let biasGrad {
+            for o in 0..<outChannels {
+                var s: Float = 0
+                for t in 0..<team { s += biasParts[t * outChannels + o] }
+                biasGrad[o] += s
+            }
+        }
+        withExtendedLifetime((scratch, sums)) {}
     }
 }
