@@ -30,12 +30,18 @@ enum Winograd3x3 {
         36 * inChannels * outChannels * 4 <= maxWeightSumsBytes
     }
 
+    /// Pooled storage for `desc`, from 1 MiB up rounded up to whole MiB so that layers of
+    /// nearby sizes share buffers in the pool (vgg13's training peak: 454 -> 446 MiB).
+    private static func pooled(_ desc: MemoryDesc) -> Tensor {
+        Tensor(pooled: desc, zeroed: false, roundedUp: desc.byteCount >= 1 << 20 ? 1 << 20 : 1)
+    }
+
     /// The weights w[outC][inC][3][3] transformed for the forward convolution, or with
     /// `transposed` for its backward-data convolution; pooled unless `keep`.
     static func pack(_ weights: UnsafePointer<Float>, outChannels: Int, inChannels: Int, transposed: Bool,
                      keep: Bool = false) -> Tensor {
         let desc = MemoryDesc.plain([Int(kd_wino_weights_floats(Int32(inChannels), Int32(outChannels)))])
-        let packed = keep ? Tensor(desc) : Tensor(pooled: desc, zeroed: false)
+        let packed = keep ? Tensor(desc) : pooled(desc)
         nonisolated(unsafe) let out = packed.floats
         let packedOutputs = transposed ? inChannels : outChannels
         OpenMP.parallel { thread, threads in
@@ -54,7 +60,7 @@ enum Winograd3x3 {
         let tiles = batch * ((height + 3) / 4) * ((width + 3) / 4)
         let block = kd_wino_tile_block(Int32(inChannels), Int32(outChannels))
         let perThread = Int(kd_wino_scratch_floats(Int32(inChannels), Int32(outChannels), block))
-        let scratch = Tensor(pooled: .plain([ComputeThreads.count * perThread]), zeroed: false)
+        let scratch = pooled(.plain([ComputeThreads.count * perThread]))
         nonisolated(unsafe) let (xp, wp, yp, sp) = (UnsafePointer(x.floats), UnsafePointer(packed.floats), y.floats, scratch.floats)
         OpenMP.parallel { thread, threads in
             let share = OpenMP.share(tiles, thread, threads)
@@ -75,8 +81,8 @@ enum Winograd3x3 {
         let block = kd_wino_tile_block(Int32(inChannels), Int32(outChannels))
         let perThread = Int(kd_wino_scratch_floats(Int32(inChannels), Int32(outChannels), block))
         let partCount = 36 * inChannels * outChannels, threads = ComputeThreads.count
-        let scratch = Tensor(pooled: .plain([threads * perThread]), zeroed: false)
-        let sums = Tensor(pooled: .plain([threads * (partCount + outChannels)]), zeroed: false)
+        let scratch = pooled(.plain([threads * perThread]))
+        let sums = pooled(.plain([threads * (partCount + outChannels)]))
         nonisolated(unsafe) let (xp, dyp, sp) = (UnsafePointer(x.floats), UnsafePointer(dy.floats), scratch.floats)
         nonisolated(unsafe) let (parts, biasParts) = (sums.floats, sums.floats + threads * partCount)
         nonisolated(unsafe) var team = threads
