@@ -56,6 +56,18 @@ extension Conv2d {
         return out
     }
 
+    /// Frees the engine's transformed folded weights (AVX2 Winograd: four times the plain ones)
+    /// when training resumes, so that they do not sit in memory through the next epoch: the next
+    /// evaluation folds again anyway, the parameters having changed by then. (ResNet-50 at 224
+    /// capped to AVX2, 3 epochs of one batch: teacher-train's peak 3564 -> 3554 MiB; the peak
+    /// is evaluation's, with training's buffers still in the pool.)
+    func releaseFoldedWinogradWeights() {
+        for plan in foldedPlans.values where plan.version != -1 && plan.native?.winograd == true {
+            plan.native?.unload()
+            plan.version = -1
+        }
+    }
+
     private func makeFoldedPlan(_ inputDims: [Int], relu: Bool) -> FoldedPlan {
         let g = geometry(inputDims)
         var src = MemoryDesc.any(inputDims).raw, dst = MemoryDesc.any(g.outDims).raw

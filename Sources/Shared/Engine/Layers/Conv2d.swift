@@ -193,6 +193,7 @@ public final class Conv2d: Layer {
         if plan == nil || plan.source.dims != dims {
             if let p = plans[dims] { plan = p } else { plan = makePlan(dims); plans[dims] = plan }
         }
+        if mode == .train { releaseFoldedWinogradWeights() }
         let input = inputAdapter.adapt(x, to: plan.source)
         givenInputDesc = x.desc
         let out = Tensor(pooled: plan.output)

@@ -79,6 +79,9 @@ final class Conv3x3 {
         }
     }
 
+    /// Frees what `load` packed for Winograd; `forward(_:bias:relu:into:)` needs a `load` again.
+    func unload() { loadedWinograd = nil }
+
     /// y = relu?(conv(x, the loaded weights) + bias).
     func forward(_ x: Tensor, bias: UnsafePointer<Float>?, relu: Bool, into y: Tensor) {
         guard winograd else {
