@@ -30,7 +30,7 @@ BASELINE ?= experiments/student_cnn5_scratch
 help:
 	@echo "make deps      install the Debian packages the build needs ($(DEBIAN_PACKAGES))"
 	@echo "make build     release build of teacher-train, teacher-export, student-distill"
-	@echo "make test      every test (swift test), after installing what they need (deps, deps-python, deps-onnx, deps-report)"
+	@echo "make test      every test (swift test, then the convolution tests with Winograd off and capped to AVX2), after installing what they need (deps, deps-python, deps-onnx, deps-report)"
 	@echo "make demo      the whole pipeline on a 20% subset of Fashion-MNIST, with a summary"
 	@echo "make examples  each write-up's recipe (examples/) on small generated data, with times and accuracies"
 	@echo "make folder-demo  the pipeline on a folder of PNG files made from Fashion-MNIST's test split"
