@@ -172,12 +172,15 @@ final class Conv3x3 {
                 }
             }
         }
-        if let biasGrad {
-            for o in 0..<oc {
-                var s: Float = 0
-                for t in 0..<parts { s += biasSums[t * oc + o] }
-                biasGrad[o] += s
-            }
+        if let biasGrad { Self.addThreadParts(biasSums, parts: parts, count: oc, into: biasGrad) }
+    }
+
+    /// into[i] += the sum over threads t of parts[t * count + i], in thread order.
+    static func addThreadParts(_ sums: UnsafePointer<Float>, parts: Int, count: Int, into: UnsafeMutablePointer<Float>) {
+        for i in 0..<count {
+            var s: Float = 0
+            for t in 0..<parts { s += sums[t * count + i] }
+            into[i] += s
         }
     }
 

@@ -86,6 +86,7 @@ enum Winograd3x3 {
         nonisolated(unsafe) let (xp, dyp, sp) = (UnsafePointer(x.floats), UnsafePointer(dy.floats), scratch.floats)
         nonisolated(unsafe) let (parts, biasParts) = (sums.floats, sums.floats + threads * partCount)
         nonisolated(unsafe) var team = threads
+        let withBias = biasGrad != nil
         let (c, k, h, w) = (Int32(inChannels), Int32(outChannels), Int32(height), Int32(width))
         OpenMP.parallel { thread, threads in
             if thread == 0 { team = threads }
@@ -93,6 +94,7 @@ enum Winograd3x3 {
             let share = OpenMP.share(tiles, thread, threads)
             kd_wino_backward_weights(xp, dyp, parts + thread * partCount, sp + thread * perThread,
                                      Int32(share.lowerBound), Int32(share.upperBound), block, c, k, h, w)
+            guard withBias else { return }
             (biasParts + thread * outChannels).update(repeating: 0, count: outChannels)
             let images = OpenMP.share(batch, thread, threads)
             kd_conv3x3_bias_sums(dyp, biasParts + thread * outChannels, Int32(images.lowerBound), Int32(images.upperBound), k, h, w)
@@ -102,13 +104,7 @@ enum Winograd3x3 {
             let blocks = OpenMP.share(outChannels / 8, thread, threads)
             kd_wino_reduce_weights(parts, Int32(team), grad, k, c, Int32(blocks.lowerBound * 8), Int32(blocks.upperBound * 8))
         }
-        if let biasGrad {
-            for o in 0..<outChannels {
-                var s: Float = 0
-                for t in 0..<team { s += biasParts[t * outChannels + o] }
-                biasGrad[o] += s
-            }
-        }
+        if let biasGrad { Conv3x3.addThreadParts(biasParts, parts: team, count: outChannels, into: biasGrad) }
         withExtendedLifetime((scratch, sums)) {}
     }
 }
