@@ -82,7 +82,8 @@ test: deps deps-python deps-onnx deps-report
 	$(SWIFT) test
 	KD_WINOGRAD=0 $(SWIFT) test --filter Conv2dTests
 	@if grep -qw avx512f /proc/cpuinfo; then \
-	  echo "test: the convolution tests again, capped to AVX2"; \
+	  echo "test: the convolution tests again, in oneDNN alone, then capped to AVX2"; \
+	  KD_NATIVE_KERNELS=0 $(SWIFT) test --filter Conv2dTests && \
 	  DNNL_MAX_CPU_ISA=AVX2 $(SWIFT) test --filter Conv2dTests && \
 	  KD_WINOGRAD=0 DNNL_MAX_CPU_ISA=AVX2 $(SWIFT) test --filter Conv2dTests; \
 	fi

@@ -14,6 +14,11 @@ int kd_cpu_has_avx2_fma(void) {
     return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
 }
 
+int kd_cpu_has_avx512f(void) {
+    __builtin_cpu_init();
+    return __builtin_cpu_supports("avx512f");
+}
+
 long kd_conv3x3_scratch_floats(int channels, int height, int width) {
     return (long)channels * (height + 2) * (width + 2);
 }
@@ -164,11 +169,6 @@ AVX2 static void bias_sums(const float *dyn, float *biasAcc, int outC, int hw) {
         if (p < hw) s0 = _mm256_add_ps(s0, _mm256_loadu_ps(d + p * 8));
         _mm256_storeu_ps(biasAcc + ob * 8, _mm256_add_ps(_mm256_loadu_ps(biasAcc + ob * 8), _mm256_add_ps(s0, s1)));
     }
-}
-
-void kd_conv3x3_bias_sums(const float *dy, float *biasAcc, int n0, int n1, int outC, int height, int width) {
-    size_t hw = (size_t)height * width;
-    for (int n = n0; n < n1; n++) bias_sums(dy + (size_t)n * outC * hw, biasAcc, outC, (int)hw);
 }
 
 void kd_conv3x3_backward_weights(const float *x, const float *dy, float *acc, float *biasAcc, float *scratch,

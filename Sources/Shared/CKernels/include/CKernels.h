@@ -1,14 +1,16 @@
 // The engine's own compute kernels in C, for AVX2 + FMA machines where oneDNN 2.6's kernels are
-// slower (measured: BENCHMARKS.md, issues 8 and 26) or missing (Winograd below AVX-512). Swift
-// builds for baseline x86-64 and has no per-function target attributes; C has them, so these
-// functions carry `target("avx2,fma")` and the engine calls them only after
-// `kd_cpu_has_avx2_fma()`.
+// slower (measured: BENCHMARKS.md, issues 8 and 26) or missing (Winograd below AVX-512), and a
+// Winograd kernel for AVX-512 too, faster than oneDNN's. Swift builds for baseline x86-64 and
+// has no per-function target attributes; C has them, so these functions carry
+// `target("avx2,fma")` or `target("avx512f")` and the engine calls them only after
+// `kd_cpu_has_avx2_fma()` or `kd_cpu_has_avx512f()`.
 //
 // Layout: nChw8c (oneDNN's `aBcd8b` on AVX2): [N][C/8][H][W][8], the 8 channels of a block
-// innermost; the `_plain` functions take a plain [N][C][H][W] input instead (a first layer on
-// grey or RGB images, which oneDNN leaves plain). Convolutions here are 3x3, stride 1, zero padding 1, no dilation, no groups.
-// Each function does one thread's share of the batch, images [n0, n1); the caller runs them on
-// oneDNN's OpenMP team.
+// innermost (nChw16c for the Winograd kernels' AVX-512 build); the `_plain` functions take a
+// plain [N][C][H][W] input instead (a first layer on grey or RGB images, which oneDNN leaves
+// plain). Convolutions here are 3x3, stride 1, zero padding 1, no dilation, no groups.
+// Each function does one thread's share of the batch, images [n0, n1) (tiles [t0, t1) for
+// Winograd); the caller runs them on oneDNN's OpenMP team.
 #ifndef KD_CKERNELS_H
 #define KD_CKERNELS_H
 
@@ -50,15 +52,21 @@ void kd_conv3x3_reduce_weights(const float *parts, int threads, float *grad, int
 void kd_conv3x3_pack(const float *w, float *packed, int outC, int inC, int transpose);
 
 // MARK: - Winograd F(4x4, 3x3) (Winograd.c)
+//
+// On nChw8c with AVX2 + FMA (`lanes` 8) or on nChw16c with AVX-512 (`lanes` 16, only after
+// kd_cpu_has_avx512f()): L below is `lanes`, and channel counts are multiples of L.
 
-/// Floats of the packed weights: [36][K/8][C][8] for K output and C input channels.
+/// 1 when the CPU runs AVX-512 Foundation instructions.
+int kd_cpu_has_avx512f(void);
+
+/// Floats of the packed weights: [36][K/L][C][L] for K output and C input channels.
 long kd_wino_weights_floats(int inC, int outC);
 
 /// Packs plain weights w[outC][inC][3][3] for kd_wino_forward, output channels [k0, k1) of the
-/// convolution packed (multiples of 8; `packed` 32-byte aligned): the forward one (K = outC,
+/// convolution packed (multiples of L; `packed` 64-byte aligned): the forward one (K = outC,
 /// C = inC), or with `transpose` the backward-data one (K = inC, C = outC; kernels rotated as
 /// in kd_conv3x3_pack).
-void kd_wino_pack(const float *w, float *packed, int outC, int inC, int transpose, int k0, int k1);
+void kd_wino_pack(const float *w, float *packed, int outC, int inC, int transpose, int k0, int k1, int lanes);
 
 /// Tiles (4x4 output blocks) per block of work for these channel counts: a multiple of 6.
 int kd_wino_tile_block(int inC, int outC);
@@ -68,25 +76,25 @@ long kd_wino_scratch_floats(int inC, int outC, int tileBlock);
 
 /// y = relu?(conv(x, w) + bias) for tiles [t0, t1) of the batch, tile t covering image
 /// t / (ty * tx), outputs from row 4 * (t % (ty * tx) / tx), column 4 * (t % tx), where
-/// ty = ceil(H / 4), tx = ceil(W / 4). x: [N][inC/8][H][W][8]; y: [N][outC/8][H][W][8];
-/// w from kd_wino_pack; bias: outC floats or NULL. inC % 8 == 0, outC % 16 == 0. Each output is
-/// computed in one fixed order, whatever the thread count or split.
+/// ty = ceil(H / 4), tx = ceil(W / 4). x: [N][inC/L][H][W][L]; y: [N][outC/L][H][W][L];
+/// w from kd_wino_pack; bias: outC floats or NULL. Each output is computed in one fixed order,
+/// whatever the thread count or split.
 void kd_wino_forward(const float *x, const float *w, const float *bias, float *y, float *scratch, int t0, int t1,
-                     int tileBlock, int inC, int outC, int height, int width, int relu);
+                     int tileBlock, int inC, int outC, int height, int width, int relu, int lanes);
 
 /// acc += the weight gradient of tiles [t0, t1) of the batch (tiles as in kd_wino_forward), in
-/// the transformed domain: acc [36][outC/8][inC][8], to be brought back by
-/// kd_wino_reduce_weights. x: [N][inC/8][H][W][8]; dy: [N][outC/8][H][W][8]; inC % 16 == 0,
-/// outC % 16 == 0; scratch: kd_wino_scratch_floats(inC, outC, tileBlock).
+/// the transformed domain: acc [36][outC/L][inC][L], to be brought back by
+/// kd_wino_reduce_weights. x: [N][inC/L][H][W][L]; dy: [N][outC/L][H][W][L];
+/// scratch: kd_wino_scratch_floats(inC, outC, tileBlock).
 void kd_wino_backward_weights(const float *x, const float *dy, float *acc, float *scratch, int t0, int t1,
-                              int tileBlock, int inC, int outC, int height, int width);
+                              int tileBlock, int inC, int outC, int height, int width, int lanes);
 
 /// Adds the threads' parts of kd_wino_backward_weights (`threads` of them one after another),
 /// transformed back, into the plain gradient grad[outC][inC][3][3], for output channels
-/// [k0, k1) (multiples of 8). The parts are summed in thread order.
-void kd_wino_reduce_weights(const float *parts, int threads, float *grad, int outC, int inC, int k0, int k1);
+/// [k0, k1) (multiples of L). The parts are summed in thread order.
+void kd_wino_reduce_weights(const float *parts, int threads, float *grad, int outC, int inC, int k0, int k1, int lanes);
 
-/// biasAcc[outC] += the sums of dy ([N][outC/8][H][W][8]) over images [n0, n1) and pixels.
-void kd_conv3x3_bias_sums(const float *dy, float *biasAcc, int n0, int n1, int outC, int height, int width);
+/// biasAcc[outC] += the sums of dy ([N][outC/L][H][W][L]) over images [n0, n1) and pixels.
+void kd_wino_bias_sums(const float *dy, float *biasAcc, int n0, int n1, int outC, int height, int width, int lanes);
 
 #endif

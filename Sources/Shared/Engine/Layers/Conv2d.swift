@@ -156,7 +156,7 @@ public final class Conv2d: Layer {
     public static var winogradAvailable: Bool { ConvolutionAlgorithm.winogradAllowed && DNNL.effectiveISA.hasPrefix("AVX512") }
 
     /// The oneDNN implementations of the last input shape's passes (e.g. "jit:avx512_core",
-    /// "jit_wino_4x3:avx512_core"), for tests.
+    /// "jit_wino_4x3:avx512_core"), for tests; a pass in `nativePasses` does not run its.
     public var implementations: (forward: String, backwardData: String, backwardWeights: String)? {
         plan.map { ($0.forward.implementation, $0.backwardData.implementation, $0.backwardWeights.implementation) }
     }
@@ -165,15 +165,20 @@ public final class Conv2d: Layer {
     /// without AVX-512; `KD_NATIVE_KERNELS=0` turns them off).
     public static var nativeKernelsEnabled: Bool { Conv3x3.enabled }
 
+    /// Whether this machine runs the engine's own Winograd kernel where it applies (AVX2 on
+    /// nChw8c, AVX-512 on nChw16c; off with `KD_NATIVE_KERNELS=0` or `KD_WINOGRAD=0`).
+    public static var nativeWinogradEnabled: Bool { Winograd3x3.lanes != nil && ConvolutionAlgorithm.winogradAllowed }
+
     /// Which passes of the last input shape run in the engine's own kernels rather than
     /// oneDNN's: a subset of "forward", "backward-data", "backward-weights".
     public var nativePasses: [String] {
         guard let native = plan?.native else { return [] }
-        return (native.runsForward ? ["forward"] : []) + (native.runsBackwardData ? ["backward-data"] : []) + ["backward-weights"]
+        return (native.runsForward ? ["forward"] : []) + (native.runsBackwardData ? ["backward-data"] : [])
+            + (native.runsBackwardWeights ? ["backward-weights"] : [])
     }
 
-    /// Which passes of the last input shape run in the engine's own Winograd kernel (AVX2;
-    /// Kernels/Native/Winograd3x3.swift): a subset of `nativePasses`.
+    /// Which passes of the last input shape run in the engine's own Winograd kernel
+    /// (Kernels/Native/Winograd3x3.swift): a subset of `nativePasses`.
     public var nativeWinogradPasses: [String] {
         guard let native = plan?.native, native.winograd else { return [] }
         return ["forward", "backward-data"] + (native.winogradWeights ? ["backward-weights"] : [])
@@ -216,7 +221,7 @@ public final class Conv2d: Layer {
         precondition(dy.desc == plan.output, "Conv2d.backward: gradient layout differs from the output's")
         if isFrozen {
             // No weight gradient work (fine-tuning's frozen layers).
-        } else if let native = plan.native {
+        } else if let native = plan.native, native.runsBackwardWeights {
             native.backwardWeights(input, dy, weightGrad: store.grad(weight), biasGrad: bias.map { store.grad($0) })
         } else {
             backwardWeightsDNNL(input, dy)

@@ -18,14 +18,19 @@ internal import CKernels
 /// at any plane width, and backward-weights too up to 256 x 256 channels; the direct kernel
 /// stays for the other shapes.
 ///
-/// Not used where oneDNN runs AVX-512 (its kernels and nChw16c layouts are faster there), nor
-/// with `KD_NATIVE_KERNELS=0` (to compare with oneDNN alone).
+/// Where oneDNN runs AVX-512, its direct kernels and nChw16c layouts are faster than these, and
+/// only `Winograd3x3`'s AVX-512 build runs here: on nChw16c layers where it applies, in place of
+/// oneDNN's direct and Winograd kernels alike (faster than both on every benchmarked model), the
+/// weight gradient within its limit; the rest stays in oneDNN. `KD_NATIVE_KERNELS=0` turns all
+/// of it off (to compare with oneDNN alone).
 final class Conv3x3 {
     let inChannels, outChannels, height, width: Int
     /// The input is plain [N][C][H][W] rather than nChw8c.
     let plainSource: Bool
+    /// The channel block of the layouts: 8 (nChw8c, AVX2) or 16 (nChw16c, AVX-512: Winograd only).
+    let lanes: Int
     /// Which passes run here rather than in oneDNN.
-    let runsForward, runsBackwardData: Bool
+    let runsForward, runsBackwardData, runsBackwardWeights: Bool
     /// Forward and backward-data run in Winograd rather than the direct kernel.
     let winograd: Bool
     /// So does backward-weights.
@@ -49,8 +54,21 @@ final class Conv3x3 {
     /// `source` and `output`, or nil where they do not apply.
     init?(kernel: Int, stride: Int, padding: Int, groups: Int, source: MemoryDesc, output: MemoryDesc) {
         let (x, y) = (source.dims, output.dims)
-        guard Self.enabled, kernel == 3, stride == 1, padding == 1, groups == 1, x.count == 4,
-              y[1] % 16 == 0, x[2] == y[2], x[3] == y[3], output == .blocked8(y) else { return nil }
+        guard kernel == 3, stride == 1, padding == 1, groups == 1, x.count == 4, y[1] % 16 == 0, x[2] == y[2], x[3] == y[3]
+        else { return nil }
+        if Winograd3x3.lanes == 16 {
+            guard source == .blocked16(x), output == .blocked16(y),
+                  Winograd3x3.applies(inChannels: x[1], outChannels: y[1], height: x[2], width: x[3])
+            else { return nil }
+            (inChannels, outChannels, height, width, lanes, plainSource) = (x[1], y[1], x[2], x[3], 16, false)
+            (winograd, runsForward, runsBackwardData) = (true, true, true)
+            winogradWeights = Winograd3x3.computesWeightGradient(inChannels: inChannels, outChannels: outChannels)
+            runsBackwardWeights = winogradWeights
+            (packed, packedTransposed) = ([], [])
+            return
+        }
+        guard Self.enabled, output == .blocked8(y) else { return nil }
+        lanes = 8
         if source == .plain(x) {
             plainSource = true
         } else if source == .blocked8(x), x[1] % 8 == 0 {
@@ -64,6 +82,7 @@ final class Conv3x3 {
         winogradWeights = winograd && Winograd3x3.computesWeightGradient(inChannels: inChannels, outChannels: outChannels)
         runsForward = winograd || width >= 28
         runsBackwardData = winograd || (width >= 28 && inChannels % 16 == 0 && !plainSource)
+        runsBackwardWeights = true
         packed = winograd ? [] : [Float](repeating: 0, count: outChannels * inChannels * 9)
         packedTransposed = packed
     }
@@ -73,7 +92,7 @@ final class Conv3x3 {
     func load(weights: UnsafePointer<Float>) {
         if winograd {
             loadedWinograd = Winograd3x3.pack(weights, outChannels: outChannels, inChannels: inChannels,
-                                              transposed: false, keep: true)
+                                              transposed: false, lanes: lanes, keep: true)
         } else {
             kd_conv3x3_pack(weights, &packed, Int32(outChannels), Int32(inChannels), 0)
         }
@@ -89,7 +108,7 @@ final class Conv3x3 {
         }
         guard let loadedWinograd else { preconditionFailure("Conv3x3.forward before load(weights:)") }
         Winograd3x3.forward(x, packed: loadedWinograd, bias: bias, relu: relu, into: y,
-                            inChannels: inChannels, outChannels: outChannels)
+                            inChannels: inChannels, outChannels: outChannels, lanes: lanes)
     }
 
     /// y = conv(x, weights) + bias, for weights that change between calls (training): Winograd's
@@ -99,17 +118,19 @@ final class Conv3x3 {
             load(weights: weights)
             return forward(x, bias: bias, relu: false, into: y)
         }
-        let transformed = Winograd3x3.pack(weights, outChannels: outChannels, inChannels: inChannels, transposed: false)
+        let transformed = Winograd3x3.pack(weights, outChannels: outChannels, inChannels: inChannels, transposed: false,
+                                           lanes: lanes)
         Winograd3x3.forward(x, packed: transformed, bias: bias, relu: false, into: y,
-                            inChannels: inChannels, outChannels: outChannels)
+                            inChannels: inChannels, outChannels: outChannels, lanes: lanes)
     }
 
     /// dx = the input gradient of conv(x, weights) for the output gradient dy.
     func backwardData(_ dy: Tensor, weights: UnsafePointer<Float>, into dx: Tensor) {
         if winograd {
-            let transformed = Winograd3x3.pack(weights, outChannels: outChannels, inChannels: inChannels, transposed: true)
+            let transformed = Winograd3x3.pack(weights, outChannels: outChannels, inChannels: inChannels, transposed: true,
+                                               lanes: lanes)
             return Winograd3x3.forward(dy, packed: transformed, bias: nil, relu: false, into: dx,
-                                       inChannels: outChannels, outChannels: inChannels)
+                                       inChannels: outChannels, outChannels: inChannels, lanes: lanes)
         }
         kd_conv3x3_pack(weights, &packedTransposed, Int32(outChannels), Int32(inChannels), 1)
         run(dy, into: dx, packed: packedTransposed, bias: nil, relu: false, inC: outChannels, outC: inChannels, plain: false)
@@ -139,7 +160,7 @@ final class Conv3x3 {
     func backwardWeights(_ x: Tensor, _ dy: Tensor, weightGrad: UnsafeMutablePointer<Float>, biasGrad: UnsafeMutablePointer<Float>?) {
         if winogradWeights {
             return Winograd3x3.backwardWeights(x, dy, weightGrad: weightGrad, biasGrad: biasGrad,
-                                               inChannels: inChannels, outChannels: outChannels)
+                                               inChannels: inChannels, outChannels: outChannels, lanes: lanes)
         }
         let batch = x.shape[0], (ic, oc, h, w) = (inChannels, outChannels, height, width)
         let perThread = kd_conv3x3_scratch_floats(Int32(ic), Int32(h), Int32(w))

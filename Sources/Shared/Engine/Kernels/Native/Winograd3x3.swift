@@ -1,18 +1,31 @@
 internal import CKernels
 
-/// The engine's own Winograd F(4x4, 3x3) convolution on nChw8c tensors for AVX2 machines
-/// (CKernels' Winograd.c), where oneDNN 2.6 has none: a quarter of the direct kernel's
-/// multiplications, at the cost of transforming inputs, outputs and weights.
+/// The engine's own Winograd F(4x4, 3x3) convolution (CKernels' Winograd.c): a quarter of the
+/// direct kernel's multiplications, at the cost of transforming inputs, outputs and weights. On
+/// nChw8c tensors with AVX2, where oneDNN 2.6 has no Winograd, and on nChw16c with AVX-512,
+/// where oneDNN's own runs slower (and, under 64 channels, slower than its direct kernels).
 ///
 /// Measured on one Zen 4 core capped to AVX2 against the direct kernel (Conv3x3.c), batch 32:
 /// 2.3x on 16 channels at 32x32, 2.6-3.2x on 32 to 256 channels at 8x8 to 56x56, 2.1-2.6x on
 /// 512 channels at 7x7 and 4x4, but 0.66x on 2x2 planes, where a 4x4 tile is mostly padding.
+/// The AVX-512 build on one Zen 5 core against the AVX2 one: 1.4x at 16 channels on 32x32,
+/// 1.8-2x at 32 to 256 channels; whole training steps against oneDNN's direct and Winograd
+/// kernels 1.2-1.3x faster (BENCHMARKS.md).
 /// Its results differ from the direct kernel's by rounding, about five times as much (Conv2dTests).
 ///
 /// The transformed weights are four times the plain ones: a training step packs them into pooled
 /// storage for each pass and gives it back, so only one layer's are held at a time. The weight
 /// gradient sums per thread in the transformed domain, up to `maxWeightSumsBytes`.
 enum Winograd3x3 {
+    /// The channel block (8: nChw8c, AVX2; 16: nChw16c, AVX-512) of the layouts oneDNN runs on
+    /// this machine, or nil where the kernels do not run (no AVX2, `KD_NATIVE_KERNELS=0`).
+    static let lanes: Int? = {
+        guard NativeKernels.allowed else { return nil }
+        if DNNL.effectiveISA == "AVX2", kd_cpu_has_avx2_fma() != 0 { return 8 }
+        if DNNL.effectiveISA.hasPrefix("AVX512"), kd_cpu_has_avx512f() != 0 { return 16 }
+        return nil
+    }()
+
     /// Whether a convolution from `inChannels` to `outChannels` on this plane runs here: both
     /// channel counts multiples of 16 (so that its backward-data convolution also fits the
     /// kernel), planes at least 4x4, and `KD_WINOGRAD` not "0".
@@ -39,23 +52,23 @@ enum Winograd3x3 {
     /// The weights w[outC][inC][3][3] transformed for the forward convolution, or with
     /// `transposed` for its backward-data convolution; pooled unless `keep`.
     static func pack(_ weights: UnsafePointer<Float>, outChannels: Int, inChannels: Int, transposed: Bool,
-                     keep: Bool = false) -> Tensor {
+                     lanes: Int, keep: Bool = false) -> Tensor {
         let desc = MemoryDesc.plain([Int(kd_wino_weights_floats(Int32(inChannels), Int32(outChannels)))])
         let packed = keep ? Tensor(desc) : pooled(desc)
         nonisolated(unsafe) let out = packed.floats
         let packedOutputs = transposed ? inChannels : outChannels
         OpenMP.parallel { thread, threads in
-            let blocks = OpenMP.share(packedOutputs / 8, thread, threads)
+            let blocks = OpenMP.share(packedOutputs / lanes, thread, threads)
             kd_wino_pack(weights, out, Int32(outChannels), Int32(inChannels), transposed ? 1 : 0,
-                         Int32(blocks.lowerBound * 8), Int32(blocks.upperBound * 8))
+                         Int32(blocks.lowerBound * lanes), Int32(blocks.upperBound * lanes), Int32(lanes))
         }
         return packed
     }
 
-    /// y = relu?(conv(x, weights) + bias) for x: [N][inC/8][H][W][8] and `packed` from `pack`
-    /// for this convolution (inC to outC channels).
+    /// y = relu?(conv(x, weights) + bias) for x: [N][inC/L][H][W][L] (L = `lanes`) and `packed`
+    /// from `pack` for this convolution (inC to outC channels).
     static func forward(_ x: Tensor, packed: Tensor, bias: UnsafePointer<Float>?, relu: Bool, into y: Tensor,
-                        inChannels: Int, outChannels: Int) {
+                        inChannels: Int, outChannels: Int, lanes: Int) {
         let (batch, height, width) = (x.shape[0], x.shape[2], x.shape[3])
         let tiles = batch * ((height + 3) / 4) * ((width + 3) / 4)
         let block = kd_wino_tile_block(Int32(inChannels), Int32(outChannels))
@@ -65,7 +78,8 @@ enum Winograd3x3 {
         OpenMP.parallel { thread, threads in
             let share = OpenMP.share(tiles, thread, threads)
             kd_wino_forward(xp, wp, bias, yp, sp + thread * perThread, Int32(share.lowerBound), Int32(share.upperBound),
-                            block, Int32(inChannels), Int32(outChannels), Int32(height), Int32(width), relu ? 1 : 0)
+                            block, Int32(inChannels), Int32(outChannels), Int32(height), Int32(width), relu ? 1 : 0,
+                            Int32(lanes))
         }
         withExtendedLifetime(scratch) {}
     }
@@ -75,7 +89,7 @@ enum Winograd3x3 {
     /// transformed part; the parts are added in thread order and transformed back, the output
     /// channels split over the team.
     static func backwardWeights(_ x: Tensor, _ dy: Tensor, weightGrad: UnsafeMutablePointer<Float>,
-                                biasGrad: UnsafeMutablePointer<Float>?, inChannels: Int, outChannels: Int) {
+                                biasGrad: UnsafeMutablePointer<Float>?, inChannels: Int, outChannels: Int, lanes: Int) {
         let (batch, height, width) = (x.shape[0], x.shape[2], x.shape[3])
         let tiles = batch * ((height + 3) / 4) * ((width + 3) / 4)
         let block = kd_wino_tile_block(Int32(inChannels), Int32(outChannels))
@@ -87,22 +101,23 @@ enum Winograd3x3 {
         nonisolated(unsafe) let (parts, biasParts) = (sums.floats, sums.floats + threads * partCount)
         nonisolated(unsafe) var team = threads
         let withBias = biasGrad != nil
-        let (c, k, h, w) = (Int32(inChannels), Int32(outChannels), Int32(height), Int32(width))
+        let (c, k, h, w, l) = (Int32(inChannels), Int32(outChannels), Int32(height), Int32(width), Int32(lanes))
         OpenMP.parallel { thread, threads in
             if thread == 0 { team = threads }
             (parts + thread * partCount).update(repeating: 0, count: partCount)
             let share = OpenMP.share(tiles, thread, threads)
             kd_wino_backward_weights(xp, dyp, parts + thread * partCount, sp + thread * perThread,
-                                     Int32(share.lowerBound), Int32(share.upperBound), block, c, k, h, w)
+                                     Int32(share.lowerBound), Int32(share.upperBound), block, c, k, h, w, l)
             guard withBias else { return }
             (biasParts + thread * outChannels).update(repeating: 0, count: outChannels)
             let images = OpenMP.share(batch, thread, threads)
-            kd_conv3x3_bias_sums(dyp, biasParts + thread * outChannels, Int32(images.lowerBound), Int32(images.upperBound), k, h, w)
+            kd_wino_bias_sums(dyp, biasParts + thread * outChannels, Int32(images.lowerBound), Int32(images.upperBound), k, h, w, l)
         }
         nonisolated(unsafe) let grad = weightGrad
         OpenMP.parallel { thread, threads in
-            let blocks = OpenMP.share(outChannels / 8, thread, threads)
-            kd_wino_reduce_weights(parts, Int32(team), grad, k, c, Int32(blocks.lowerBound * 8), Int32(blocks.upperBound * 8))
+            let blocks = OpenMP.share(outChannels / lanes, thread, threads)
+            kd_wino_reduce_weights(parts, Int32(team), grad, k, c, Int32(blocks.lowerBound * lanes),
+                                   Int32(blocks.upperBound * lanes), l)
         }
         if let biasGrad { Conv3x3.addThreadParts(biasParts, parts: team, count: outChannels, into: biasGrad) }
         withExtendedLifetime((scratch, sums)) {}
