@@ -30,7 +30,7 @@ BASELINE ?= experiments/student_cnn5_scratch
 help:
 	@echo "make deps      install the Debian packages the build needs ($(DEBIAN_PACKAGES))"
 	@echo "make build     release build of teacher-train, teacher-export, student-distill"
-	@echo "make test      every test (swift test, then the convolution tests with Winograd off and capped to AVX2), after installing what they need (deps, deps-python, deps-onnx, deps-report)"
+	@echo "make test      every test (swift test, then the convolution tests with Winograd off, in oneDNN alone and capped to AVX2), after installing what they need (deps, deps-python, deps-onnx, deps-report)"
 	@echo "make demo      the whole pipeline on a 20% subset of Fashion-MNIST, with a summary"
 	@echo "make examples  each write-up's recipe (examples/) on small generated data, with times and accuracies"
 	@echo "make folder-demo  the pipeline on a folder of PNG files made from Fashion-MNIST's test split"
@@ -76,8 +76,9 @@ build:
 	$(SWIFT) build -c release
 
 # Installs what every test needs first, so that none skips for want of a step. The
-# convolution tests run again with the engine's Winograd off, and, on an AVX-512 machine,
-# capped to AVX2 (both ways), so that the AVX2 kernels are checked wherever CI runs.
+# convolution tests run again with Winograd off, and, on an AVX-512 machine, in oneDNN alone
+# (its Winograd) and capped to AVX2 (both ways), so that every kernel is checked wherever CI
+# runs.
 test: deps deps-python deps-onnx deps-report
 	$(SWIFT) test
 	KD_WINOGRAD=0 $(SWIFT) test --filter Conv2dTests

@@ -166,26 +166,30 @@ TARGET static void FN(output_tile)(const float *m, size_t xiStride, VF bias, int
 /// For one position xi: m[b] ([6 NG][L] each, b mNext apart) = the sums over input channels c of
 /// u[b][c] * v[c] for NB output blocks (u: [K/L][C][L], blocks uNext apart) and NG groups of 6
 /// tiles (v: [C/L][6][L] per group, groups vNext apart). Per channel, NB weight loads and 6 NG
-/// broadcasts feed 6 NB NG FMAs, as in the direct kernel; NB NG is 2 (12 accumulators).
+/// broadcasts feed 6 NB NG FMAs, as in the direct kernel; NB NG is 2 (12 accumulators), or 4
+/// (24 of AVX-512's 32 registers).
 INLINE void FN(gemm_tile)(const float *v, size_t vNext, const float *u, size_t uNext, float *m, size_t mNext, int C,
                           const int NB, const int NG) {
-    VF a[2][12];
-    _Pragma("GCC unroll 2") for (int b = 0; b < NB; b++)
+    VF a[4][12];
+    _Pragma("GCC unroll 4") for (int b = 0; b < NB; b++)
         _Pragma("GCC unroll 12") for (int s = 0; s < 6 * NG; s++) a[b][s] = VZERO();
     for (int cb = 0; cb < C / L; cb++) {
         _Pragma("GCC unroll 2") for (int j = 0; j < L; j++) {
-            VF w[2];
-            _Pragma("GCC unroll 2") for (int b = 0; b < NB; b++) w[b] = VLOAD(u + b * uNext + (size_t)(cb * L + j) * L);
+            VF w[4];
+            _Pragma("GCC unroll 4") for (int b = 0; b < NB; b++) w[b] = VLOAD(u + b * uNext + (size_t)(cb * L + j) * L);
             _Pragma("GCC unroll 12") for (int s = 0; s < 6 * NG; s++) {
                 VF x = VBCAST(v + (s / 6) * vNext + (size_t)cb * 6 * L + (s % 6) * L + j);
-                _Pragma("GCC unroll 2") for (int b = 0; b < NB; b++) a[b][s] = VFMADD(w[b], x, a[b][s]);
+                _Pragma("GCC unroll 4") for (int b = 0; b < NB; b++) a[b][s] = VFMADD(w[b], x, a[b][s]);
             }
         }
     }
-    _Pragma("GCC unroll 2") for (int b = 0; b < NB; b++)
+    _Pragma("GCC unroll 4") for (int b = 0; b < NB; b++)
         _Pragma("GCC unroll 12") for (int s = 0; s < 6 * NG; s++) VSTORE(m + b * mNext + s * L, a[b][s]);
 }
 
+TARGET static void FN(gemm_4x1)(const float *v, size_t vNext, const float *u, size_t uNext, float *m, size_t mNext, int C) {
+    FN(gemm_tile)(v, vNext, u, uNext, m, mNext, C, 4, 1);
+}
 TARGET static void FN(gemm_2x1)(const float *v, size_t vNext, const float *u, size_t uNext, float *m, size_t mNext, int C) {
     FN(gemm_tile)(v, vNext, u, uNext, m, mNext, C, 2, 1);
 }
@@ -221,6 +225,10 @@ TARGET static void FN(forward_block)(const float *x, const float *U, const float
         const float *Vx = V + xi * vXi, *Ux = U + (size_t)xi * (K / L) * uBlock;
         float *Mx = M + xi * mXi;
         int kb = 0;
+        if (L == 16)  // four output blocks by 6 tiles (24 of 32 registers)
+            for (; kb + 4 <= K / L; kb += 4)
+                for (int g = 0; g < groups; g++)
+                    FN(gemm_4x1)(Vx + g * vGroup, vGroup, Ux + kb * uBlock, uBlock, Mx + kb * mBlock + g * 6 * L, mBlock, C);
         for (; kb + 2 <= K / L; kb += 2)  // two output blocks by 6 tiles
             for (int g = 0; g < groups; g++)
                 FN(gemm_2x1)(Vx + g * vGroup, vGroup, Ux + kb * uBlock, uBlock, Mx + kb * mBlock + g * 6 * L, mBlock, C);

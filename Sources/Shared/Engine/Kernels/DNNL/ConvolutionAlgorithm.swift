@@ -12,7 +12,9 @@ import Glibc
 /// the channels are many (measured on 2 Zen 4 cores, BENCHMARKS.md, issue 26: a 64-to-64
 /// layer on 56x56 planes 9.7 ms against 27.3 direct, 256-to-256 on 14x14 9.7 against 20.6)
 /// and loses where the transforms dominate (16 channels on 32x32: 1.48 ms against 1.25; 3
-/// input channels: 5.8 against 0.9). `candidates` says where it is asked for.
+/// input channels: 5.8 against 0.9). `candidates` says where it is asked for. The engine's own
+/// Winograd (`Winograd3x3`), faster still, runs the passes it applies to instead; oneDNN's
+/// keeps the rest (and all of them with `KD_NATIVE_KERNELS=0`).
 ///
 /// Its results differ from the direct algorithm's by rounding: within 2.1e-6 of the largest
 /// value in Conv2dTests, where direct is within 1.1e-6. `KD_WINOGRAD=0` turns it off.
