@@ -92,7 +92,7 @@ final class Conv3x3 {
     func load(weights: UnsafePointer<Float>) {
         if winograd {
             loadedWinograd = Winograd3x3.pack(weights, outChannels: outChannels, inChannels: inChannels,
-                                              transposed: false, lanes: lanes, keep: true)
+                                              transposed: false, lanes: lanes)
         } else {
             kd_conv3x3_pack(weights, &packed, Int32(outChannels), Int32(inChannels), 0)
         }

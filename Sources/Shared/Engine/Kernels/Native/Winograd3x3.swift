@@ -50,11 +50,14 @@ enum Winograd3x3 {
     }
 
     /// The weights w[outC][inC][3][3] transformed for the forward convolution, or with
-    /// `transposed` for its backward-data convolution; pooled unless `keep`.
+    /// `transposed` for its backward-data convolution, in pooled storage: a training pass's go
+    /// back when it ends, evaluation's kept ones when training resumes. Pooled, evaluation's
+    /// reuse what training left in the pool (ResNet-50 at 224 on AVX-512: teacher-train's peak,
+    /// which is its evaluation's, 3482 MiB with them outside the pool, 3357 in it).
     static func pack(_ weights: UnsafePointer<Float>, outChannels: Int, inChannels: Int, transposed: Bool,
-                     lanes: Int, keep: Bool = false) -> Tensor {
+                     lanes: Int) -> Tensor {
         let desc = MemoryDesc.plain([Int(kd_wino_weights_floats(Int32(inChannels), Int32(outChannels)))])
-        let packed = keep ? Tensor(desc) : pooled(desc)
+        let packed = pooled(desc)
         nonisolated(unsafe) let out = packed.floats
         let packedOutputs = transposed ? inChannels : outChannels
         OpenMP.parallel { thread, threads in
