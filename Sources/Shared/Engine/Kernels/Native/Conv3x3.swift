@@ -91,8 +91,7 @@ final class Conv3x3 {
     /// the next call.
     func load(weights: UnsafePointer<Float>) {
         if winograd {
-            loadedWinograd = Winograd3x3.pack(weights, outChannels: outChannels, inChannels: inChannels,
-                                              transposed: false, lanes: lanes)
+            loadedWinograd = Winograd3x3.pack(weights, outChannels: outChannels, inChannels: inChannels, lanes: lanes)
         } else {
             kd_conv3x3_pack(weights, &packed, Int32(outChannels), Int32(inChannels), 0)
         }
@@ -112,25 +111,21 @@ final class Conv3x3 {
     }
 
     /// y = conv(x, weights) + bias, for weights that change between calls (training): Winograd's
-    /// are packed into pooled storage for this call only.
+    /// are transformed for this call only (`WinogradWorkspace`).
     func forward(_ x: Tensor, weights: UnsafePointer<Float>, bias: UnsafePointer<Float>?, into y: Tensor) {
         guard winograd else {
             load(weights: weights)
             return forward(x, bias: bias, relu: false, into: y)
         }
-        let transformed = Winograd3x3.pack(weights, outChannels: outChannels, inChannels: inChannels, transposed: false,
-                                           lanes: lanes)
-        Winograd3x3.forward(x, packed: transformed, bias: bias, relu: false, into: y,
-                            inChannels: inChannels, outChannels: outChannels, lanes: lanes)
+        Winograd3x3.forward(x, weights: weights, transposed: false, bias: bias, into: y, outChannels: outChannels,
+                            inChannels: inChannels, lanes: lanes)
     }
 
     /// dx = the input gradient of conv(x, weights) for the output gradient dy.
     func backwardData(_ dy: Tensor, weights: UnsafePointer<Float>, into dx: Tensor) {
         if winograd {
-            let transformed = Winograd3x3.pack(weights, outChannels: outChannels, inChannels: inChannels, transposed: true,
-                                               lanes: lanes)
-            return Winograd3x3.forward(dy, packed: transformed, bias: nil, relu: false, into: dx,
-                                       inChannels: outChannels, outChannels: inChannels, lanes: lanes)
+            return Winograd3x3.forward(dy, weights: weights, transposed: true, bias: nil, into: dx, outChannels: outChannels,
+                                       inChannels: inChannels, lanes: lanes)
         }
         kd_conv3x3_pack(weights, &packedTransposed, Int32(outChannels), Int32(inChannels), 1)
         run(dy, into: dx, packed: packedTransposed, bias: nil, relu: false, inC: outChannels, outC: inChannels, plain: false)

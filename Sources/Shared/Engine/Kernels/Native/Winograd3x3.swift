@@ -13,9 +13,10 @@ internal import CKernels
 /// kernels 1.2-1.3x faster (BENCHMARKS.md).
 /// Its results differ from the direct kernel's by rounding, about five times as much (Conv2dTests).
 ///
-/// The transformed weights are four times the plain ones: a training step packs them into pooled
-/// storage for each pass and gives it back, so only one layer's are held at a time. The weight
-/// gradient sums per thread in the transformed domain, up to `maxWeightSumsBytes`.
+/// The transformed weights are four times the plain ones: a training step transforms them for
+/// each pass into per-call storage (`WinogradWorkspace` up to its cap, the pool beyond), so only
+/// one layer's are held at a time. The weight gradient sums per thread in the transformed
+/// domain, up to `maxWeightSumsBytes`.
 enum Winograd3x3 {
     /// The channel block (8: nChw8c, AVX2; 16: nChw16c, AVX-512) of the layouts oneDNN runs on
     /// this machine, or nil where the kernels do not run (no AVX2, `KD_NATIVE_KERNELS=0`).
@@ -49,42 +50,81 @@ enum Winograd3x3 {
         Tensor(pooled: desc, zeroed: false, roundedUp: desc.byteCount >= 1 << 20 ? 1 << 20 : 1)
     }
 
-    /// The weights w[outC][inC][3][3] transformed for the forward convolution, or with
-    /// `transposed` for its backward-data convolution, in pooled storage: a training pass's go
-    /// back when it ends, evaluation's kept ones when training resumes. Pooled, evaluation's
-    /// reuse what training left in the pool (ResNet-50 at 224 on AVX-512: teacher-train's peak,
-    /// which is its evaluation's, 3482 MiB with them outside the pool, 3357 in it).
-    static func pack(_ weights: UnsafePointer<Float>, outChannels: Int, inChannels: Int, transposed: Bool,
-                     lanes: Int) -> Tensor {
+    /// The weights w[outC][inC][3][3] transformed for the forward convolution, kept by
+    /// evaluation's folded layers until training resumes. Pooled, they reuse what training
+    /// left in the pool (ResNet-50 at 224 on AVX-512: teacher-train's peak, which is its
+    /// evaluation's, 3482 MiB with them outside the pool, 3357 in it).
+    static func pack(_ weights: UnsafePointer<Float>, outChannels: Int, inChannels: Int, lanes: Int) -> Tensor {
         let desc = MemoryDesc.plain([Int(kd_wino_weights_floats(Int32(inChannels), Int32(outChannels)))])
         let packed = pooled(desc)
-        nonisolated(unsafe) let out = packed.floats
+        pack(weights, into: packed.floats, outChannels: outChannels, inChannels: inChannels, transposed: false, lanes: lanes)
+        return packed
+    }
+
+    /// Transforms w[outC][inC][3][3] into `out` for the forward convolution, or with
+    /// `transposed` for its backward-data convolution; `out` 64-byte aligned.
+    private static func pack(_ weights: UnsafePointer<Float>, into out: UnsafeMutablePointer<Float>, outChannels: Int,
+                             inChannels: Int, transposed: Bool, lanes: Int) {
+        nonisolated(unsafe) let out = out
         let packedOutputs = transposed ? inChannels : outChannels
         OpenMP.parallel { thread, threads in
             let blocks = OpenMP.share(packedOutputs / lanes, thread, threads)
             kd_wino_pack(weights, out, Int32(outChannels), Int32(inChannels), transposed ? 1 : 0,
                          Int32(blocks.lowerBound * lanes), Int32(blocks.upperBound * lanes), Int32(lanes))
         }
-        return packed
     }
 
-    /// y = relu?(conv(x, weights) + bias) for x: [N][inC/L][H][W][L] (L = `lanes`) and `packed`
-    /// from `pack` for this convolution (inC to outC channels).
+    /// Storage of `count` floats for one call: the shared workspace up to its cap, pooled
+    /// beyond it (the tensor, when there is one, to be held until the call ends).
+    private static func storage(_ count: Int) -> (floats: UnsafeMutablePointer<Float>, pooled: Tensor?) {
+        if let floats = WinogradWorkspace.shared.floats(count) { return (floats, nil) }
+        let tensor = pooled(.plain([count]))
+        return (tensor.floats, tensor)
+    }
+
+    /// Floats of one thread's tile scratch for a convolution from `c` to `k` channels.
+    private static func scratchFloats(_ c: Int, _ k: Int) -> Int {
+        Int(kd_wino_scratch_floats(Int32(c), Int32(k), kd_wino_tile_block(Int32(c), Int32(k))))
+    }
+
+    /// y = relu?(conv(x, packed) + bias) for x: [N][inC/L][H][W][L] (L = `lanes`) and `packed`
+    /// from `pack` for this convolution (inC to outC channels): evaluation.
     static func forward(_ x: Tensor, packed: Tensor, bias: UnsafePointer<Float>?, relu: Bool, into y: Tensor,
                         inChannels: Int, outChannels: Int, lanes: Int) {
+        let scratch = storage(ComputeThreads.count * scratchFloats(inChannels, outChannels))
+        run(x, packed: packed.floats, scratch: scratch.floats, bias: bias, relu: relu, into: y, inChannels: inChannels,
+            outChannels: outChannels, lanes: lanes)
+        withExtendedLifetime((packed, scratch.pooled)) {}
+    }
+
+    /// y = conv(x, weights) + bias for plain weights w[outC][inC][3][3] that change between
+    /// calls (training), or with `transposed` dx = the backward-data convolution of dy = x:
+    /// transformed into the workspace for this call.
+    static func forward(_ x: Tensor, weights: UnsafePointer<Float>, transposed: Bool, bias: UnsafePointer<Float>?,
+                        into y: Tensor, outChannels: Int, inChannels: Int, lanes: Int) {
+        let (c, k) = transposed ? (outChannels, inChannels) : (inChannels, outChannels)
+        let packedCount = Int(kd_wino_weights_floats(Int32(c), Int32(k)))
+        let store = storage(packedCount + ComputeThreads.count * scratchFloats(c, k))
+        pack(weights, into: store.floats, outChannels: outChannels, inChannels: inChannels, transposed: transposed, lanes: lanes)
+        run(x, packed: store.floats, scratch: store.floats + packedCount, bias: bias, relu: false, into: y, inChannels: c,
+            outChannels: k, lanes: lanes)
+        withExtendedLifetime(store.pooled) {}
+    }
+
+    private static func run(_ x: Tensor, packed: UnsafeMutablePointer<Float>, scratch: UnsafeMutablePointer<Float>,
+                            bias: UnsafePointer<Float>?, relu: Bool, into y: Tensor, inChannels: Int, outChannels: Int,
+                            lanes: Int) {
         let (batch, height, width) = (x.shape[0], x.shape[2], x.shape[3])
         let tiles = batch * ((height + 3) / 4) * ((width + 3) / 4)
         let block = kd_wino_tile_block(Int32(inChannels), Int32(outChannels))
-        let perThread = Int(kd_wino_scratch_floats(Int32(inChannels), Int32(outChannels), block))
-        let scratch = pooled(.plain([ComputeThreads.count * perThread]))
-        nonisolated(unsafe) let (xp, wp, yp, sp) = (UnsafePointer(x.floats), UnsafePointer(packed.floats), y.floats, scratch.floats)
+        let perThread = scratchFloats(inChannels, outChannels)
+        nonisolated(unsafe) let (xp, wp, yp, sp) = (UnsafePointer(x.floats), UnsafePointer(packed), y.floats, scratch)
         OpenMP.parallel { thread, threads in
             let share = OpenMP.share(tiles, thread, threads)
             kd_wino_forward(xp, wp, bias, yp, sp + thread * perThread, Int32(share.lowerBound), Int32(share.upperBound),
                             block, Int32(inChannels), Int32(outChannels), Int32(height), Int32(width), relu ? 1 : 0,
                             Int32(lanes))
         }
-        withExtendedLifetime(scratch) {}
     }
 
     /// Adds the weight gradient (plain [out][in][3][3]) and, when given, the bias gradient of
@@ -96,12 +136,12 @@ enum Winograd3x3 {
         let (batch, height, width) = (x.shape[0], x.shape[2], x.shape[3])
         let tiles = batch * ((height + 3) / 4) * ((width + 3) / 4)
         let block = kd_wino_tile_block(Int32(inChannels), Int32(outChannels))
-        let perThread = Int(kd_wino_scratch_floats(Int32(inChannels), Int32(outChannels), block))
+        let perThread = scratchFloats(inChannels, outChannels)
         let partCount = 36 * inChannels * outChannels, threads = ComputeThreads.count
-        let scratch = pooled(.plain([threads * perThread]))
-        let sums = pooled(.plain([threads * (partCount + outChannels)]))
-        nonisolated(unsafe) let (xp, dyp, sp) = (UnsafePointer(x.floats), UnsafePointer(dy.floats), scratch.floats)
-        nonisolated(unsafe) let (parts, biasParts) = (sums.floats, sums.floats + threads * partCount)
+        let sumsCount = threads * (partCount + outChannels)
+        let store = storage(sumsCount + threads * perThread)
+        nonisolated(unsafe) let (xp, dyp, sp) = (UnsafePointer(x.floats), UnsafePointer(dy.floats), store.floats + sumsCount)
+        nonisolated(unsafe) let (parts, biasParts) = (store.floats, store.floats + threads * partCount)
         nonisolated(unsafe) var team = threads
         let withBias = biasGrad != nil
         let (c, k, h, w, l) = (Int32(inChannels), Int32(outChannels), Int32(height), Int32(width), Int32(lanes))
@@ -123,6 +163,6 @@ enum Winograd3x3 {
                                    Int32(blocks.upperBound * lanes), l)
         }
         if let biasGrad { Conv3x3.addThreadParts(biasParts, parts: team, count: outChannels, into: biasGrad) }
-        withExtendedLifetime((scratch, sums)) {}
+        withExtendedLifetime(store.pooled) {}
     }
 }
