@@ -157,20 +157,6 @@ AVX2 static void weights_tile(const float *pad, const float *dy0, float *acc, in
     _mm256_storeu_ps(b1, q10); _mm256_storeu_ps(b1 + 8, q11); _mm256_storeu_ps(b1 + 16, q12);
 }
 
-AVX2 static void bias_sums(const float *dyn, float *biasAcc, int outC, int hw) {
-    for (int ob = 0; ob < outC / 8; ob++) {
-        const float *d = dyn + (size_t)ob * hw * 8;
-        __m256 s0 = _mm256_setzero_ps(), s1 = _mm256_setzero_ps();
-        int p = 0;
-        for (; p + 2 <= hw; p += 2) {
-            s0 = _mm256_add_ps(s0, _mm256_loadu_ps(d + p * 8));
-            s1 = _mm256_add_ps(s1, _mm256_loadu_ps(d + p * 8 + 8));
-        }
-        if (p < hw) s0 = _mm256_add_ps(s0, _mm256_loadu_ps(d + p * 8));
-        _mm256_storeu_ps(biasAcc + ob * 8, _mm256_add_ps(_mm256_loadu_ps(biasAcc + ob * 8), _mm256_add_ps(s0, s1)));
-    }
-}
-
 void kd_conv3x3_backward_weights(const float *x, const float *dy, float *acc, float *biasAcc, float *scratch,
                                  int n0, int n1, int inC, int outC, int height, int width) {
     int ph = height + 2, pw = width + 2, hw = height * width;
@@ -183,7 +169,7 @@ void kd_conv3x3_backward_weights(const float *x, const float *dy, float *acc, fl
                 for (int kh = 0; kh < 3; kh++)
                     weights_tile(scratch, dyn + (size_t)ob * hw * 8, acc + (size_t)ob * inC * 72, inC, ph, pw, hw,
                                  height, width, ic, kh);
-        if (biasAcc) bias_sums(dyn, biasAcc, outC, hw);
+        if (biasAcc) kd_wino_bias_sums(dy, biasAcc, n, n + 1, outC, height, width, 8);
     }
 }
 
@@ -224,7 +210,7 @@ void kd_conv3x3_backward_weights_plain(const float *x, const float *dy, float *a
             for (int ic = 0; ic < inC; ic++)
                 weights_tile_plain(scratch, dyn + (size_t)ob * hw * 8, acc + ((size_t)ob * inC + ic) * 72, ph, pw,
                                    height, width, ic);
-        if (biasAcc) bias_sums(dyn, biasAcc, outC, hw);
+        if (biasAcc) kd_wino_bias_sums(dy, biasAcc, n, n + 1, outC, height, width, 8);
     }
 }
 
