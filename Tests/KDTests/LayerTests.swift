@@ -5,7 +5,8 @@ import Pipeline
 
 /// oneDNN layers against the reference kernels: forward, input gradient, parameter gradients.
 final class LayerTests: XCTestCase {
-    /// On every layout a model feeds it (6 channels pad the blocks).
+    /// On every layout a model feeds it (6 channels pad the blocks), in the engine's own passes
+    /// on nChw8c, else in oneDNN's.
     func testBatchNorm2dTrainingAndRunningStatistics() {
         for shape in [[4, 16, 5, 5], [3, 6, 4, 4], [8, 10]] {
           for (name, layout) in LayerCheck.layouts(shape) {
@@ -19,6 +20,7 @@ final class LayerTests: XCTestCase {
             var dy: [Float] = []
             let r = LayerCheck.run(bn, store: b.store, x: x, shape: shape, dy: { dy = LayerCheck.random($0.reduce(1, *), seed: 8); return dy },
                                    layout: layout)
+            XCTAssertEqual(bn.trainedNatively, BatchNorm.trainsNatively && name == "nChw8c", "\(shape) \(name)")
             let ref = Reference.batchNormForward(x, shape, gamma: gamma, beta: beta, epsilon: 1e-5)
             LayerCheck.assertClose(r.y, ref.y, "forward \(shape) \(name)")
             let g = Reference.batchNormBackward(x, shape, gamma: gamma, dy, epsilon: 1e-5)
@@ -40,7 +42,7 @@ final class LayerTests: XCTestCase {
         }
     }
 
-    /// relu(batchnorm(x)) in one oneDNN pass, against the reference composition.
+    /// relu(batchnorm(x)) in one pass (the engine's or oneDNN's), against the reference composition.
     func testBatchNormWithFusedReLU() {
         let shape = [4, 16, 5, 5]
         for (name, layout) in LayerCheck.layouts(shape) {
@@ -53,6 +55,7 @@ final class LayerTests: XCTestCase {
         var dy: [Float] = []
         let r = LayerCheck.run(bn, store: b.store, x: x, shape: shape, dy: { dy = LayerCheck.random($0.reduce(1, *), seed: 8); return dy },
                                layout: layout)
+        XCTAssertEqual(bn.trainedNatively, BatchNorm.trainsNatively && name == "nChw8c", name)
         let plain = Reference.batchNormForward(x, shape, gamma: gamma, beta: beta, epsilon: 1e-5).y
         XCTAssert(plain.contains { $0 < 0 }, "the test needs negative pre-activations")
         LayerCheck.assertClose(r.y, Reference.reluForward(plain), "forward \(name)")

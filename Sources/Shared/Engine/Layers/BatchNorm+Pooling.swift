@@ -3,9 +3,7 @@
 /// VGG's conv-BN-ReLU-pool blocks. Evaluation, SyncBatchNorm and other poolings run the two
 /// layers apart, as does `KD_NATIVE_KERNELS=0`.
 ///
-/// The statistics are computed as the unfused layer's: the batch's mean and biased variance
-/// per channel (summed about one sample of each channel, in Double), the running statistics
-/// updated with the unbiased variance.
+/// The statistics are those of the unpooled layer (`BatchNorm+Native.swift`).
 extension BatchNorm: MaxPoolFusing {
     /// The buffers of one input layout: what the backward pass needs from the forward.
     final class FusedPooling {
@@ -15,8 +13,7 @@ extension BatchNorm: MaxPoolFusing {
         var code: [Float], winner: [Float]
         var pooled: Tensor?
         var savedInput: Tensor?
-        /// Per channel (padded to whole blocks): the batch mean and 1 / sqrt(var + eps).
-        var mean: [Float], inverseSigma: [Double]
+        var statistics: BatchStatistics?
 
         init(_ kernels: NormPool2x2, input: MemoryDesc) {
             self.kernels = kernels
@@ -25,8 +22,6 @@ extension BatchNorm: MaxPoolFusing {
             output = MemoryDesc([d[0], d[1], kernels.pool.outHeight, kernels.pool.outWidth], kernels.pool.layout)
             code = [Float](repeating: 0, count: kernels.pooledCount)
             winner = code
-            mean = [Float](repeating: 0, count: kernels.paddedChannels)
-            inverseSigma = [Double](repeating: 0, count: kernels.paddedChannels)
         }
     }
 
@@ -50,64 +45,32 @@ extension BatchNorm: MaxPoolFusing {
             pooling = nil
             return (pool.forward(forward(x, mode: .train), mode: .train), false)
         }
-        let k = p.kernels
-        let padded = k.paddedChannels
-        // Sums about each channel's first value, which keeps them small (no cancellation when
-        // the mean is large against the spread).
-        var shift = [Float](repeating: 0, count: padded)
-        for c in 0..<channels { shift[c] = x.floats[k.firstOffset(channel: c)] }
-        let (sums, squares) = k.shiftedSums(x.floats, shift: shift)
-        let m = Double(k.samplesPerChannel)
-        let gamma = store.value(weight), beta = store.value(bias)
-        var scale = [Float](repeating: 0, count: padded), offset = scale
-        for c in 0..<channels {
-            let s = sums[c] / m
-            let mu = Double(shift[c]) + s, v = max(squares[c] / m - s * s, 0)
-            let inverse = 1 / (v + Double(epsilon)).squareRoot()
-            mean.floats[c] = Float(mu)
-            variance.floats[c] = Float(v)
-            p.mean[c] = Float(mu)
-            p.inverseSigma[c] = inverse
-            scale[c] = Float(Double(gamma[c]) * inverse)
-            offset[c] = Float(Double(beta[c]) - mu * Double(gamma[c]) * inverse)
-        }
-        updateRunningStatistics(samplesPerChannel: k.samplesPerChannel)
+        let s = batchStatistics(x, p.kernels.passes)
         let out = reuse(&p.pooled, p.output)
         p.code.withUnsafeMutableBufferPointer { code in
             p.winner.withUnsafeMutableBufferPointer { winner in
-                k.forward(x.floats, scale: scale, shift: offset, relu: fusedReLU, out.floats,
-                          code: code.baseAddress!, winner: winner.baseAddress!)
+                p.kernels.forward(x.floats, scale: s.scale, shift: s.shift, relu: fusedReLU, out.floats,
+                                  code: code.baseAddress!, winner: winner.baseAddress!)
             }
         }
+        p.statistics = s
         p.savedInput = x
         pooling = p
         return (out, true)
     }
 
     func backwardThroughPool(_ dy: Tensor) -> Tensor {
-        guard let p = pooling, let x = p.savedInput else { fatalError("BatchNorm.backwardThroughPool without a fused training forward") }
+        guard let p = pooling, let x = p.savedInput, let s = p.statistics else {
+            fatalError("BatchNorm.backwardThroughPool without a fused training forward")
+        }
         precondition(dy.desc == p.output, "BatchNorm.backwardThroughPool: gradient layout differs from the pooled output's")
         let k = p.kernels
         let (sums, products) = p.code.withUnsafeBufferPointer { code in
             p.winner.withUnsafeBufferPointer { winner in
-                k.gradientSums(dy.floats, code: code.baseAddress!, winner: winner.baseAddress!, mean: p.mean)
+                k.gradientSums(dy.floats, code: code.baseAddress!, winner: winner.baseAddress!, mean: s.mean)
             }
         }
-        let m = Double(k.samplesPerChannel)
-        let gamma = store.value(weight)
-        let gammaGrad = store.grad(weight), betaGrad = store.grad(bias)
-        var a = [Float](repeating: 0, count: k.paddedChannels), b = a, c = a
-        for ch in 0..<channels {
-            let inverse = p.inverseSigma[ch]
-            let s1 = sums[ch], s2 = products[ch] * inverse  // sum of g, sum of g * xhat
-            gammaGrad[ch] += Float(s2)
-            betaGrad[ch] += Float(s1)
-            let c1 = Double(gamma[ch]) * inverse
-            let a1 = -c1 * s2 / m * inverse
-            a[ch] = Float(a1)
-            b[ch] = Float(-c1 * s1 / m - a1 * Double(p.mean[ch]))
-            c[ch] = Float(c1)
-        }
+        let (a, b, c) = gradientCoefficients(sums: sums, products: products, s, k.passes)
         let dx = Tensor(pooled: p.input)
         p.code.withUnsafeBufferPointer { code in
             k.inputGradient(x.floats, dy.floats, code: code.baseAddress!, a: a, b: b, c: c, dx.floats)

@@ -12,6 +12,7 @@ internal import CDNNL
 /// With `fusedReLU` the layer computes relu(batchnorm(x)) in one pass (oneDNN's
 /// `fuse_norm_relu`, which keeps the ReLU mask in a workspace for backward): the
 /// conv-BN-ReLU pattern then reads and writes each activation once instead of twice.
+/// Training runs the engine's own passes where the layout allows (BatchNorm+Native.swift).
 ///
 /// With `synchronizer` set (a data-parallel run with SyncBatchNorm, through
 /// `Model.synchronizeBatchNorm`), training
@@ -60,6 +61,10 @@ public final class BatchNorm: Layer {
     var poolings: [[Int]: FusedPooling] = [:]
     /// The fused training that the last forward ran, nil after an unfused one.
     var pooling: FusedPooling?
+    /// Training in the engine's own passes (BatchNorm+Native.swift), by input shape, and the
+    /// one the last forward ran (nil after oneDNN's).
+    var natives: [[Int]: NativeTraining] = [:]
+    var native: NativeTraining?
     private let syncSum = TensorSum(relu: false)
 
     public init(_ b: ModelBuilder, _ name: String, _ channels: Int, epsilon: Float = 1e-5, momentum: Float = 0.1,
@@ -100,6 +105,8 @@ public final class BatchNorm: Layer {
 
     public func forward(_ x: Tensor, mode: Mode) -> Tensor {
         precondition(x.shape.count >= 2 && x.shape[1] == channels, "BatchNorm expects \(channels) channels, got \(x.shape)")
+        native = mode == .train ? nativeTraining(x.desc) : nil
+        if let p = native { return forwardNative(x, p) }
         if plan == nil || plan.data != x.desc {
             let key = x.shape
             if let p = plans[key], p.data == x.desc { plan = p } else { plan = makePlan(x.desc); plans[key] = plan }
@@ -208,6 +215,7 @@ public final class BatchNorm: Layer {
     }
 
     public func backward(_ dy: Tensor) -> Tensor {
+        if let p = native { return backwardNative(dy, p) }
         guard let x = savedInput else { fatalError("BatchNorm.backward without a training forward") }
         defer { savedInput = nil }
         precondition(dy.desc == plan.data, "BatchNorm.backward: gradient layout differs from the output's")

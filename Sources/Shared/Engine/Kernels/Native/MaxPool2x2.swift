@@ -7,9 +7,7 @@ internal import CDNNL
 /// first pool, 128x32x28x28; this takes 0.4 + 0.3 ms on the same machine. Memory-bound, so
 /// SIMD8 compare-and-select is enough: Swift builds for baseline x86-64 (SSE2).
 ///
-/// Works on any layout whose innermost run is `lanes` channels (a multiple of 8) of one pixel:
-/// oneDNN's nChw8c and nChw16c (lanes 8, 16; padded channels are pooled like any other) and
-/// nhwc with C a multiple of 8 (lanes C). A tensor is then `outer` planes of H x W x lanes.
+/// Works on the layouts of `ChannelPlanes` (padded channels are pooled like any other).
 /// Training records, per output element, which window position held the maximum (0...3, as a
 /// Float so that the backward pass compares floats: SIMD8<Int32> comparisons are scalarised).
 /// Ties go to the first position in row-major order and NaN wins, as in PyTorch.
@@ -22,19 +20,8 @@ struct MaxPool2x2 {
 
     /// The geometry of `x`, or nil where the layout is not one this kernel handles.
     init?(_ x: MemoryDesc) {
-        let d = x.dims
-        guard d.count == 4, d[2] >= 2, d[3] >= 2 else { return nil }
-        let (n, c) = (d[0], d[1])
-        if x == MemoryDesc(d, dnnl_nChw8c) {
-            (outer, lanes, layout) = (n * ((c + 7) / 8), 8, dnnl_nChw8c)
-        } else if x == MemoryDesc(d, dnnl_nChw16c) {
-            (outer, lanes, layout) = (n * ((c + 15) / 16), 16, dnnl_nChw16c)
-        } else if x == MemoryDesc(d, dnnl_nhwc), c % 8 == 0 {
-            (outer, lanes, layout) = (n, c, dnnl_nhwc)
-        } else {
-            return nil
-        }
-        (height, width) = (d[2], d[3])
+        guard let p = ChannelPlanes(x), p.height >= 2, p.width >= 2 else { return nil }
+        (outer, height, width, lanes, layout) = (p.outer, p.height, p.width, p.lanes, p.layout)
     }
 
     private typealias V = SIMD8<Float>

@@ -15,50 +15,26 @@
 /// S1 = sum g, S2 = sum g * xhat:
 /// dx = gamma / sigma * (g - S1 / M - xhat * S2 / M), dgamma = S2, dbeta = S1.
 ///
-/// Per-channel vectors (`[Float]` arguments) have `paddedChannels` entries: blocked layouts
+/// Per-channel vectors (`[Float]` arguments) have `passes.paddedChannels` entries: blocked layouts
 /// round the channels up to whole blocks, whose padding lanes get zero coefficients.
 struct NormPool2x2 {
     let pool: MaxPool2x2
-    let batch: Int
+    /// The statistics pass and the channel sums, shared with the unpooled batch norm.
+    let passes: NormPasses
 
     /// The geometry of `x`, or nil where `MaxPool2x2` does not handle its layout.
     init?(_ x: MemoryDesc) {
-        guard let pool = MaxPool2x2(x) else { return nil }
+        guard let pool = MaxPool2x2(x), let passes = NormPasses(x) else { return nil }
         self.pool = pool
-        batch = x.dims[0]
+        self.passes = passes
     }
 
-    /// Channel blocks per image (1 in nhwc, whose one block is all C channels).
-    var blocks: Int { pool.outer / batch }
-    var paddedChannels: Int { blocks * pool.lanes }
-    var samplesPerChannel: Int { batch * pool.height * pool.width }
+    private var blocks: Int { passes.blocks }
     var pooledCount: Int { pool.outer * pool.outHeight * pool.outWidth * pool.lanes }
-
-    /// Offset of channel c's first value (image 0, row 0, column 0): the per-channel shift of
-    /// `shiftedSums`, a sample of the channel, so that the sums stay small.
-    func firstOffset(channel c: Int) -> Int { (c / pool.lanes) * pool.height * pool.width * pool.lanes + c % pool.lanes }
 
     private typealias V = SIMD8<Float>
 
     // MARK: - Forward
-
-    /// Per channel: the sums of x - shift and of (x - shift)^2.
-    func shiftedSums(_ x: UnsafePointer<Float>, shift: [Float]) -> (sums: [Double], squares: [Double]) {
-        let (lanes, hw) = (pool.lanes, pool.height * pool.width)
-        return shift.withUnsafeBufferPointer { shiftBuffer in
-            let k = shiftBuffer.baseAddress!
-            return channelSums { plane, channel in
-                let start = x + plane * hw * lanes + channel % lanes, kv = load(k + channel)
-                var s = V(repeating: 0), q = V(repeating: 0)
-                for pixel in 0..<hw {
-                    let v = load(start + pixel * lanes) - kv
-                    s += v
-                    q += v * v
-                }
-                return (s, q)
-            }
-        }
-    }
 
     /// y = maxpool(relu?(scale * x + shift)). Per pooled element, `code` records the winning
     /// window position (0...3, row-major; ties to the first, NaN wins, as `MaxPool2x2`), or 4
@@ -113,7 +89,7 @@ struct NormPool2x2 {
         let (lanes, pooledPlane) = (pool.lanes, pool.outHeight * pool.outWidth)
         return mean.withUnsafeBufferPointer { meanBuffer in
             let mu = meanBuffer.baseAddress!
-            return channelSums { plane, channel in
+            return passes.channelSums { plane, channel in
                 let start = plane * pooledPlane * lanes + channel % lanes, muv = load(mu + channel)
                 var s = V(repeating: 0), q = V(repeating: 0)
                 for pixel in 0..<pooledPlane {
@@ -179,36 +155,6 @@ struct NormPool2x2 {
     }
 
     // MARK: - Helpers
-
-    /// Two sums per channel over the planes, split over the team: `plane(index, channel)`
-    /// gives plane `index`'s two Float sums for the 8 channels from `channel` (an index into
-    /// the per-channel vectors). They are added up in Double, the threads' parts in thread order.
-    private func channelSums(_ plane: (_ index: Int, _ channel: Int) -> (V, V)) -> ([Double], [Double]) {
-        let (p, lanes, threads) = (paddedChannels, pool.lanes, ComputeThreads.count)
-        var parts = [Double](repeating: 0, count: threads * 2 * p)
-        parts.withUnsafeMutableBufferPointer { partsBuffer in
-            let parts = partsBuffer.baseAddress!
-            OpenMP.parallel { thread, team in
-                let mine = parts + thread * 2 * p
-                for index in OpenMP.share(pool.outer, thread, team) {
-                    let first = (index % blocks) * lanes
-                    for channel in stride(from: first, to: first + lanes, by: 8) {
-                        let (s, q) = plane(index, channel)
-                        for l in 0..<8 {
-                            mine[channel + l] += Double(s[l])
-                            mine[p + channel + l] += Double(q[l])
-                        }
-                    }
-                }
-            }
-        }
-        var first = [Double](repeating: 0, count: p), second = first
-        for t in 0..<threads {
-            for c in 0..<p { first[c] += parts[t * 2 * p + c]; second[c] += parts[t * 2 * p + p + c] }
-        }
-        return (first, second)
-    }
-
 
     @inline(__always) private func normalise(_ x: V, _ a: V, _ b: V, _ relu: Bool) -> V {
         let v = a * x + b
