@@ -25,6 +25,12 @@ static tile_at locate(int t, int tilesY, int tilesX) {
     return (tile_at){t / perImage, (r / tilesX) * 4, (r % tilesX) * 4};
 }
 
+/// How many tiles ahead the transforms prefetch their input blocks. Without it the six rows'
+/// loads missed the cache: with it, on one Zen 5 core, resnet20's 16-channel layers on 28x28
+/// ran 1.35x (forward) and 1.9x (weight gradient) faster, 32 channels on 14x14 1.04x and
+/// 1.15x, 256 on 8x8 weight gradient 1.12x; 2 to 4 tiles ahead measured alike.
+#define PREFETCH_TILES 3
+
 #define L 8
 #include "WinogradLanes.h"
 #undef L

@@ -117,20 +117,42 @@ INLINE void FN(output_1d)(const VF m[6], VF o[4]) {
     o[3] = VADD(VFMADD(VSET1(8), d34, d12), m[5]);
 }
 
+/// Prefetches the part inside the image of the 6x6 block from row oy - 1, column ox - 1 of one
+/// channel block's plane xb: what input_tile reads (and a superset of gradient_tile's 4x4).
+TARGET static inline void FN(prefetch_tile)(const float *xb, int height, int width, int oy, int ox) {
+    int x0 = ox - 1 < 0 ? 0 : ox - 1, x1 = ox + 4 < width ? ox + 4 : width - 1;
+    for (int r = 0; r < 6; r++) {
+        int iy = oy - 1 + r;
+        if ((unsigned)iy >= (unsigned)height) continue;
+        const char *row = (const char *)(xb + (size_t)iy * width * L);
+        for (int b = x0 * L * 4; b < (x1 + 1) * L * 4; b += 64) _mm_prefetch(row + b, _MM_HINT_T0);
+        _mm_prefetch(row + (x1 + 1) * L * 4 - 1, _MM_HINT_T0);
+    }
+}
+
 /// V[xi][group][cb][slot][L] for the L channels of block cb of one tile: its 6x6 input block
 /// (rows oy - 1 .., columns ox - 1 .., zero outside the image), transformed.
 TARGET static void FN(input_tile)(const float *xb, float *v, size_t xiStride, int height, int width, int oy, int ox) {
     VF cols[6][6];  // cols[c] = B^T times column c of the block
-    for (int c = 0; c < 6; c++) {
-        int ix = ox - 1 + c;
-        VF d[6];
-        for (int r = 0; r < 6; r++) {
-            int iy = oy - 1 + r;
-            d[r] = (unsigned)iy < (unsigned)height && (unsigned)ix < (unsigned)width
-                       ? VLOAD(xb + ((size_t)iy * width + ix) * L)
-                       : VZERO();
+    if (oy >= 1 && ox >= 1 && oy + 5 <= height && ox + 5 <= width) {  // inside the image: no checks
+        const float *p = xb + ((size_t)(oy - 1) * width + ox - 1) * L;
+        for (int c = 0; c < 6; c++) {
+            VF d[6];
+            for (int r = 0; r < 6; r++) d[r] = VLOAD(p + ((size_t)r * width + c) * L);
+            FN(input_1d)(d, cols[c]);
         }
-        FN(input_1d)(d, cols[c]);
+    } else {
+        for (int c = 0; c < 6; c++) {
+            int ix = ox - 1 + c;
+            VF d[6];
+            for (int r = 0; r < 6; r++) {
+                int iy = oy - 1 + r;
+                d[r] = (unsigned)iy < (unsigned)height && (unsigned)ix < (unsigned)width
+                           ? VLOAD(xb + ((size_t)iy * width + ix) * L)
+                           : VZERO();
+            }
+            FN(input_1d)(d, cols[c]);
+        }
     }
     for (int r = 0; r < 6; r++) {
         VF row[6] = {cols[0][r], cols[1][r], cols[2][r], cols[3][r], cols[4][r], cols[5][r]}, out[6];
@@ -218,6 +240,10 @@ TARGET static void FN(forward_block)(const float *x, const float *U, const float
             continue;
         }
         tile_at at = locate(t0 + t, tilesY, tilesX);
+        if (t + PREFETCH_TILES < count) {
+            tile_at nx = locate(t0 + t + PREFETCH_TILES, tilesY, tilesX);
+            for (int cb = 0; cb < C / L; cb++) FN(prefetch_tile)(x + ((size_t)nx.n * C + cb * L) * hw, height, width, nx.oy, nx.ox);
+        }
         for (int cb = 0; cb < C / L; cb++)
             FN(input_tile)(x + ((size_t)at.n * C + cb * L) * hw, vt + cb * 6 * L, vXi, height, width, at.oy, at.ox);
     }
@@ -340,6 +366,11 @@ TARGET static void FN(weights_block)(const float *x, const float *dy, float *acc
     size_t hw = (size_t)height * width, vXi = (size_t)T * C, zXi = (size_t)K * T, accXi = (size_t)K * C;
     for (int t = 0; t < count; t++) {
         tile_at at = locate(t0 + t, tilesY, tilesX);
+        if (t + PREFETCH_TILES < count) {
+            tile_at nx = locate(t0 + t + PREFETCH_TILES, tilesY, tilesX);
+            for (int cb = 0; cb < C / L; cb++) FN(prefetch_tile)(x + ((size_t)nx.n * C + cb * L) * hw, height, width, nx.oy, nx.ox);
+            for (int kb = 0; kb < K / L; kb++) FN(prefetch_tile)(dy + ((size_t)nx.n * K + kb * L) * hw, height, width, nx.oy, nx.ox);
+        }
         for (int cb = 0; cb < C / L; cb++)
             FN(input_tile)(x + ((size_t)at.n * C + cb * L) * hw, V + (size_t)t * C + cb * L, vXi, height, width, at.oy, at.ox);
         for (int kb = 0; kb < K / L; kb++)
