@@ -117,17 +117,13 @@ INLINE void FN(output_1d)(const VF m[6], VF o[4]) {
     o[3] = VADD(VFMADD(VSET1(8), d34, d12), m[5]);
 }
 
-/// Prefetches the part inside the image of the 6x6 block from row oy - 1, column ox - 1 of one
-/// channel block's plane xb: what input_tile reads (and a superset of gradient_tile's 4x4).
-TARGET static inline void FN(prefetch_tile)(const float *xb, int height, int width, int oy, int ox) {
-    int x0 = ox - 1 < 0 ? 0 : ox - 1, x1 = ox + 4 < width ? ox + 4 : width - 1;
-    for (int r = 0; r < 6; r++) {
-        int iy = oy - 1 + r;
-        if ((unsigned)iy >= (unsigned)height) continue;
-        const char *row = (const char *)(xb + (size_t)iy * width * L);
-        for (int b = x0 * L * 4; b < (x1 + 1) * L * 4; b += 64) _mm_prefetch(row + b, _MM_HINT_T0);
-        _mm_prefetch(row + (x1 + 1) * L * 4 - 1, _MM_HINT_T0);
-    }
+/// Prefetches the part inside the image of the size x size block from row r0, column c0 of one
+/// channel block's plane p: an input block before its transform (6x6 from oy - 1, ox - 1, a
+/// superset of the weight gradient's 4x4 of dy), or a tile's outputs before they are stored.
+TARGET static inline void FN(prefetch_block)(const float *p, int height, int width, int r0, int c0, int size) {
+    int first = c0 < 0 ? 0 : c0, last = c0 + size - 1 < width ? c0 + size - 1 : width - 1;
+    for (int r = r0 < 0 ? 0 : r0; r < r0 + size && r < height; r++)
+        prefetch_span(p + ((size_t)r * width + first) * L, (last - first + 1) * L * (int)sizeof(float));
 }
 
 /// V[xi][group][cb][slot][L] for the L channels of block cb of one tile: its 6x6 input block
@@ -242,7 +238,7 @@ TARGET static void FN(forward_block)(const float *x, const float *U, const float
         tile_at at = locate(t0 + t, tilesY, tilesX);
         if (t + PREFETCH_TILES < count) {
             tile_at nx = locate(t0 + t + PREFETCH_TILES, tilesY, tilesX);
-            for (int cb = 0; cb < C / L; cb++) FN(prefetch_tile)(x + ((size_t)nx.n * C + cb * L) * hw, height, width, nx.oy, nx.ox);
+            for (int cb = 0; cb < C / L; cb++) FN(prefetch_block)(x + ((size_t)nx.n * C + cb * L) * hw, height, width, nx.oy - 1, nx.ox - 1, 6);
         }
         for (int cb = 0; cb < C / L; cb++)
             FN(input_tile)(x + ((size_t)at.n * C + cb * L) * hw, vt + cb * 6 * L, vXi, height, width, at.oy, at.ox);
@@ -270,6 +266,10 @@ TARGET static void FN(forward_block)(const float *x, const float *U, const float
         VF b = bias ? VLOAD(bias + kb * L) : VZERO();
         for (int t = 0; t < count; t++) {
             tile_at at = locate(t0 + t, tilesY, tilesX);
+            if (t + PREFETCH_TILES < count) {
+                tile_at nx = locate(t0 + t + PREFETCH_TILES, tilesY, tilesX);
+                FN(prefetch_block)(y + ((size_t)nx.n * K + kb * L) * hw, height, width, nx.oy, nx.ox, 4);
+            }
             FN(output_tile)(M + ((size_t)kb * T + t) * L, mXi, b, relu, y + ((size_t)at.n * K + kb * L) * hw, height,
                             width, at.oy, at.ox);
         }
@@ -368,8 +368,8 @@ TARGET static void FN(weights_block)(const float *x, const float *dy, float *acc
         tile_at at = locate(t0 + t, tilesY, tilesX);
         if (t + PREFETCH_TILES < count) {
             tile_at nx = locate(t0 + t + PREFETCH_TILES, tilesY, tilesX);
-            for (int cb = 0; cb < C / L; cb++) FN(prefetch_tile)(x + ((size_t)nx.n * C + cb * L) * hw, height, width, nx.oy, nx.ox);
-            for (int kb = 0; kb < K / L; kb++) FN(prefetch_tile)(dy + ((size_t)nx.n * K + kb * L) * hw, height, width, nx.oy, nx.ox);
+            for (int cb = 0; cb < C / L; cb++) FN(prefetch_block)(x + ((size_t)nx.n * C + cb * L) * hw, height, width, nx.oy - 1, nx.ox - 1, 6);
+            for (int kb = 0; kb < K / L; kb++) FN(prefetch_block)(dy + ((size_t)nx.n * K + kb * L) * hw, height, width, nx.oy, nx.ox, 4);
         }
         for (int cb = 0; cb < C / L; cb++)
             FN(input_tile)(x + ((size_t)at.n * C + cb * L) * hw, V + (size_t)t * C + cb * L, vXi, height, width, at.oy, at.ox);
