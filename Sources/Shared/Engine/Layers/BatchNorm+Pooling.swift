@@ -45,6 +45,7 @@ extension BatchNorm: MaxPoolFusing {
             pooling = nil
             return (pool.forward(forward(x, mode: .train), mode: .train), false)
         }
+        native = nil
         let s = batchStatistics(x, p.kernels.passes)
         let out = reuse(&p.pooled, p.output)
         p.code.withUnsafeMutableBufferPointer { code in

@@ -122,9 +122,9 @@ struct NormPasses {
 
     /// Two sums per channel over the planes, split over the team: `plane(index, channel)`
     /// gives plane `index`'s two Float sums for the 8 channels from `channel` (an index into
-    /// the per-channel vectors). Each thread adds them in Float over about 1024 pixels per
-    /// channel (small planes: several images), then in Double; the threads' parts are added
-    /// in thread order.
+    /// the per-channel vectors). Each thread adds them in Float over a plane, or over several
+    /// images' planes up to about 1024 pixels where planes are smaller, then in Double; the
+    /// threads' parts are added in thread order.
     func channelSums(_ plane: (_ index: Int, _ channel: Int) -> (V, V)) -> ([Double], [Double]) {
         let (p, lanes, threads) = (paddedChannels, planes.lanes, ComputeThreads.count)
         let imagesPerFlush = max(1, 1024 / planes.planeSize)
