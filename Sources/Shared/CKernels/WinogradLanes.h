@@ -118,12 +118,20 @@ INLINE void FN(output_1d)(const VF m[6], VF o[4]) {
 }
 
 /// Prefetches the part inside the image of the size x size block from row r0, column c0 of one
-/// channel block's plane p: an input block before its transform (6x6 from oy - 1, ox - 1, a
-/// superset of the weight gradient's 4x4 of dy), or a tile's outputs before they are stored.
+/// channel block's plane p: an input block before its transform (6x6 from oy - 1, ox - 1), an
+/// output-gradient block (4x4 from oy, ox), or a tile's outputs before they are stored.
 TARGET static inline void FN(prefetch_block)(const float *p, int height, int width, int r0, int c0, int size) {
     int first = c0 < 0 ? 0 : c0, last = c0 + size - 1 < width ? c0 + size - 1 : width - 1;
     for (int r = r0 < 0 ? 0 : r0; r < r0 + size && r < height; r++)
         prefetch_span(p + ((size_t)r * width + first) * L, (last - first + 1) * L * (int)sizeof(float));
+}
+
+/// prefetch_block for tile `at` in each of the channels / L blocks of image at.n in x (planes
+/// of hw pixels): the block from row at.oy + offset, column at.ox + offset.
+TARGET static inline void FN(prefetch_tile)(const float *x, int channels, size_t hw, int height, int width, tile_at at,
+                                            int offset, int size) {
+    for (int cb = 0; cb < channels / L; cb++)
+        FN(prefetch_block)(x + ((size_t)at.n * channels + cb * L) * hw, height, width, at.oy + offset, at.ox + offset, size);
 }
 
 /// V[xi][group][cb][slot][L] for the L channels of block cb of one tile: its 6x6 input block
@@ -236,10 +244,8 @@ TARGET static void FN(forward_block)(const float *x, const float *U, const float
             continue;
         }
         tile_at at = locate(t0 + t, tilesY, tilesX);
-        if (t + PREFETCH_TILES < count) {
-            tile_at nx = locate(t0 + t + PREFETCH_TILES, tilesY, tilesX);
-            for (int cb = 0; cb < C / L; cb++) FN(prefetch_block)(x + ((size_t)nx.n * C + cb * L) * hw, height, width, nx.oy - 1, nx.ox - 1, 6);
-        }
+        if (t + PREFETCH_TILES < count)
+            FN(prefetch_tile)(x, C, hw, height, width, locate(t0 + t + PREFETCH_TILES, tilesY, tilesX), -1, 6);
         for (int cb = 0; cb < C / L; cb++)
             FN(input_tile)(x + ((size_t)at.n * C + cb * L) * hw, vt + cb * 6 * L, vXi, height, width, at.oy, at.ox);
     }
@@ -367,9 +373,9 @@ TARGET static void FN(weights_block)(const float *x, const float *dy, float *acc
     for (int t = 0; t < count; t++) {
         tile_at at = locate(t0 + t, tilesY, tilesX);
         if (t + PREFETCH_TILES < count) {
-            tile_at nx = locate(t0 + t + PREFETCH_TILES, tilesY, tilesX);
-            for (int cb = 0; cb < C / L; cb++) FN(prefetch_block)(x + ((size_t)nx.n * C + cb * L) * hw, height, width, nx.oy - 1, nx.ox - 1, 6);
-            for (int kb = 0; kb < K / L; kb++) FN(prefetch_block)(dy + ((size_t)nx.n * K + kb * L) * hw, height, width, nx.oy, nx.ox, 4);
+            tile_at next = locate(t0 + t + PREFETCH_TILES, tilesY, tilesX);
+            FN(prefetch_tile)(x, C, hw, height, width, next, -1, 6);
+            FN(prefetch_tile)(dy, K, hw, height, width, next, 0, 4);
         }
         for (int cb = 0; cb < C / L; cb++)
             FN(input_tile)(x + ((size_t)at.n * C + cb * L) * hw, V + (size_t)t * C + cb * L, vXi, height, width, at.oy, at.ox);
