@@ -91,6 +91,25 @@ final class Conv2dTests: XCTestCase {
         check(n: 1, c: 352, h: 4, o: 352, k: 3, stride: 1, padding: 1, bias: true, native: ["backward-weights"],
               nativeWinograd: ["forward", "backward-data"], winograd: all, tolerance: 4e-5)
     }
+    // Wide layers. From 4 MiB of sums per thread (36 x 176 x 176 floats) the weight gradient
+    // splits the output channels over the threads; past 16 MiB of transformed weights (36 x
+    // 352 x 400 floats) forward and backward-data run in chunks of output channels, of unequal
+    // sizes at 16 lanes (25 blocks of 400 channels in 2 chunks).
+    func testNativeWinogradWeightGradientSplitOverOutputChannels() {
+        if let plan = Conv2d.nativeWinogradPlan(inChannels: 176, outChannels: 176) {
+            XCTAssertEqual(plan.splitsWeightGradient, ComputeThreads.count > 1)
+            XCTAssertEqual([plan.forwardChunks, plan.backwardDataChunks], [1, 1])
+        }
+        check(n: 2, c: 176, h: 6, o: 176, k: 3, stride: 1, padding: 1, bias: true, native: ["backward-weights"],
+              nativeWinograd: all, tolerance: 4e-5)
+    }
+    func testNativeWinogradWideLayersInChunks() {
+        if let plan = Conv2d.nativeWinogradPlan(inChannels: 352, outChannels: 400) {
+            XCTAssertEqual([plan.forwardChunks, plan.backwardDataChunks], [2, 2])
+        }
+        check(n: 1, c: 352, h: 4, o: 400, k: 3, stride: 1, padding: 1, bias: false, native: ["backward-weights"],
+              nativeWinograd: ["forward", "backward-data"], tolerance: 4e-5)
+    }
     func testNoNativeWinogradBelowFourByFour() {
         check(n: 2, c: 16, h: 3, o: 16, k: 3, stride: 1, padding: 1, bias: true, native: ["backward-weights"])
     }

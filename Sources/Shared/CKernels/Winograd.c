@@ -48,9 +48,10 @@ static inline void prefetch_span(const float *p, int bytes) {
 
 long kd_wino_weights_floats(int inC, int outC) { return 36L * inC * outC; }
 
-void kd_wino_pack(const float *w, float *packed, int outC, int inC, int transpose, int k0, int k1, int lanes) {
-    if (lanes == 16) pack_16(w, packed, outC, inC, transpose, k0, k1);
-    else pack_8(w, packed, outC, inC, transpose, k0, k1);
+void kd_wino_pack(const float *w, float *packed, int outC, int inC, int transpose, int chunk0, int chunkK, int k0,
+                  int k1, int lanes) {
+    if (lanes == 16) pack_16(w, packed, outC, inC, transpose, chunk0, chunkK, k0, k1);
+    else pack_8(w, packed, outC, inC, transpose, chunk0, chunkK, k0, k1);
     _mm_sfence();  // the streaming stores, visible before another thread reads them
 }
 
@@ -64,20 +65,21 @@ int kd_wino_tile_block(int inC, int outC) {
 }
 
 void kd_wino_forward(const float *x, const float *U, const float *bias, float *y, float *scratch, int t0, int t1,
-                     int tileBlock, int inC, int outC, int height, int width, int relu, int lanes) {
-    if (lanes == 16) forward_16(x, U, bias, y, scratch, t0, t1, tileBlock, inC, outC, height, width, relu);
-    else forward_8(x, U, bias, y, scratch, t0, t1, tileBlock, inC, outC, height, width, relu);
+                     int tileBlock, int inC, int outC, int k0, int k1, int height, int width, int relu, int lanes) {
+    if (lanes == 16) forward_16(x, U, bias, y, scratch, t0, t1, tileBlock, inC, outC, k0, k1, height, width, relu);
+    else forward_8(x, U, bias, y, scratch, t0, t1, tileBlock, inC, outC, k0, k1, height, width, relu);
 }
 
-void kd_wino_backward_weights(const float *x, const float *dy, float *acc, float *scratch, int t0, int t1,
-                              int tileBlock, int inC, int outC, int height, int width, int lanes) {
-    if (lanes == 16) backward_weights_16(x, dy, acc, scratch, t0, t1, tileBlock, inC, outC, height, width);
-    else backward_weights_8(x, dy, acc, scratch, t0, t1, tileBlock, inC, outC, height, width);
+void kd_wino_backward_weights(const float *x, const float *dy, float *acc, float *scratch, int t0, int t1, int k0,
+                              int k1, int tileBlock, int inC, int outC, int height, int width, int lanes) {
+    if (lanes == 16) backward_weights_16(x, dy, acc, scratch, t0, t1, k0, k1, tileBlock, inC, outC, height, width);
+    else backward_weights_8(x, dy, acc, scratch, t0, t1, k0, k1, tileBlock, inC, outC, height, width);
 }
 
-void kd_wino_reduce_weights(const float *parts, int threads, float *grad, int outC, int inC, int k0, int k1, int lanes) {
-    if (lanes == 16) reduce_weights_16(parts, threads, grad, outC, inC, k0, k1);
-    else reduce_weights_8(parts, threads, grad, outC, inC, k0, k1);
+void kd_wino_reduce_weights(const float *parts, int threads, float *grad, int outC, int inC, int chunk0, int chunkK,
+                            int k0, int k1, int lanes) {
+    if (lanes == 16) reduce_weights_16(parts, threads, grad, outC, inC, chunk0, chunkK, k0, k1);
+    else reduce_weights_8(parts, threads, grad, outC, inC, chunk0, chunkK, k0, k1);
 }
 
 void kd_wino_bias_sums(const float *dy, float *biasAcc, int n0, int n1, int outC, int height, int width, int lanes) {

@@ -81,12 +81,13 @@ TARGET static void FN(pack_block)(const float *g, int laneStride, int tapStep, f
     }
 }
 
-static void FN(pack)(const float *w, float *packed, int outC, int inC, int transpose, int k0, int k1) {
-    int K = transpose ? inC : outC, C = transpose ? outC : inC;
-    size_t xiStride = (size_t)(K / L) * C * L;
+static void FN(pack)(const float *w, float *packed, int outC, int inC, int transpose, int chunk0, int chunkK, int k0,
+                     int k1) {
+    int C = transpose ? outC : inC;
+    size_t xiStride = (size_t)(chunkK / L) * C * L;
     for (int kb = k0 / L; kb < k1 / L; kb++)
         for (int c = 0; c < C; c++) {
-            float *out = packed + ((size_t)kb * C + c) * L;
+            float *out = packed + ((size_t)(kb - chunk0 / L) * C + c) * L;
             if (!transpose)  // w[k][c]: lanes (output channels) C * 9 apart
                 FN(pack_block)(w + ((size_t)kb * L * inC + c) * 9, C * 9, 1, out, xiStride);
             else  // w[c][k] rotated: lanes (input channels of w) 9 apart
@@ -126,11 +127,11 @@ TARGET static inline void FN(prefetch_block)(const float *p, int height, int wid
         prefetch_span(p + ((size_t)r * width + first) * L, (last - first + 1) * L * (int)sizeof(float));
 }
 
-/// prefetch_block for tile `at` in each of the channels / L blocks of image at.n in x (planes
-/// of hw pixels): the block from row at.oy + offset, column at.ox + offset.
-TARGET static inline void FN(prefetch_tile)(const float *x, int channels, size_t hw, int height, int width, tile_at at,
-                                            int offset, int size) {
-    for (int cb = 0; cb < channels / L; cb++)
+/// prefetch_block for tile `at` in channel blocks [cb0, cb1) of image at.n in x (`channels`
+/// channels of planes of hw pixels): the block from row at.oy + offset, column at.ox + offset.
+TARGET static inline void FN(prefetch_tile)(const float *x, int channels, int cb0, int cb1, size_t hw, int height,
+                                            int width, tile_at at, int offset, int size) {
+    for (int cb = cb0; cb < cb1; cb++)
         FN(prefetch_block)(x + ((size_t)at.n * channels + cb * L) * hw, height, width, at.oy + offset, at.ox + offset, size);
 }
 
@@ -228,13 +229,15 @@ TARGET static void FN(gemm_1x1)(const float *v, size_t vNext, const float *u, si
 
 // MARK: - Forward
 
-/// Tiles [t0, t0 + count) of the batch, count <= T (the block size V and M were laid out for).
+/// Output channels [k0, k0 + KC) of y (K channels) from tiles [t0, t0 + count) of the batch,
+/// count <= T (the block size V and M were laid out for); U packed for those channels.
 TARGET static void FN(forward_block)(const float *x, const float *U, const float *bias, float *y, float *V, float *M,
-                                     int t0, int count, int T, int C, int K, int height, int width, int relu) {
+                                     int t0, int count, int T, int C, int K, int k0, int KC, int height, int width,
+                                     int relu) {
     int tilesY = (height + 3) / 4, tilesX = (width + 3) / 4, groups = (count + 5) / 6;
     size_t hw = (size_t)height * width;
     size_t vXi = (size_t)(T / 6) * C * 6;  // V: [36][T/6][C/L][6][L]
-    size_t mXi = (size_t)K * T;            // M: [36][K/L][T][L]
+    size_t mXi = (size_t)KC * T;           // M: [36][KC/L][T][L]
     size_t vGroup = (size_t)C * 6, uBlock = (size_t)C * L, mBlock = (size_t)T * L;
     for (int t = 0; t < groups * 6; t++) {
         float *vt = V + (size_t)(t / 6) * vGroup + (t % 6) * L;
@@ -245,22 +248,22 @@ TARGET static void FN(forward_block)(const float *x, const float *U, const float
         }
         tile_at at = locate(t0 + t, tilesY, tilesX);
         if (t + PREFETCH_TILES < count)
-            FN(prefetch_tile)(x, C, hw, height, width, locate(t0 + t + PREFETCH_TILES, tilesY, tilesX), -1, 6);
+            FN(prefetch_tile)(x, C, 0, C / L, hw, height, width, locate(t0 + t + PREFETCH_TILES, tilesY, tilesX), -1, 6);
         for (int cb = 0; cb < C / L; cb++)
             FN(input_tile)(x + ((size_t)at.n * C + cb * L) * hw, vt + cb * 6 * L, vXi, height, width, at.oy, at.ox);
     }
     for (int xi = 0; xi < 36; xi++) {
-        const float *Vx = V + xi * vXi, *Ux = U + (size_t)xi * (K / L) * uBlock;
+        const float *Vx = V + xi * vXi, *Ux = U + (size_t)xi * (KC / L) * uBlock;
         float *Mx = M + xi * mXi;
         int kb = 0;
         if (L == 16)  // four output blocks by 6 tiles (24 of 32 registers)
-            for (; kb + 4 <= K / L; kb += 4)
+            for (; kb + 4 <= KC / L; kb += 4)
                 for (int g = 0; g < groups; g++)
                     FN(gemm_4x1)(Vx + g * vGroup, vGroup, Ux + kb * uBlock, uBlock, Mx + kb * mBlock + g * 6 * L, mBlock, C);
-        for (; kb + 2 <= K / L; kb += 2)  // two output blocks by 6 tiles
+        for (; kb + 2 <= KC / L; kb += 2)  // two output blocks by 6 tiles
             for (int g = 0; g < groups; g++)
                 FN(gemm_2x1)(Vx + g * vGroup, vGroup, Ux + kb * uBlock, uBlock, Mx + kb * mBlock + g * 6 * L, mBlock, C);
-        if (kb < K / L) {  // one output block by 12 tiles
+        if (kb < KC / L) {  // one output block by 12 tiles
             int g = 0;
             for (; g + 2 <= groups; g += 2)
                 FN(gemm_1x2)(Vx + g * vGroup, vGroup, Ux + kb * uBlock, uBlock, Mx + kb * mBlock + g * 6 * L, mBlock, C);
@@ -268,26 +271,27 @@ TARGET static void FN(forward_block)(const float *x, const float *U, const float
                 FN(gemm_1x1)(Vx + g * vGroup, vGroup, Ux + kb * uBlock, uBlock, Mx + kb * mBlock + g * 6 * L, mBlock, C);
         }
     }
-    for (int kb = 0; kb < K / L; kb++) {
-        VF b = bias ? VLOAD(bias + kb * L) : VZERO();
+    for (int kb = 0; kb < KC / L; kb++) {
+        VF b = bias ? VLOAD(bias + k0 + kb * L) : VZERO();
+        float *yk = y + (size_t)(k0 + kb * L) * hw;
         for (int t = 0; t < count; t++) {
             tile_at at = locate(t0 + t, tilesY, tilesX);
             if (t + PREFETCH_TILES < count) {
                 tile_at nx = locate(t0 + t + PREFETCH_TILES, tilesY, tilesX);
-                FN(prefetch_block)(y + ((size_t)nx.n * K + kb * L) * hw, height, width, nx.oy, nx.ox, 4);
+                FN(prefetch_block)(yk + (size_t)nx.n * K * hw, height, width, nx.oy, nx.ox, 4);
             }
-            FN(output_tile)(M + ((size_t)kb * T + t) * L, mXi, b, relu, y + ((size_t)at.n * K + kb * L) * hw, height,
-                            width, at.oy, at.ox);
+            FN(output_tile)(M + ((size_t)kb * T + t) * L, mXi, b, relu, yk + (size_t)at.n * K * hw, height, width,
+                            at.oy, at.ox);
         }
     }
 }
 
 static void FN(forward)(const float *x, const float *U, const float *bias, float *y, float *scratch, int t0, int t1,
-                        int tileBlock, int inC, int outC, int height, int width, int relu) {
+                        int tileBlock, int inC, int outC, int k0, int k1, int height, int width, int relu) {
     float *V = scratch, *M = scratch + 36L * tileBlock * inC;
     for (int t = t0; t < t1; t += tileBlock) {
         int count = t1 - t < tileBlock ? t1 - t : tileBlock;
-        FN(forward_block)(x, U, bias, y, V, M, t, count, tileBlock, inC, outC, height, width, relu);
+        FN(forward_block)(x, U, bias, y, V, M, t, count, tileBlock, inC, outC, k0, k1 - k0, height, width, relu);
     }
 }
 
@@ -365,39 +369,40 @@ WEIGHTS_GEMM(1, 12)
 WEIGHTS_GEMM(1, 4)
 #undef WEIGHTS_GEMM
 
-/// Tiles [t0, t0 + count) of the batch into acc ([36][K/L][C][L]); V: [36][T][C], Z: [36][K/L][T][L].
+/// Tiles [t0, t0 + count) of the batch into acc ([36][kb1 - kb0][C][L]) for output blocks
+/// [kb0, kb1); V: [36][T][C], Z: [36][kb1 - kb0][T][L].
 TARGET static void FN(weights_block)(const float *x, const float *dy, float *acc, float *V, float *Z, int t0, int count,
-                                     int T, int C, int K, int height, int width) {
-    int tilesY = (height + 3) / 4, tilesX = (width + 3) / 4;
-    size_t hw = (size_t)height * width, vXi = (size_t)T * C, zXi = (size_t)K * T, accXi = (size_t)K * C;
+                                     int kb0, int kb1, int T, int C, int K, int height, int width) {
+    int tilesY = (height + 3) / 4, tilesX = (width + 3) / 4, KB = kb1 - kb0;
+    size_t hw = (size_t)height * width, vXi = (size_t)T * C, zXi = (size_t)KB * T * L, accXi = (size_t)KB * C * L;
     for (int t = 0; t < count; t++) {
         tile_at at = locate(t0 + t, tilesY, tilesX);
         if (t + PREFETCH_TILES < count) {
             tile_at next = locate(t0 + t + PREFETCH_TILES, tilesY, tilesX);
-            FN(prefetch_tile)(x, C, hw, height, width, next, -1, 6);
-            FN(prefetch_tile)(dy, K, hw, height, width, next, 0, 4);
+            FN(prefetch_tile)(x, C, 0, C / L, hw, height, width, next, -1, 6);
+            FN(prefetch_tile)(dy, K, kb0, kb1, hw, height, width, next, 0, 4);
         }
         for (int cb = 0; cb < C / L; cb++)
             FN(input_tile)(x + ((size_t)at.n * C + cb * L) * hw, V + (size_t)t * C + cb * L, vXi, height, width, at.oy, at.ox);
-        for (int kb = 0; kb < K / L; kb++)
-            FN(gradient_tile)(dy + ((size_t)at.n * K + kb * L) * hw, Z + ((size_t)kb * T + t) * L, zXi, height, width,
-                              at.oy, at.ox);
+        for (int kb = kb0; kb < kb1; kb++)
+            FN(gradient_tile)(dy + ((size_t)at.n * K + kb * L) * hw, Z + ((size_t)(kb - kb0) * T + t) * L, zXi, height,
+                              width, at.oy, at.ox);
     }
     size_t zNext = (size_t)T * L, accNext = (size_t)C * L;
     for (int xi = 0; xi < 36; xi++) {
         const float *v = V + xi * vXi;
-        int kb = 0;
-        for (; kb + 2 <= K / L; kb += 2) {  // two output blocks by 6, 4 or 2 input channels
-            const float *z = Z + xi * zXi + (size_t)kb * T * L;
-            float *a = acc + xi * accXi + (size_t)kb * C * L;
+        int kb = kb0;
+        for (; kb + 2 <= kb1; kb += 2) {  // two output blocks by 6, 4 or 2 input channels
+            const float *z = Z + xi * zXi + (size_t)(kb - kb0) * T * L;
+            float *a = acc + xi * accXi + (size_t)(kb - kb0) * C * L;
             int c = 0;
             for (; c + 6 <= C; c += 6) FN(weights_gemm_2x6)(z, zNext, v + c, C, a + c * L, accNext, count);
             for (; c + 4 <= C; c += 4) FN(weights_gemm_2x4)(z, zNext, v + c, C, a + c * L, accNext, count);
             for (; c < C; c += 2) FN(weights_gemm_2x2)(z, zNext, v + c, C, a + c * L, accNext, count);
         }
-        if (kb < K / L) {  // one output block by 12 or 4 input channels
-            const float *z = Z + xi * zXi + (size_t)kb * T * L;
-            float *a = acc + xi * accXi + (size_t)kb * C * L;
+        if (kb < kb1) {  // one output block by 12 or 4 input channels
+            const float *z = Z + xi * zXi + (size_t)(kb - kb0) * T * L;
+            float *a = acc + xi * accXi + (size_t)(kb - kb0) * C * L;
             int c = 0;
             for (; c + 12 <= C; c += 12) FN(weights_gemm_1x12)(z, zNext, v + c, C, a + c * L, accNext, count);
             for (; c < C; c += 4) FN(weights_gemm_1x4)(z, zNext, v + c, C, a + c * L, accNext, count);
@@ -405,20 +410,22 @@ TARGET static void FN(weights_block)(const float *x, const float *dy, float *acc
     }
 }
 
-static void FN(backward_weights)(const float *x, const float *dy, float *acc, float *scratch, int t0, int t1,
-                                 int tileBlock, int inC, int outC, int height, int width) {
+static void FN(backward_weights)(const float *x, const float *dy, float *acc, float *scratch, int t0, int t1, int k0,
+                                 int k1, int tileBlock, int inC, int outC, int height, int width) {
     float *V = scratch, *Z = scratch + 36L * tileBlock * inC;
     for (int t = t0; t < t1; t += tileBlock) {
         int count = t1 - t < tileBlock ? t1 - t : tileBlock;
-        FN(weights_block)(x, dy, acc, V, Z, t, count, tileBlock, inC, outC, height, width);
+        FN(weights_block)(x, dy, acc, V, Z, t, count, k0 / L, k1 / L, tileBlock, inC, outC, height, width);
     }
 }
 
-TARGET static void FN(reduce_weights)(const float *parts, int threads, float *grad, int outC, int inC, int k0, int k1) {
-    size_t perThread = 36L * outC * inC, xiStride = (size_t)outC * inC;
+TARGET static void FN(reduce_weights)(const float *parts, int threads, float *grad, int outC, int inC, int chunk0,
+                                      int chunkK, int k0, int k1) {
+    size_t perThread = 36L * chunkK * inC, xiStride = (size_t)chunkK * inC;
+    (void)outC;
     for (int kb = k0 / L; kb < k1 / L; kb++)
         for (int c = 0; c < inC; c++) {
-            const float *p = parts + ((size_t)kb * inC + c) * L;
+            const float *p = parts + ((size_t)(kb - chunk0 / L) * inC + c) * L;
             VF u[36];
             for (int xi = 0; xi < 36; xi++) {
                 u[xi] = VLOAD(p + xi * xiStride);

@@ -62,37 +62,44 @@ int kd_cpu_has_avx512f(void);
 /// Floats of the packed weights: [36][K/L][C][L] for K output and C input channels.
 long kd_wino_weights_floats(int inC, int outC);
 
-/// Packs plain weights w[outC][inC][3][3] for kd_wino_forward, output channels [k0, k1) of the
-/// convolution packed (multiples of L; `packed` 64-byte aligned): the forward one (K = outC,
-/// C = inC), or with `transpose` the backward-data one (K = inC, C = outC; kernels rotated as
-/// in kd_conv3x3_pack).
-void kd_wino_pack(const float *w, float *packed, int outC, int inC, int transpose, int k0, int k1, int lanes);
+/// Packs plain weights w[outC][inC][3][3] for kd_wino_forward: output channels [k0, k1) of the
+/// convolution into `packed` ([36][chunkK/L][C][L], 64-byte aligned), which holds its output
+/// channels [chunk0, chunk0 + chunkK) (all multiples of L). The convolution is the forward one
+/// (K = outC, C = inC), or with `transpose` the backward-data one (K = inC, C = outC; kernels
+/// rotated as in kd_conv3x3_pack).
+void kd_wino_pack(const float *w, float *packed, int outC, int inC, int transpose, int chunk0, int chunkK, int k0,
+                  int k1, int lanes);
 
 /// Tiles (4x4 output blocks) per block of work for these channel counts: a multiple of 6.
 int kd_wino_tile_block(int inC, int outC);
 
-/// Floats of scratch one thread needs for blocks of `tileBlock` tiles.
+/// Floats of scratch one thread needs for blocks of `tileBlock` tiles (outC: the output channels
+/// of one call).
 long kd_wino_scratch_floats(int inC, int outC, int tileBlock);
 
-/// y = relu?(conv(x, w) + bias) for tiles [t0, t1) of the batch, tile t covering image
-/// t / (ty * tx), outputs from row 4 * (t % (ty * tx) / tx), column 4 * (t % tx), where
-/// ty = ceil(H / 4), tx = ceil(W / 4). x: [N][inC/L][H][W][L]; y: [N][outC/L][H][W][L];
-/// w from kd_wino_pack; bias: outC floats or NULL. Each output is computed in one fixed order,
-/// whatever the thread count or split.
+/// y = relu?(conv(x, w) + bias) for output channels [k0, k1) (multiples of L) and tiles
+/// [t0, t1) of the batch, tile t covering image t / (ty * tx), outputs from row
+/// 4 * (t % (ty * tx) / tx), column 4 * (t % tx), where ty = ceil(H / 4), tx = ceil(W / 4).
+/// x: [N][inC/L][H][W][L]; y: [N][outC/L][H][W][L]; w from kd_wino_pack, holding the chunk
+/// [k0, k1); bias: outC floats or NULL; scratch: kd_wino_scratch_floats(inC, k1 - k0, tileBlock).
+/// Each output is computed in one fixed order, whatever the thread count, split or chunk.
 void kd_wino_forward(const float *x, const float *w, const float *bias, float *y, float *scratch, int t0, int t1,
-                     int tileBlock, int inC, int outC, int height, int width, int relu, int lanes);
+                     int tileBlock, int inC, int outC, int k0, int k1, int height, int width, int relu, int lanes);
 
-/// acc += the weight gradient of tiles [t0, t1) of the batch (tiles as in kd_wino_forward), in
-/// the transformed domain: acc [36][outC/L][inC][L], to be brought back by
-/// kd_wino_reduce_weights. x: [N][inC/L][H][W][L]; dy: [N][outC/L][H][W][L];
-/// scratch: kd_wino_scratch_floats(inC, outC, tileBlock).
-void kd_wino_backward_weights(const float *x, const float *dy, float *acc, float *scratch, int t0, int t1,
-                              int tileBlock, int inC, int outC, int height, int width, int lanes);
+/// acc += the weight gradient of output channels [k0, k1) (multiples of L) from tiles [t0, t1)
+/// of the batch (tiles as in kd_wino_forward), in the transformed domain: acc
+/// [36][(k1 - k0)/L][inC][L], to be brought back by kd_wino_reduce_weights.
+/// x: [N][inC/L][H][W][L]; dy: [N][outC/L][H][W][L]; scratch: kd_wino_scratch_floats(inC,
+/// k1 - k0, tileBlock).
+void kd_wino_backward_weights(const float *x, const float *dy, float *acc, float *scratch, int t0, int t1, int k0,
+                              int k1, int tileBlock, int inC, int outC, int height, int width, int lanes);
 
-/// Adds the threads' parts of kd_wino_backward_weights (`threads` of them one after another),
-/// transformed back, into the plain gradient grad[outC][inC][3][3], for output channels
-/// [k0, k1) (multiples of L). The parts are summed in thread order.
-void kd_wino_reduce_weights(const float *parts, int threads, float *grad, int outC, int inC, int k0, int k1, int lanes);
+/// Adds `threads` sums of kd_wino_backward_weights for output channels [chunk0, chunk0 + chunkK)
+/// (one after another in `parts`), transformed back, into the plain gradient
+/// grad[outC][inC][3][3], for output channels [k0, k1) of that chunk (multiples of L). The sums
+/// are added in order.
+void kd_wino_reduce_weights(const float *parts, int threads, float *grad, int outC, int inC, int chunk0, int chunkK,
+                            int k0, int k1, int lanes);
 
 /// biasAcc[outC] += the sums of dy ([N][outC/L][H][W][L]) over images [n0, n1) and pixels.
 void kd_wino_bias_sums(const float *dy, float *biasAcc, int n0, int n1, int outC, int height, int width, int lanes);

@@ -169,6 +169,21 @@ public final class Conv2d: Layer {
     /// nChw8c, AVX-512 on nChw16c; off with `KD_NATIVE_KERNELS=0` or `KD_WINOGRAD=0`).
     public static var nativeWinogradEnabled: Bool { Winograd3x3.lanes != nil && ConvolutionAlgorithm.winogradAllowed }
 
+    /// How the engine's Winograd kernel would run a training step of a 3x3 convolution from
+    /// `inChannels` to `outChannels` on this machine (nil where it does not run): whether its
+    /// weight gradient splits the output channels over the threads, and in how many chunks of
+    /// output channels its forward and backward-data passes transform the weights.
+    public static func nativeWinogradPlan(inChannels: Int, outChannels: Int)
+        -> (splitsWeightGradient: Bool, forwardChunks: Int, backwardDataChunks: Int)? {
+        guard nativeWinogradEnabled, let lanes = Winograd3x3.lanes else { return nil }
+        func chunks(_ c: Int, _ k: Int) -> Int {
+            let size = Winograd3x3.chunkChannels(c, k, lanes: lanes)
+            return (k + size - 1) / size
+        }
+        return (Winograd3x3.splitsOutputChannels(inChannels: inChannels, outChannels: outChannels, lanes: lanes),
+                chunks(inChannels, outChannels), chunks(outChannels, inChannels))
+    }
+
     /// Which passes of the last input shape run in the engine's own kernels rather than
     /// oneDNN's: a subset of "forward", "backward-data", "backward-weights".
     public var nativePasses: [String] {
