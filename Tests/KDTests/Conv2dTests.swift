@@ -101,7 +101,7 @@ final class Conv2dTests: XCTestCase {
             XCTAssertEqual([plan.forwardChunks, plan.backwardDataChunks], [1, 1])
         }
         check(n: 2, c: 176, h: 6, o: 176, k: 3, stride: 1, padding: 1, bias: true, native: ["backward-weights"],
-              nativeWinograd: all, tolerance: 4e-5)
+              nativeWinograd: all, winograd: all, tolerance: 4e-5)
     }
     func testNativeWinogradWideLayersInChunks() {
         if let plan = Conv2d.nativeWinogradPlan(inChannels: 352, outChannels: 400) {
