@@ -16,9 +16,9 @@ internal import CKernels
 /// The transformed weights are four times the plain ones: a training step transforms them for
 /// each pass into per-call storage (`WinogradWorkspace` up to its cap, the pool beyond), so only
 /// one layer's are held at a time, and of the widest layers a chunk of `maxChunkBytes`. The
-/// weight gradient sums in the transformed domain, up to `maxWeightSumsBytes` per thread; wide
-/// layers split its output channels over the threads (`splitsOutputChannels`), each holding
-/// the sums of its own.
+/// weight gradient sums in the transformed domain, up to `maxWeightSumsBytes` for all the
+/// channels: each thread holds that much for its share of the tiles, or, on wide layers, its
+/// share of it for its output channels (`splitsOutputChannels`).
 /// Each output and gradient is summed in one fixed order whatever the chunks; the thread count
 /// changes the weight gradient's order only where the tiles are split.
 enum Winograd3x3 {
@@ -213,7 +213,7 @@ enum Winograd3x3 {
     /// where one thread's part of all the channels would take `minSplitPartBytes` or more, and
     /// there are channel blocks for every thread. Each thread then transforms every input tile,
     /// but holds and streams the sums of its channels only: with 2 threads, 128 to 256 channels
-    /// on 8x8 ran 1.15-1.27x faster, 256 to 256 1.06-1.6x, and the sums take half the memory;
+    /// on 8x8 ran 1.15-1.27x faster, 256 to 256 1.00-1.59x, and the sums take half the memory;
     /// 128 to 128 on 16x16 ran 0.87-0.95x, so parts of up to 2.25 MiB (36 x 128 x 128 floats)
     /// keep the split over tiles.
     static func splitsOutputChannels(inChannels: Int, outChannels: Int, lanes: Int) -> Bool {
