@@ -76,10 +76,10 @@ void kd_wino_backward_weights(const float *x, const float *dy, float *acc, float
     else backward_weights_8(x, dy, acc, scratch, t0, t1, k0, k1, tileBlock, inC, outC, height, width);
 }
 
-void kd_wino_reduce_weights(const float *parts, int threads, float *grad, int outC, int inC, int chunk0, int chunkK,
-                            int k0, int k1, int lanes) {
-    if (lanes == 16) reduce_weights_16(parts, threads, grad, outC, inC, chunk0, chunkK, k0, k1);
-    else reduce_weights_8(parts, threads, grad, outC, inC, chunk0, chunkK, k0, k1);
+void kd_wino_reduce_weights(const float *parts, int threads, float *grad, int inC, int chunk0, int chunkK, int k0, int k1,
+                            int lanes) {
+    if (lanes == 16) reduce_weights_16(parts, threads, grad, inC, chunk0, chunkK, k0, k1);
+    else reduce_weights_8(parts, threads, grad, inC, chunk0, chunkK, k0, k1);
 }
 
 void kd_wino_bias_sums(const float *dy, float *biasAcc, int n0, int n1, int outC, int height, int width, int lanes) {

@@ -419,10 +419,9 @@ static void FN(backward_weights)(const float *x, const float *dy, float *acc, fl
     }
 }
 
-TARGET static void FN(reduce_weights)(const float *parts, int threads, float *grad, int outC, int inC, int chunk0,
-                                      int chunkK, int k0, int k1) {
+TARGET static void FN(reduce_weights)(const float *parts, int threads, float *grad, int inC, int chunk0, int chunkK,
+                                      int k0, int k1) {
     size_t perThread = 36L * chunkK * inC, xiStride = (size_t)chunkK * inC;
-    (void)outC;
     for (int kb = k0 / L; kb < k1 / L; kb++)
         for (int c = 0; c < inC; c++) {
             const float *p = parts + ((size_t)(kb - chunk0 / L) * inC + c) * L;

@@ -98,8 +98,8 @@ void kd_wino_backward_weights(const float *x, const float *dy, float *acc, float
 /// (one after another in `parts`), transformed back, into the plain gradient
 /// grad[outC][inC][3][3], for output channels [k0, k1) of that chunk (multiples of L). The sums
 /// are added in order.
-void kd_wino_reduce_weights(const float *parts, int threads, float *grad, int outC, int inC, int chunk0, int chunkK,
-                            int k0, int k1, int lanes);
+void kd_wino_reduce_weights(const float *parts, int threads, float *grad, int inC, int chunk0, int chunkK, int k0, int k1,
+                            int lanes);
 
 /// biasAcc[outC] += the sums of dy ([N][outC/L][H][W][L]) over images [n0, n1) and pixels.
 void kd_wino_bias_sums(const float *dy, float *biasAcc, int n0, int n1, int outC, int height, int width, int lanes);

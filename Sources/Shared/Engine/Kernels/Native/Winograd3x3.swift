@@ -185,7 +185,7 @@ enum Winograd3x3 {
                     let (k0, k1) = (Int32(first), Int32(min(first + partChannels, blocks.upperBound * lanes)))
                     part.update(repeating: 0, count: 36 * inChannels * Int(k1 - k0))
                     kd_wino_backward_weights(xp, dyp, part, sp, 0, Int32(tiles), k0, k1, block, c, k, h, w, l)
-                    kd_wino_reduce_weights(part, 1, grad, k, c, k0, k1 - k0, k0, k1, l)
+                    kd_wino_reduce_weights(part, 1, grad, c, k0, k1 - k0, k0, k1, l)
                 }
             } else {
                 let share = OpenMP.share(tiles, thread, threads)
@@ -201,7 +201,7 @@ enum Winograd3x3 {
         if !byChannels {
             OpenMP.parallel { thread, threads in
                 let blocks = OpenMP.share(outChannels / lanes, thread, threads)
-                kd_wino_reduce_weights(parts, Int32(team), grad, k, c, 0, k, Int32(blocks.lowerBound * lanes),
+                kd_wino_reduce_weights(parts, Int32(team), grad, c, 0, k, Int32(blocks.lowerBound * lanes),
                                        Int32(blocks.upperBound * lanes), l)
             }
         }
