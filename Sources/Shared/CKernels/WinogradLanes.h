@@ -229,15 +229,15 @@ TARGET static void FN(gemm_1x1)(const float *v, size_t vNext, const float *u, si
 
 // MARK: - Forward
 
-/// Output channels [k0, k0 + KC) of y (K channels) from tiles [t0, t0 + count) of the batch,
+/// Output blocks [kb0, kb1) of y (K channels) from tiles [t0, t0 + count) of the batch,
 /// count <= T (the block size V and M were laid out for); U packed for those channels.
 TARGET static void FN(forward_block)(const float *x, const float *U, const float *bias, float *y, float *V, float *M,
-                                     int t0, int count, int T, int C, int K, int k0, int KC, int height, int width,
+                                     int t0, int count, int kb0, int kb1, int T, int C, int K, int height, int width,
                                      int relu) {
-    int tilesY = (height + 3) / 4, tilesX = (width + 3) / 4, groups = (count + 5) / 6;
+    int tilesY = (height + 3) / 4, tilesX = (width + 3) / 4, groups = (count + 5) / 6, KB = kb1 - kb0;
     size_t hw = (size_t)height * width;
     size_t vXi = (size_t)(T / 6) * C * 6;  // V: [36][T/6][C/L][6][L]
-    size_t mXi = (size_t)KC * T;           // M: [36][KC/L][T][L]
+    size_t mXi = (size_t)KB * L * T;       // M: [36][KB][T][L]
     size_t vGroup = (size_t)C * 6, uBlock = (size_t)C * L, mBlock = (size_t)T * L;
     for (int t = 0; t < groups * 6; t++) {
         float *vt = V + (size_t)(t / 6) * vGroup + (t % 6) * L;
@@ -253,17 +253,17 @@ TARGET static void FN(forward_block)(const float *x, const float *U, const float
             FN(input_tile)(x + ((size_t)at.n * C + cb * L) * hw, vt + cb * 6 * L, vXi, height, width, at.oy, at.ox);
     }
     for (int xi = 0; xi < 36; xi++) {
-        const float *Vx = V + xi * vXi, *Ux = U + (size_t)xi * (KC / L) * uBlock;
+        const float *Vx = V + xi * vXi, *Ux = U + (size_t)xi * KB * uBlock;
         float *Mx = M + xi * mXi;
         int kb = 0;
         if (L == 16)  // four output blocks by 6 tiles (24 of 32 registers)
-            for (; kb + 4 <= KC / L; kb += 4)
+            for (; kb + 4 <= KB; kb += 4)
                 for (int g = 0; g < groups; g++)
                     FN(gemm_4x1)(Vx + g * vGroup, vGroup, Ux + kb * uBlock, uBlock, Mx + kb * mBlock + g * 6 * L, mBlock, C);
-        for (; kb + 2 <= KC / L; kb += 2)  // two output blocks by 6 tiles
+        for (; kb + 2 <= KB; kb += 2)  // two output blocks by 6 tiles
             for (int g = 0; g < groups; g++)
                 FN(gemm_2x1)(Vx + g * vGroup, vGroup, Ux + kb * uBlock, uBlock, Mx + kb * mBlock + g * 6 * L, mBlock, C);
-        if (kb < KC / L) {  // one output block by 12 tiles
+        if (kb < KB) {  // one output block by 12 tiles
             int g = 0;
             for (; g + 2 <= groups; g += 2)
                 FN(gemm_1x2)(Vx + g * vGroup, vGroup, Ux + kb * uBlock, uBlock, Mx + kb * mBlock + g * 6 * L, mBlock, C);
@@ -271,9 +271,9 @@ TARGET static void FN(forward_block)(const float *x, const float *U, const float
                 FN(gemm_1x1)(Vx + g * vGroup, vGroup, Ux + kb * uBlock, uBlock, Mx + kb * mBlock + g * 6 * L, mBlock, C);
         }
     }
-    for (int kb = 0; kb < KC / L; kb++) {
-        VF b = bias ? VLOAD(bias + k0 + kb * L) : VZERO();
-        float *yk = y + (size_t)(k0 + kb * L) * hw;
+    for (int kb = 0; kb < KB; kb++) {
+        VF b = bias ? VLOAD(bias + (kb0 + kb) * L) : VZERO();
+        float *yk = y + (size_t)(kb0 + kb) * L * hw;
         for (int t = 0; t < count; t++) {
             tile_at at = locate(t0 + t, tilesY, tilesX);
             if (t + PREFETCH_TILES < count) {
@@ -291,7 +291,7 @@ static void FN(forward)(const float *x, const float *U, const float *bias, float
     float *V = scratch, *M = scratch + 36L * tileBlock * inC;
     for (int t = t0; t < t1; t += tileBlock) {
         int count = t1 - t < tileBlock ? t1 - t : tileBlock;
-        FN(forward_block)(x, U, bias, y, V, M, t, count, tileBlock, inC, outC, k0, k1 - k0, height, width, relu);
+        FN(forward_block)(x, U, bias, y, V, M, t, count, k0 / L, k1 / L, tileBlock, inC, outC, height, width, relu);
     }
 }
 
