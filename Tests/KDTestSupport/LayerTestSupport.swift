@@ -53,18 +53,24 @@ public enum LayerCheck {
     /// Runs forward (train mode) and backward of `layer` on `x` with output gradient `dy`
     /// (both row-major), returning (y, dx) in row-major order. Parameter gradients start at
     /// zero. `layout` puts the input in another layout first (the models feed layers oneDNN's
-    /// blocked nChw8c).
+    /// blocked nChw8c). With `handsOverInput` the input is pooled storage that the caller lets
+    /// go of after forward, as a network hands a layer's output on: the layer may then write
+    /// its input gradient there, and `reusedInput` says whether it did.
     public static func run(_ layer: Layer, store: ParameterStore, x: [Float], shape: [Int], dy: (_ yShape: [Int]) -> [Float],
-                    mode: Mode = .train, layout: MemoryDesc? = nil) -> (y: [Float], yShape: [Int], dx: [Float]) {
+                           mode: Mode = .train, layout: MemoryDesc? = nil,
+                           handsOverInput: Bool = false) -> (y: [Float], yShape: [Int], dx: [Float], reusedInput: Bool) {
         if !store.isFinal { store.finalize() }
         store.zeroGrads()
-        let input = Tensor(layout ?? .plain(shape))
-        input.load(x)
-        let y = layer.forward(input, mode: mode)
+        let desc = layout ?? .plain(shape)
+        var input: Tensor? = handsOverInput ? Tensor(pooled: desc) : Tensor(desc)
+        input!.load(x)
+        let inputStorage = input!.floats
+        let y = layer.forward(input!, mode: mode)
+        if handsOverInput { input = nil }
         let yValues = y.toArray(), yShape = y.shape
         let g = Tensor(y.desc)
         g.load(dy(yShape))
         let dx = layer.backward(g)
-        return (yValues, yShape, dx.toArray())
+        return (yValues, yShape, dx.toArray(), dx.floats == inputStorage)
     }
 }

@@ -61,7 +61,7 @@ extension BatchNorm: MaxPoolFusing {
     }
 
     func backwardThroughPool(_ dy: Tensor) -> Tensor {
-        guard let p = pooling, let x = p.savedInput, let s = p.statistics else {
+        guard let p = pooling, var x = p.savedInput.take(), let s = p.statistics else {
             fatalError("BatchNorm.backwardThroughPool without a fused training forward")
         }
         precondition(dy.desc == p.output, "BatchNorm.backwardThroughPool: gradient layout differs from the pooled output's")
@@ -72,7 +72,7 @@ extension BatchNorm: MaxPoolFusing {
             }
         }
         let (a, b, c) = gradientCoefficients(sums: sums, products: products, s, k.passes)
-        let dx = Tensor(pooled: p.input)
+        let dx = Self.inputGradient(reusing: &x, p.input)
         p.code.withUnsafeBufferPointer { code in
             k.inputGradient(x.floats, dy.floats, code: code.baseAddress!, a: a, b: b, c: c, dx.floats)
         }

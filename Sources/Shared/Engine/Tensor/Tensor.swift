@@ -75,6 +75,9 @@ public final class Tensor {
         if pooled { StoragePool.shared.give(data, byteCount) }
     }
 
+    /// Whether the storage came from the pool for this tensor alone (not a view of another's).
+    var ownsPooledStorage: Bool { pooled }
+
     public var shape: [Int] { desc.dims }
     /// Elements in the logical shape.
     public var count: Int { shape.reduce(1, *) }
