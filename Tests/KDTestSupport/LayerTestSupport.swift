@@ -55,7 +55,9 @@ public enum LayerCheck {
     /// zero. `layout` puts the input in another layout first (the models feed layers oneDNN's
     /// blocked nChw8c). With `handsOverInput` the input is pooled storage that the caller lets
     /// go of after forward, as a network hands a layer's output on: the layer may then write
-    /// its input gradient there, and `reusedInput` says whether it did.
+    /// its input gradient there, and `reusedInput` says whether dx came back in that storage
+    /// (telling for a layer that keeps its input until backward, as batch norm does; one that
+    /// does not may get the freed buffer back from the pool).
     public static func run(_ layer: Layer, store: ParameterStore, x: [Float], shape: [Int], dy: (_ yShape: [Int]) -> [Float],
                            mode: Mode = .train, layout: MemoryDesc? = nil,
                            handsOverInput: Bool = false) -> (y: [Float], yShape: [Int], dx: [Float], reusedInput: Bool) {
