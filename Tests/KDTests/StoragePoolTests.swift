@@ -33,6 +33,25 @@ final class StoragePoolTests: XCTestCase {
         XCTAssertEqual(pool.freeBytes, 12 * mib)
     }
 
+    func testAMissTakesAFreeBufferUpToAQuarterLarger() {
+        let pool = StoragePool()
+        let (sixteen, twentyOne) = (pool.take(16 * mib), pool.take(21 * mib))
+        pool.give(sixteen, 16 * mib)
+        pool.give(twentyOne, 21 * mib)
+        let thirteen = pool.take(13 * mib)  // 16 MiB is within a quarter, 21 is not
+        XCTAssertEqual(thirteen, sixteen)
+        XCTAssertEqual([pool.liveBytes, pool.freeBytes], [16 * mib, 21 * mib], "lent at its own size")
+        let twelve = pool.take(12 * mib)  // a quarter more is 15 MiB: a fresh buffer
+        XCTAssertFalse([sixteen, twentyOne].contains(twelve))
+        pool.give(thirteen, 13 * mib)
+        pool.give(twelve, 12 * mib)
+        XCTAssertEqual([pool.liveBytes, pool.freeBytes], [0, 49 * mib])
+        XCTAssertEqual(pool.take(16 * mib), sixteen, "back in the pool at its own size")
+        let small = pool.take(mib + mib / 8)
+        pool.give(small, mib + mib / 8)
+        XCTAssertNotEqual(pool.take(mib), small, "under 2 MiB (malloc's), exact sizes only")
+    }
+
     func testRepeatedStepsReuseTheSameBuffers() {
         let pool = StoragePool(minimumSlackBytes: 0)
         // A step: activations of three sizes live together, then gradients of the first one.

@@ -11,6 +11,13 @@
 /// (about a tenth of a ResNet-18 training step at 224; `HugePages` makes each fault cover
 /// 2 MiB); small ones stay within the slack and never do.
 ///
+/// Where no buffer of the exact size is free, a large request takes one up to a quarter larger
+/// (`takeLarger`), so that sizes close to each other share buffers instead of evicting each
+/// other: the engine's Winograd storage (whole MiB) beside activations of 4, 8 and 16 MiB had
+/// mapped afresh 8 buffers each step of resnet8x4 at 3x32x32 and 15 of vgg13's; none since,
+/// their training peaks 317 -> 310 and 363 -> 343 MiB, resnet8x4's steps 1.06x faster
+/// (AVX-512, BENCHMARKS.md).
+///
 /// Used only from the training thread (tensors are created and released between oneDNN
 /// calls), like the rest of the engine.
 package final class StoragePool: @unchecked Sendable {
@@ -22,6 +29,8 @@ package final class StoragePool: @unchecked Sendable {
     /// Bytes handed out and not given back, bytes held free, the most ever handed out at once.
     package private(set) var liveBytes = 0, freeBytes = 0, peakLiveBytes = 0
     private var clock = 0
+    /// The sizes of the buffers lent for smaller requests (`takeLarger`), by address.
+    private var lentLarger: [UnsafeMutableRawPointer: Int] = [:]
 
     /// Free bytes the pool may hold beyond the live peak: `minimumSlackBytes`, or a sixteenth of
     /// the peak if more. (Measured with ResNet-18 and -50 at 224: a thirty-second saves little
@@ -39,15 +48,32 @@ package final class StoragePool: @unchecked Sendable {
             freeBytes -= byteCount
             return buffer.pointer
         }
+        if let larger = takeLarger(byteCount) { return larger }
         while liveBytes + freeBytes > peakLiveBytes + slackBytes, releaseLongestUnused() {}
         return HugePages.allocate(byteCount)
     }
 
-    package func give(_ pointer: UnsafeMutableRawPointer, _ byteCount: Int) {
+    package func give(_ pointer: UnsafeMutableRawPointer, _ requested: Int) {
+        let byteCount = lentLarger.removeValue(forKey: pointer) ?? requested
         liveBytes -= byteCount
         freeBytes += byteCount
         clock += 1
         free[byteCount, default: []].append(Buffer(pointer: pointer, freedAt: clock))
+    }
+
+    /// The most recently freed buffer of the smallest free size above `byteCount` and at most a
+    /// quarter larger, for a request of at least `HugePages.size`; it counts as live at its own
+    /// size until given back.
+    private func takeLarger(_ byteCount: Int) -> UnsafeMutableRawPointer? {
+        guard byteCount >= HugePages.size,
+              let size = free.keys.filter({ $0 > byteCount && $0 <= byteCount + byteCount / 4 }).min() else { return nil }
+        let buffer = free[size]!.removeLast()
+        if free[size]!.isEmpty { free[size] = nil }
+        freeBytes -= size
+        liveBytes += size - byteCount
+        peakLiveBytes = max(peakLiveBytes, liveBytes)
+        lentLarger[buffer.pointer] = size
+        return buffer.pointer
     }
 
     /// Frees the buffer that has been free the longest; false when none is.
