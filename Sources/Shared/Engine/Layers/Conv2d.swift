@@ -171,17 +171,20 @@ public final class Conv2d: Layer {
 
     /// How the engine's Winograd kernel would run a training step of a 3x3 convolution from
     /// `inChannels` to `outChannels` on this machine (nil where it does not run): whether its
-    /// weight gradient splits the output channels over the threads, and in how many chunks of
-    /// output channels its forward and backward-data passes transform the weights.
+    /// weight gradient splits the output channels over the threads and in how many pieces a
+    /// thread then sums its share (1 otherwise), and in how many chunks of output channels its
+    /// forward and backward-data passes transform the weights.
     public static func nativeWinogradPlan(inChannels: Int, outChannels: Int)
-        -> (splitsWeightGradient: Bool, forwardChunks: Int, backwardDataChunks: Int)? {
+        -> (splitsWeightGradient: Bool, weightGradientPieces: Int, forwardChunks: Int, backwardDataChunks: Int)? {
         guard nativeWinogradEnabled, let lanes = Winograd3x3.lanes else { return nil }
         func chunks(_ c: Int, _ k: Int) -> Int {
             let size = Winograd3x3.chunkChannels(c, k, lanes: lanes)
             return (k + size - 1) / size
         }
-        return (Winograd3x3.splitsOutputChannels(inChannels: inChannels, outChannels: outChannels, lanes: lanes),
-                chunks(inChannels, outChannels), chunks(outChannels, inChannels))
+        let splits = Winograd3x3.splitsOutputChannels(inChannels: inChannels, outChannels: outChannels, lanes: lanes)
+        let share = (outChannels / lanes + ComputeThreads.count - 1) / ComputeThreads.count * lanes
+        let piece = Winograd3x3.weightGradientPieceChannels(inChannels: inChannels, outChannels: outChannels, lanes: lanes)
+        return (splits, splits ? (share + piece - 1) / piece : 1, chunks(inChannels, outChannels), chunks(outChannels, inChannels))
     }
 
     /// Which passes of the last input shape run in the engine's own kernels rather than

@@ -15,8 +15,8 @@ internal import CKernels
 /// 1->32 layer at about 15 GFLOP/s): the `_plain` kernels take that input as it is.
 ///
 /// Forward and backward-data run in Winograd F(4x4, 3x3) (`Winograd3x3`) wherever it applies,
-/// at any plane width, and backward-weights too up to 256 x 256 channels; the direct kernel
-/// stays for the other shapes.
+/// at any plane width, and backward-weights too (past 256 x 256 channels only on more than one
+/// thread); the direct kernel stays for the other shapes.
 ///
 /// Where oneDNN runs AVX-512, its direct kernels and nChw16c layouts are faster than these, and
 /// only `Winograd3x3`'s AVX-512 build runs here: on nChw16c layers where it applies, in place of
@@ -62,7 +62,7 @@ final class Conv3x3 {
             else { return nil }
             (inChannels, outChannels, height, width, lanes, plainSource) = (x[1], y[1], x[2], x[3], 16, false)
             (winograd, runsForward, runsBackwardData) = (true, true, true)
-            winogradWeights = Winograd3x3.computesWeightGradient(inChannels: inChannels, outChannels: outChannels)
+            winogradWeights = Winograd3x3.computesWeightGradient(inChannels: inChannels, outChannels: outChannels, lanes: 16)
             runsBackwardWeights = winogradWeights
             (packed, packedTransposed) = ([], [])
             return
@@ -79,7 +79,8 @@ final class Conv3x3 {
         (inChannels, outChannels, height, width) = (x[1], y[1], x[2], x[3])
         winograd = !plainSource && Winograd3x3.applies(inChannels: inChannels, outChannels: outChannels,
                                                        height: height, width: width)
-        winogradWeights = winograd && Winograd3x3.computesWeightGradient(inChannels: inChannels, outChannels: outChannels)
+        winogradWeights = winograd && Winograd3x3.computesWeightGradient(inChannels: inChannels, outChannels: outChannels,
+                                                                          lanes: 8)
         runsForward = winograd || width >= 28
         runsBackwardData = winograd || (width >= 28 && inChannels % 16 == 0 && !plainSource)
         runsBackwardWeights = true

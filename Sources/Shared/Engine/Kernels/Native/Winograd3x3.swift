@@ -16,11 +16,12 @@ internal import CKernels
 /// The transformed weights are four times the plain ones: a training step transforms them for
 /// each pass into per-call storage (`WinogradWorkspace` up to its cap, the pool beyond), so only
 /// one layer's are held at a time, and of the widest layers a chunk of `maxChunkBytes`. The
-/// weight gradient sums in the transformed domain, up to `maxWeightSumsBytes` for all the
-/// channels: each thread holds that much for its share of the tiles, or, on wide layers, its
-/// share of it for its output channels (`splitsOutputChannels`).
-/// Each output and gradient is summed in one fixed order whatever the chunks; the thread count
-/// changes the weight gradient's order only where the tiles are split.
+/// weight gradient sums in the transformed domain: each thread holds the sums of all the
+/// channels for its share of the tiles, or, on wide layers, the sums of its share of the output
+/// channels (`splitsOutputChannels`), a piece at a time on the widest, within
+/// `maxWeightSumsBytes` in all.
+/// Each output and gradient is summed in one fixed order whatever the chunks or pieces; the
+/// thread count changes the weight gradient's order only where the tiles are split.
 enum Winograd3x3 {
     /// The channel block (8: nChw8c, AVX2; 16: nChw16c, AVX-512) of the layouts oneDNN runs on
     /// this machine, or nil where the kernels do not run (no AVX2, `KD_NATIVE_KERNELS=0`).
@@ -39,13 +40,31 @@ enum Winograd3x3 {
             && min(height, width) >= 4
     }
 
-    /// The most memory a weight gradient's sums for all the channels may take (36 x inC x outC
-    /// floats): 256 x 256 channels take 9 MiB; wider layers keep the direct kernel.
+    /// The most memory a weight gradient's sums take at a time, all threads together (36 floats
+    /// for each input and output channel summed): 256 x 256 channels take 9 MiB. Wider layers
+    /// split their output channels over the threads (`splitsOutputChannels`), each thread
+    /// summing its channels in pieces that fit its share (`weightGradientPieceChannels`).
     static let maxWeightSumsBytes = 16 << 20
 
-    /// Whether the weight gradient of a convolution that runs here also does.
-    static func computesWeightGradient(inChannels: Int, outChannels: Int) -> Bool {
+    /// Whether the weight gradient of a convolution that runs here also does: up to
+    /// `maxWeightSumsBytes` of sums, or in pieces of output channels on more than one thread
+    /// (with one, wider layers keep the direct kernel).
+    static func computesWeightGradient(inChannels: Int, outChannels: Int, lanes: Int) -> Bool {
         36 * inChannels * outChannels * 4 <= maxWeightSumsBytes
+            || splitsOutputChannels(inChannels: inChannels, outChannels: outChannels, lanes: lanes)
+    }
+
+    /// Output channels a thread sums at a time where the weight gradient splits them over the
+    /// team: its share, in as few equal pieces (whole channel blocks) as keep every thread's
+    /// sums within its part of `maxWeightSumsBytes`. Each piece transforms every input tile
+    /// again. vgg13's 512 x 512 layers on 4x4 planes, 2 threads: 3 pieces of 88 channels (AVX2)
+    /// or 96 (AVX-512).
+    static func weightGradientPieceChannels(inChannels: Int, outChannels: Int, lanes: Int) -> Int {
+        let threads = ComputeThreads.count
+        let share = (outChannels / lanes + threads - 1) / threads
+        let fitting = max(1, maxWeightSumsBytes / threads / (36 * inChannels * lanes * 4))
+        let pieces = (share + fitting - 1) / fitting
+        return (share + pieces - 1) / pieces * lanes
     }
 
     /// Pooled storage for `desc`, from 1 MiB up rounded up to whole MiB so that layers of
@@ -167,7 +186,8 @@ enum Winograd3x3 {
         let (batch, height, width) = (x.shape[0], x.shape[2], x.shape[3])
         let tiles = batch * ((height + 3) / 4) * ((width + 3) / 4), threads = ComputeThreads.count
         let byChannels = splitsOutputChannels(inChannels: inChannels, outChannels: outChannels, lanes: lanes)
-        let partChannels = byChannels ? (outChannels / lanes + threads - 1) / threads * lanes : outChannels
+        let partChannels = byChannels
+            ? weightGradientPieceChannels(inChannels: inChannels, outChannels: outChannels, lanes: lanes) : outChannels
         let (partCount, scratchCount) = (36 * inChannels * partChannels, scratchFloats(inChannels, partChannels))
         let store = storage(threads * (partCount + scratchCount + outChannels))
         nonisolated(unsafe) let (parts, grad) = (store.floats, weightGrad)
@@ -179,7 +199,7 @@ enum Winograd3x3 {
         OpenMP.parallel { thread, threads in
             if thread == 0 { team = threads }
             let (part, sp) = (parts + thread * partCount, scratch + thread * scratchCount)
-            if byChannels {  // in pieces of partChannels, should the team be smaller than planned
+            if byChannels {  // in pieces of partChannels (more should the team be smaller than planned)
                 let blocks = OpenMP.share(outChannels / lanes, thread, threads)
                 for first in stride(from: blocks.lowerBound * lanes, to: blocks.upperBound * lanes, by: partChannels) {
                     let (k0, k1) = (Int32(first), Int32(min(first + partChannels, blocks.upperBound * lanes)))
