@@ -182,9 +182,8 @@ public final class Conv2d: Layer {
             return (k + size - 1) / size
         }
         let splits = Winograd3x3.splitsOutputChannels(inChannels: inChannels, outChannels: outChannels, lanes: lanes)
-        let share = (outChannels / lanes + ComputeThreads.count - 1) / ComputeThreads.count * lanes
-        let piece = Winograd3x3.weightGradientPieceChannels(inChannels: inChannels, outChannels: outChannels, lanes: lanes)
-        return (splits, splits ? (share + piece - 1) / piece : 1, chunks(inChannels, outChannels), chunks(outChannels, inChannels))
+        let pieces = Winograd3x3.weightGradientPieces(inChannels: inChannels, outChannels: outChannels, lanes: lanes).count
+        return (splits, splits ? pieces : 1, chunks(inChannels, outChannels), chunks(outChannels, inChannels))
     }
 
     /// Which passes of the last input shape run in the engine's own kernels rather than

@@ -43,7 +43,7 @@ enum Winograd3x3 {
     /// The most memory a weight gradient's sums take at a time, all threads together (36 floats
     /// for each input and output channel summed): 256 x 256 channels take 9 MiB. Wider layers
     /// split their output channels over the threads (`splitsOutputChannels`), each thread
-    /// summing its channels in pieces that fit its share (`weightGradientPieceChannels`).
+    /// summing its channels in pieces that fit its share (`weightGradientPieces`).
     static let maxWeightSumsBytes = 16 << 20
 
     /// Whether the weight gradient of a convolution that runs here also does: up to
@@ -54,17 +54,17 @@ enum Winograd3x3 {
             || splitsOutputChannels(inChannels: inChannels, outChannels: outChannels, lanes: lanes)
     }
 
-    /// Output channels a thread sums at a time where the weight gradient splits them over the
-    /// team: its share, in as few equal pieces (whole channel blocks) as keep every thread's
-    /// sums within its part of `maxWeightSumsBytes`. Each piece transforms every input tile
-    /// again. vgg13's 512 x 512 layers on 4x4 planes, 2 threads: 3 pieces of 88 channels (AVX2)
-    /// or 96 (AVX-512).
-    static func weightGradientPieceChannels(inChannels: Int, outChannels: Int, lanes: Int) -> Int {
+    /// How a thread sums its share of the output channels where the weight gradient splits them
+    /// over the team: in as few equal pieces (whole channel blocks) as keep every thread's sums
+    /// within its part of `maxWeightSumsBytes`, `channels` at a time. Each piece transforms
+    /// every input tile again. vgg13's 512 x 512 layers on 4x4 planes, 2 threads: 3 pieces of 88
+    /// channels (AVX2) or 96 (AVX-512).
+    static func weightGradientPieces(inChannels: Int, outChannels: Int, lanes: Int) -> (channels: Int, count: Int) {
         let threads = ComputeThreads.count
         let share = (outChannels / lanes + threads - 1) / threads
         let fitting = max(1, maxWeightSumsBytes / threads / (36 * inChannels * lanes * 4))
         let pieces = (share + fitting - 1) / fitting
-        return (share + pieces - 1) / pieces * lanes
+        return ((share + pieces - 1) / pieces * lanes, pieces)
     }
 
     /// Pooled storage for `desc`, from 1 MiB up rounded up to whole MiB so that layers of
@@ -187,7 +187,7 @@ enum Winograd3x3 {
         let tiles = batch * ((height + 3) / 4) * ((width + 3) / 4), threads = ComputeThreads.count
         let byChannels = splitsOutputChannels(inChannels: inChannels, outChannels: outChannels, lanes: lanes)
         let partChannels = byChannels
-            ? weightGradientPieceChannels(inChannels: inChannels, outChannels: outChannels, lanes: lanes) : outChannels
+            ? weightGradientPieces(inChannels: inChannels, outChannels: outChannels, lanes: lanes).channels : outChannels
         let (partCount, scratchCount) = (36 * inChannels * partChannels, scratchFloats(inChannels, partChannels))
         let store = storage(threads * (partCount + scratchCount + outChannels))
         nonisolated(unsafe) let (parts, grad) = (store.floats, weightGrad)
