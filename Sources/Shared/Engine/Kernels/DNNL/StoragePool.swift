@@ -43,11 +43,7 @@ package final class StoragePool: @unchecked Sendable {
     package func take(_ byteCount: Int) -> UnsafeMutableRawPointer {
         liveBytes += byteCount
         peakLiveBytes = max(peakLiveBytes, liveBytes)
-        if let buffer = free[byteCount]?.popLast() {
-            if free[byteCount]!.isEmpty { free[byteCount] = nil }
-            freeBytes -= byteCount
-            return buffer.pointer
-        }
+        if let pointer = popMostRecent(byteCount) { return pointer }
         if let larger = takeLarger(byteCount) { return larger }
         while liveBytes + freeBytes > peakLiveBytes + slackBytes, releaseLongestUnused() {}
         return HugePages.allocate(byteCount)
@@ -66,13 +62,19 @@ package final class StoragePool: @unchecked Sendable {
     /// size until given back.
     private func takeLarger(_ byteCount: Int) -> UnsafeMutableRawPointer? {
         guard byteCount >= HugePages.size,
-              let size = free.keys.filter({ $0 > byteCount && $0 <= byteCount + byteCount / 4 }).min() else { return nil }
-        let buffer = free[size]!.removeLast()
-        if free[size]!.isEmpty { free[size] = nil }
-        freeBytes -= size
+              let size = free.keys.filter({ $0 > byteCount && $0 <= byteCount + byteCount / 4 }).min(),
+              let pointer = popMostRecent(size) else { return nil }
         liveBytes += size - byteCount
         peakLiveBytes = max(peakLiveBytes, liveBytes)
-        lentLarger[buffer.pointer] = size
+        lentLarger[pointer] = size
+        return pointer
+    }
+
+    /// Takes the most recently freed buffer of exactly `size` bytes off the free lists.
+    private func popMostRecent(_ size: Int) -> UnsafeMutableRawPointer? {
+        guard let buffer = free[size]?.popLast() else { return nil }
+        if free[size]!.isEmpty { free[size] = nil }
+        freeBytes -= size
         return buffer.pointer
     }
 

@@ -62,7 +62,7 @@ final class Conv3x3 {
             else { return nil }
             (inChannels, outChannels, height, width, lanes, plainSource) = (x[1], y[1], x[2], x[3], 16, false)
             (winograd, runsForward, runsBackwardData) = (true, true, true)
-            winogradWeights = Winograd3x3.computesWeightGradient(inChannels: inChannels, outChannels: outChannels, lanes: 16)
+            winogradWeights = Winograd3x3.computesWeightGradient(inChannels: inChannels, outChannels: outChannels, lanes: lanes)
             runsBackwardWeights = winogradWeights
             (packed, packedTransposed) = ([], [])
             return
@@ -80,7 +80,7 @@ final class Conv3x3 {
         winograd = !plainSource && Winograd3x3.applies(inChannels: inChannels, outChannels: outChannels,
                                                        height: height, width: width)
         winogradWeights = winograd && Winograd3x3.computesWeightGradient(inChannels: inChannels, outChannels: outChannels,
-                                                                          lanes: 8)
+                                                                          lanes: lanes)
         runsForward = winograd || width >= 28
         runsBackwardData = winograd || (width >= 28 && inChannels % 16 == 0 && !plainSource)
         runsBackwardWeights = true
